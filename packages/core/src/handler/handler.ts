@@ -1,0 +1,41 @@
+import type { Member } from '../model/member.js';
+
+/** What a handler knows about the cluster it renders, besides its members. */
+export interface RenderContext {
+  /** The cluster's `name` from the configuration. */
+  readonly cluster: string;
+  /** The cluster's key prefix, e.g. `/clusters/web`. */
+  readonly path: string;
+}
+
+/**
+ * A handler turns the sorted member list into the text of one file.
+ * It must be pure: no disk, network or clock; same input, same bytes.
+ */
+export interface Handler<Options = Record<string, unknown>> {
+  readonly name: string;
+  /** Validates the handler's options (`handlerConfig` minus `file`); throws HandlerOptionsError on bad input. */
+  parseOptions(raw: Record<string, unknown>): Options;
+  render(members: readonly Member[], options: Options, context: RenderContext): string;
+}
+
+/** A configuration mistake in a handler's options; `path` names the field, e.g. `scheme`. */
+export class HandlerOptionsError extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(path ? `${path}: ${message}` : message);
+    this.name = 'HandlerOptionsError';
+  }
+}
+
+// Handlers may be any objects of the right shape, so accept loosely-typed ones when loading.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyHandler = Handler<any>;
+
+export function isHandler(value: unknown): value is AnyHandler {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.name === 'string' && typeof v.render === 'function' && typeof v.parseOptions === 'function';
+}
