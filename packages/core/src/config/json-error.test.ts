@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { describeJsonError, jsonErrorOffset } from './json-error.js';
+
+function parseError(text: string): unknown {
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    return error;
+  }
+  throw new Error(`valid JSON: ${text}`);
+}
+
+describe('jsonErrorOffset', () => {
+  it.each(['{}', '[]', ' {"a": [1, -2.5e+3, 0, true, false, null, "x\\u00e9\\n"]} ', '"s"', '0', '-0.1E5'])('accepts %j', (text) => {
+    expect(jsonErrorOffset(text)).toBe(-1);
+  });
+
+  // Where V8 reports a position, the scanner must agree with it.
+  it.each(['{"a":1', '{"a" 1}', '{"a":1,}', '[1,2', '{"a":1}}', "{'a':1}", '{"a": 01}', '{"a":"\\q"}', '[1 2]', '{"a":"x\ny"}', '{"a":1.}', '{"a":-}', '{"a":"\\u12g4"}'])(
+    'matches V8 on %j',
+    (text) => {
+      const position = /at position (\d+)/.exec(String(parseError(text)))?.[1];
+      expect(position).toBeDefined();
+      expect(jsonErrorOffset(text)).toBe(Number(position));
+    },
+  );
+
+  it.each([
+    ['{"a":}', 5],
+    ['{"a": tru}', 9],
+    [' x', 1],
+    ['', 0],
+    ['{"a": nul', 9],
+  ])('locates %j at %i', (text, offset) => {
+    expect(jsonErrorOffset(text)).toBe(offset);
+  });
+});
+
+describe('describeJsonError', () => {
+  it('gives a 1-based line and column and drops the quoted input from the message', () => {
+    const text = '{\n  "a": 1,\n  "b": }\n';
+    expect(describeJsonError(text, parseError(text))).toEqual({ line: 3, column: 8, message: "Unexpected token '}'" });
+  });
+
+  it('uses the position V8 reports', () => {
+    const text = '{\n  "a" 1\n}';
+    expect(describeJsonError(text, parseError(text))).toEqual({ line: 2, column: 7, message: "Expected ':' after property name" });
+  });
+
+  it('points past the last character when the input ends early', () => {
+    const text = '{\n  "a": [1,';
+    expect(describeJsonError(text, parseError(text))).toEqual({ line: 2, column: 11, message: 'Unexpected end of JSON input' });
+  });
+});

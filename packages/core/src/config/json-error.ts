@@ -1,0 +1,106 @@
+/** Where and why `JSON.parse(text)` failed, as a one-line `line:column: message`. */
+export function describeJsonError(text: string, error: unknown): { line: number; column: number; message: string } {
+  const raw = error instanceof Error ? error.message : String(error);
+  // V8 appends either "in JSON at position N" or `, "<the input, maybe cut>" is not valid JSON`.
+  const position = /\bin JSON at position (\d+)/.exec(raw)?.[1];
+  const message = raw.replace(/\s+in JSON at position \d+.*$/s, '').replace(/, .*is not valid JSON$/s, '');
+  const offset = position === undefined ? jsonErrorOffset(text) : Number(position);
+  const before = text.slice(0, offset);
+  const lineStart = before.lastIndexOf('\n') + 1;
+  return { line: before.split('\n').length, column: offset - lineStart + 1, message };
+}
+
+/**
+ * Offset of the first character that cannot continue a valid JSON text (`text.length` if the text
+ * ends too early, -1 if it is valid). Needed because V8 omits the position for "Unexpected token".
+ */
+export function jsonErrorOffset(text: string): number {
+  let i = 0;
+  const fail: () => never = () => {
+    throw new JsonOffset(i);
+  };
+  const skipBlanks = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
+  };
+  const take = (chars: string) => {
+    const c = text[i];
+    if (c === undefined || !chars.includes(c)) fail();
+    i++;
+  };
+  const digits = () => {
+    take('0123456789');
+    while (/[0-9]/.test(text[i] ?? '')) i++;
+  };
+  const string = () => {
+    take('"');
+    for (;;) {
+      const c = text[i];
+      if (c === undefined || c < ' ') fail();
+      i++;
+      if (c === '"') return;
+      if (c === '\\') {
+        if (text[i] === 'u') {
+          i++;
+          for (let k = 0; k < 4; k++) take('0123456789abcdefABCDEF');
+        } else take('"\\/bfnrt');
+      }
+    }
+  };
+  const value = (): void => {
+    skipBlanks();
+    const c = text[i];
+    if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']';
+      i++;
+      skipBlanks();
+      if (text[i] === close) {
+        i++;
+        return;
+      }
+      for (;;) {
+        if (close === '}') {
+          skipBlanks();
+          string();
+          skipBlanks();
+          take(':');
+        }
+        value();
+        skipBlanks();
+        take(`,${close}`);
+        if (text[i - 1] === close) return;
+      }
+    }
+    if (c === '"') return string();
+    if (c === '-' || /[0-9]/.test(c ?? '')) {
+      if (c === '-') i++;
+      if (text[i] === '0') i++;
+      else digits();
+      if (text[i] === '.') {
+        i++;
+        digits();
+      }
+      if (text[i] === 'e' || text[i] === 'E') {
+        i++;
+        if (text[i] === '+' || text[i] === '-') i++;
+        digits();
+      }
+      return;
+    }
+    const literal = ['true', 'false', 'null'].find((word) => word[0] === c);
+    if (literal === undefined) fail();
+    for (const ch of literal) take(ch);
+  };
+  try {
+    value();
+    skipBlanks();
+    if (i < text.length) fail();
+    return -1;
+  } catch (e) {
+    if (e instanceof JsonOffset) return e.offset;
+    throw e;
+  }
+}
+
+class JsonOffset {
+  constructor(readonly offset: number) {}
+}

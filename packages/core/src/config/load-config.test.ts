@@ -1,0 +1,78 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from './config-error.js';
+import { loadConfig, resolveConfigPath } from './load-config.js';
+
+let dir: string;
+const conf = (name: string, handlerConfig = 'out.json') =>
+  JSON.stringify({ clusters: [{ name, path: `/clusters/${name}`, handler: 'json', handlerConfig }] });
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'cc-config-'));
+  await mkdir(path.join(dir, 'etc'));
+  await writeFile(path.join(dir, 'cluster-control.conf'), conf('default'));
+  await writeFile(path.join(dir, 'etc', 'explicit.conf'), conf('explicit', '../out/explicit.json'));
+  await writeFile(path.join(dir, 'etc', 'env.conf'), conf('env'));
+  await writeFile(path.join(dir, 'broken.conf'), '{\n  "clusters": [\n    { "name": "x", }\n  ]\n}\n');
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function loadError(options: Parameters<typeof loadConfig>[0]): Promise<string> {
+  const error = await loadConfig(options).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(ConfigError);
+  return (error as ConfigError).message;
+}
+
+describe('loadConfig', () => {
+  it('reads ./cluster-control.conf in cwd by default', async () => {
+    const config = await loadConfig({ cwd: dir, env: {} });
+    expect(config.sourcePath).toBe(path.join(dir, 'cluster-control.conf'));
+    expect(config.baseDir).toBe(dir);
+    expect(config.clusters[0]?.name).toBe('default');
+  });
+
+  it('prefers CLUSTER_CONTROL_CONF over the default, resolved against cwd', async () => {
+    const config = await loadConfig({ cwd: dir, env: { CLUSTER_CONTROL_CONF: 'etc/env.conf' } });
+    expect(config.clusters[0]?.name).toBe('env');
+  });
+
+  it('prefers an explicit path over CLUSTER_CONTROL_CONF', async () => {
+    const config = await loadConfig({ cwd: dir, path: 'etc/explicit.conf', env: { CLUSTER_CONTROL_CONF: 'etc/env.conf' } });
+    expect(config.clusters[0]?.name).toBe('explicit');
+  });
+
+  it('resolves relative files against the config file directory, not cwd', async () => {
+    const config = await loadConfig({ cwd: '/', path: path.join(dir, 'etc', 'explicit.conf') });
+    expect(config.baseDir).toBe(path.join(dir, 'etc'));
+    expect(config.clusters[0]?.file).toBe(path.join(dir, 'out', 'explicit.json'));
+  });
+
+  it('reports a missing file', async () => {
+    const file = path.join(dir, 'nope.conf');
+    expect(await loadError({ path: file })).toBe(`${file}: configuration file not found (set --conf or CLUSTER_CONTROL_CONF)`);
+    expect(await loadError({ cwd: path.join(dir, 'etc'), env: {} })).toBe(
+      `${path.join(dir, 'etc', 'cluster-control.conf')}: configuration file not found (set --conf or CLUSTER_CONTROL_CONF)`,
+    );
+  });
+
+  it('reports an unreadable file', async () => {
+    expect(await loadError({ path: path.join(dir, 'etc') })).toBe(`${path.join(dir, 'etc')}: cannot read configuration file (it is a directory)`);
+  });
+
+  it('reports JSON syntax errors with the file, line and column', async () => {
+    const file = path.join(dir, 'broken.conf');
+    expect(await loadError({ path: file })).toBe(`${file}:3:20: invalid JSON: Expected double-quoted property name`);
+  });
+});
+
+describe('resolveConfigPath', () => {
+  it('ignores an empty CLUSTER_CONTROL_CONF', () => {
+    expect(resolveConfigPath({ cwd: '/srv', env: { CLUSTER_CONTROL_CONF: '' } })).toBe('/srv/cluster-control.conf');
+    expect(resolveConfigPath({ cwd: '/srv', env: { CLUSTER_CONTROL_CONF: '/etc/cc.conf' } })).toBe('/etc/cc.conf');
+  });
+});

@@ -1,0 +1,93 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { z } from 'zod';
+import { ConfigError } from './config-error.js';
+import { describeJsonError } from './json-error.js';
+import { FieldError, normalizeConfig } from './normalize.js';
+import { configErrorMap, configFileSchema } from './schema.js';
+import type { ClusterConfig, ClusterControlConfig } from './schema.js';
+
+export const DEFAULT_CONFIG_FILE = 'cluster-control.conf';
+
+export interface LoadConfigOptions {
+  /** `--conf FILE`; wins over the environment. */
+  path?: string;
+  /** Defaults to `process.env`; `CLUSTER_CONTROL_CONF` names the file. */
+  env?: NodeJS.ProcessEnv;
+  /** Relative paths are resolved against this; defaults to `process.cwd()`. */
+  cwd?: string;
+}
+
+/** The file to read: explicit `path`, else `CLUSTER_CONTROL_CONF`, else `./cluster-control.conf`; absolute. */
+export function resolveConfigPath(options: LoadConfigOptions = {}): string {
+  const { env = process.env, cwd = process.cwd() } = options;
+  return path.resolve(cwd, options.path || env.CLUSTER_CONTROL_CONF || DEFAULT_CONFIG_FILE);
+}
+
+/** Reads, validates and normalizes the configuration file. Throws ConfigError. */
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<ClusterControlConfig> {
+  const file = resolveConfigPath(options);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ConfigError(`${file}: configuration file not found (set --conf or CLUSTER_CONTROL_CONF)`);
+    const reason = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? String(error));
+    throw new ConfigError(`${file}: cannot read configuration file (${reason})`, { cause: error });
+  }
+  return parseConfig(text, file, path.dirname(file));
+}
+
+/**
+ * Validates and normalizes the text of a configuration file without touching the disk.
+ * `sourceName` starts every error message; relative paths in the file are resolved against `baseDir`.
+ */
+export function parseConfig(text: string, sourceName: string, baseDir: string): ClusterControlConfig {
+  // Editors on Windows like to add a byte-order mark, which JSON.parse rejects.
+  const json = text.replace(/^\uFEFF/, '');
+  let data: unknown;
+  try {
+    data = JSON.parse(json);
+  } catch (error) {
+    const { line, column, message } = describeJsonError(json, error);
+    throw new ConfigError(`${sourceName}:${line}:${column}: invalid JSON: ${message}`);
+  }
+
+  const parsed = configFileSchema.safeParse(data, { error: configErrorMap, reportInput: true });
+  if (!parsed.success) {
+    const { at, message } = firstIssue(parsed.error.issues);
+    throw new ConfigError(at ? `${sourceName}: ${at}: ${message}` : `${sourceName}: ${message}`);
+  }
+  try {
+    return normalizeConfig(parsed.data, sourceName, baseDir);
+  } catch (error) {
+    if (error instanceof FieldError) throw new ConfigError(`${sourceName}: ${error.path}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** The configured cluster of that name; ConfigError listing the configured ones otherwise. */
+export function findCluster(config: ClusterControlConfig, name: string): ClusterConfig {
+  const cluster = config.clusters.find((c) => c.name === name);
+  if (cluster) return cluster;
+  const names = config.clusters.map((c) => c.name);
+  const known = names.length > 0 ? `configured: ${names.join(', ')}` : 'no clusters configured';
+  throw new ConfigError(`${config.sourcePath}: unknown cluster ${JSON.stringify(name)} (${known})`);
+}
+
+/** The first issue, with its field path; inside a union, that of the one branch whose type matched. */
+function firstIssue(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): { at: string; message: string } {
+  const issue = issues[0];
+  if (issue === undefined) return { at: formatPath(prefix), message: 'invalid value' };
+  const at = [...prefix, ...issue.path];
+  if (issue.code === 'invalid_union') {
+    const matched = issue.errors.filter((branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0));
+    if (matched.length === 1) return firstIssue(matched[0]!, at);
+  }
+  return { at: formatPath(at), message: issue.message };
+}
+
+function formatPath(keys: readonly PropertyKey[]): string {
+  return keys.map((key, i) => (typeof key === 'number' ? `[${key}]` : i === 0 ? String(key) : `.${String(key)}`)).join('');
+}

@@ -1,0 +1,154 @@
+import path from 'node:path';
+import { splitCommandLine } from './split-command-line.js';
+import type { ClusterConfig, ClusterControlConfig, ClusterEntry, ConfigFile, EtcdConfig, SelfConfig } from './schema.js';
+import { ConfigError } from './config-error.js';
+
+const DEFAULT_ETCD_PORT = 2379;
+
+/** A mistake in one field; `path` is like `clusters[1].handler`. */
+export class FieldError extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function fail(at: string, message: string): never {
+  throw new FieldError(at, message);
+}
+
+/** Applies defaults, cross-field rules and path resolution to a schema-valid file. Throws FieldError. */
+export function normalizeConfig(file: ConfigFile, sourcePath: string, baseDir: string): ClusterControlConfig {
+  const dir = path.resolve(baseDir);
+  const config: ClusterControlConfig = {
+    sourcePath,
+    baseDir: dir,
+    etcd: normalizeEtcd(file.etcd, dir),
+    clusters: normalizeClusters(file.clusters, dir),
+  };
+  if (file.self) config.self = normalizeSelf(file.self);
+  return config;
+}
+
+function normalizeEtcd(etcd: ConfigFile['etcd'], dir: string): EtcdConfig {
+  const result: EtcdConfig = {
+    endpoints: endpoints(etcd),
+    timeoutMs: etcd.timeoutMs,
+    dialTimeoutMs: etcd.dialTimeoutMs,
+  };
+  if (etcd.auth) result.auth = { username: etcd.auth.username, password: etcd.auth.password };
+  if (etcd.tls) {
+    const { ca, cert, key } = etcd.tls;
+    if ((cert === undefined) !== (key === undefined)) fail('etcd.tls', '"cert" and "key" must be given together');
+    result.tls = {};
+    if (ca !== undefined) result.tls.ca = path.resolve(dir, ca);
+    if (cert !== undefined) result.tls.cert = path.resolve(dir, cert);
+    if (key !== undefined) result.tls.key = path.resolve(dir, key);
+  }
+  return result;
+}
+
+function endpoints(etcd: ConfigFile['etcd']): string[] {
+  const forms = [
+    etcd.server !== undefined && '"server"',
+    (etcd.host !== undefined || etcd.port !== undefined) && '"host"/"port"',
+    etcd.endpoints !== undefined && '"endpoints"',
+  ].filter((form) => form !== false);
+  if (forms.length > 1) fail('etcd', `give only one of "server", "host"/"port" or "endpoints" (found ${forms.join(' and ')})`);
+
+  const url = (at: string, text: string) => endpointUrl(text) ?? fail(at, `expected a URL like "http://10.0.0.1:2379", got ${JSON.stringify(text)}`);
+  if (etcd.endpoints) return etcd.endpoints.map((text, i) => url(`etcd.endpoints[${i}]`, text));
+  if (etcd.server !== undefined) return [url('etcd.server', etcd.server)];
+  if (etcd.host === undefined && etcd.port === undefined) return [`http://127.0.0.1:${DEFAULT_ETCD_PORT}`];
+
+  const host = etcd.host ?? '127.0.0.1';
+  const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  const endpoint = /[\s/?#@]/.test(host) ? undefined : endpointUrl(`http://${bracketed}:${etcd.port ?? DEFAULT_ETCD_PORT}`);
+  return [endpoint ?? fail('etcd.host', `expected a host name or IP address, got ${JSON.stringify(host)}`)];
+}
+
+/** `http(s)://host:port` from `http://host:port/`, `host:port` or `https://host`; undefined if it is none of these. */
+function endpointUrl(text: string): string | undefined {
+  const full = /^[a-z][a-z\d+.-]*:\/\//i.test(text) ? text : `http://${text}`;
+  let url: URL;
+  try {
+    url = new URL(full);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  if (!url.hostname || url.username || url.password || url.pathname !== '/' || url.search || url.hash) return undefined;
+  // URL drops a port equal to the scheme's default (":80"), so read the one written.
+  const authority = full.slice(full.indexOf('//') + 2).split(/[/?#]/, 1)[0] ?? '';
+  const port = Number(/:(\d+)$/.exec(authority)?.[1] ?? DEFAULT_ETCD_PORT);
+  if (port < 1) return undefined;
+  return `${url.protocol}//${url.hostname}:${port}`;
+}
+
+function normalizeSelf(self: NonNullable<ConfigFile['self']>): SelfConfig {
+  const heartbeat = self.heartbeat ?? Math.round((self.ttl * 1000) / 3) / 1000;
+  if (heartbeat >= self.ttl) fail('self.heartbeat', `must be less than self.ttl (${self.ttl}), got ${heartbeat}`);
+  const value = self.value === undefined ? '' : typeof self.value === 'string' ? self.value : JSON.stringify(self.value);
+  return { key: self.key, ttl: self.ttl, heartbeat, value };
+}
+
+function normalizeClusters(clusters: ClusterEntry[], dir: string): ClusterConfig[] {
+  const seen = new Map<string, number>();
+  return clusters.map((cluster, i) => {
+    const at = `clusters[${i}]`;
+    const previous = seen.get(cluster.name);
+    if (previous !== undefined) fail(`${at}.name`, `duplicate cluster name ${JSON.stringify(cluster.name)} (also clusters[${previous}])`);
+    seen.set(cluster.name, i);
+    return normalizeCluster(cluster, at, dir);
+  });
+}
+
+function normalizeCluster(cluster: ClusterEntry, at: string, dir: string): ClusterConfig {
+  const prefix = cluster.path.replace(/\/+$/, '');
+  if (!prefix.startsWith('/')) fail(`${at}.path`, `expected a key prefix such as "/clusters/${cluster.name}", got ${JSON.stringify(cluster.path)}`);
+
+  const { handlerConfig } = cluster;
+  const { file: optionsFile, ...handlerOptions } = typeof handlerConfig === 'object' ? handlerConfig : {};
+  const files = [
+    [`${at}.handlerConfig`, typeof handlerConfig === 'string' ? handlerConfig : undefined],
+    [`${at}.handlerConfig.file`, optionsFile],
+    [`${at}.file`, cluster.file],
+  ].filter((entry): entry is [string, string] => entry[1] !== undefined);
+  const [first, second] = files;
+  if (first === undefined) fail(`${at}.handlerConfig`, 'no output file: set "handlerConfig" to a file name, or "handlerConfig.file", or "file"');
+  if (second !== undefined) fail(second[0], `conflicts with ${first[0]}; give the output file once`);
+
+  const result: ClusterConfig = {
+    name: cluster.name,
+    path: prefix,
+    handler: cluster.handler,
+    handlerOptions,
+    file: path.resolve(dir, first[1]),
+    reloadTimeoutMs: cluster.reloadTimeoutMs,
+    checkTimeoutMs: cluster.checkTimeoutMs,
+    minMembers: cluster.minMembers,
+  };
+  if (cluster.reload !== undefined) result.reload = argv(cluster.reload, `${at}.reload`);
+  if (cluster.check !== undefined) result.check = argv(cluster.check, `${at}.check`);
+  if (cluster.wait) {
+    const { min, max } = cluster.wait;
+    if (min > max) fail(`${at}.wait`, `min (${min}) must not exceed max (${max})`);
+    result.wait = { min, max };
+  }
+  if (cluster.mode !== undefined) result.mode = Number.parseInt(cluster.mode, 8);
+  return result;
+}
+
+function argv(command: string | string[], at: string): string[] {
+  let words: string[];
+  try {
+    words = typeof command === 'string' ? splitCommandLine(command) : command;
+  } catch (error) {
+    if (error instanceof ConfigError) fail(at, error.message);
+    throw error;
+  }
+  if (words[0] === undefined || words[0] === '') fail(at, 'expected a command, got an empty one');
+  return words;
+}

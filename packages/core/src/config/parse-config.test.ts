@@ -1,0 +1,310 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from './config-error.js';
+import { findCluster, parseConfig } from './load-config.js';
+
+const SOURCE = '/etc/cc/cluster-control.conf';
+const BASE = '/etc/cc';
+
+const parse = (value: unknown) => parseConfig(JSON.stringify(value), SOURCE, BASE);
+const minimalCluster = { name: 'web', path: '/clusters/web', handler: 'json', handlerConfig: 'web.json' };
+const withCluster = (fields: Record<string, unknown>) => parse({ clusters: [{ ...minimalCluster, ...fields }] });
+const cluster = (fields: Record<string, unknown>) => withCluster(fields).clusters[0]!;
+
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).name).toBe('ConfigError');
+    expect((error as Error).message).not.toContain('\n');
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+const parseError = (value: unknown) => errorOf(() => parse(value));
+
+// The sample from the PHP tool's README; its "handler:" typo is fixed in PHP_SAMPLE.
+const PHP_README_SAMPLE = String.raw`{
+    "etcd": {
+        "host": "127.0.0.1",
+        "port": 3001
+    },
+    "self": {
+        "key": "/clusters/webapp/myip",
+        "ttl": 60,
+        "heartbeat": 30
+    },
+    "clusters": [
+        {
+            "name": "redis",
+            "path": "/clusters/redis",
+            "handler": "AlanKent\\ClusterControl\\Handlers\\RedisHandler",
+            "handlerConfig": "filename.conf"
+        },
+        {
+            "name": "mysql",
+            "path": "/clusters/mysql",
+            "handler:" "AlanKent\\ClusterControl\\Handlers\\MySQLHandler",
+            "handlerConfig": "filename.conf"
+        }
+    ]
+}
+`;
+const PHP_SAMPLE = PHP_README_SAMPLE.replace('"handler:" "', '"handler": "').replace(/"filename.conf"(?![\s\S]*filename)/, '"mysql.conf"');
+
+describe('parseConfig: PHP-era files', () => {
+  it('accepts the README sample (with its typo fixed) unchanged', () => {
+    const config = parseConfig(PHP_SAMPLE, SOURCE, BASE);
+    expect(config).toEqual({
+      sourcePath: SOURCE,
+      baseDir: BASE,
+      etcd: { endpoints: ['http://127.0.0.1:3001'], timeoutMs: 5000, dialTimeoutMs: 3000 },
+      self: { key: '/clusters/webapp/myip', ttl: 60, heartbeat: 30, value: '' },
+      clusters: [
+        {
+          name: 'redis',
+          path: '/clusters/redis',
+          handler: 'AlanKent\\ClusterControl\\Handlers\\RedisHandler',
+          handlerOptions: {},
+          file: '/etc/cc/filename.conf',
+          reloadTimeoutMs: 30_000,
+          checkTimeoutMs: 30_000,
+          minMembers: 0,
+        },
+        {
+          name: 'mysql',
+          path: '/clusters/mysql',
+          handler: 'AlanKent\\ClusterControl\\Handlers\\MySQLHandler',
+          handlerOptions: {},
+          file: '/etc/cc/mysql.conf',
+          reloadTimeoutMs: 30_000,
+          checkTimeoutMs: 30_000,
+          minMembers: 0,
+        },
+      ],
+    });
+  });
+
+  it("reports the README sample's typo with line and column", () => {
+    // V8's wording varies between Node versions; the place does not.
+    expect(errorOf(() => parseConfig(PHP_README_SAMPLE, SOURCE, BASE))).toMatch(/^\/etc\/cc\/cluster-control\.conf:21:24: invalid JSON: \w/);
+  });
+
+  it.each([
+    ['http://10.0.0.1:4001/', 'http://10.0.0.1:4001'],
+    ['http://10.0.0.1:4001', 'http://10.0.0.1:4001'],
+    ['etcd.local:4001', 'http://etcd.local:4001'],
+    ['https://ETCD.example.com/', 'https://etcd.example.com:2379'],
+    ['http://h:80/', 'http://h:80'],
+    ['https://h:443', 'https://h:443'],
+    ['http://[fd00::1]:2379/', 'http://[fd00::1]:2379'],
+  ])('accepts etcd.server %j', (server, endpoint) => {
+    expect(parse({ etcd: { server } }).etcd.endpoints).toEqual([endpoint]);
+  });
+
+  it.each([
+    [{ host: '10.0.0.2', port: 4001 }, 'http://10.0.0.2:4001'],
+    [{ host: 'etcd' }, 'http://etcd:2379'],
+    [{ host: 'fd00::1', port: 2379 }, 'http://[fd00::1]:2379'],
+    [{ host: '10.0.0.2', port: '4001' }, 'http://10.0.0.2:4001'],
+    [{ port: 4001 }, 'http://127.0.0.1:4001'],
+  ])('accepts etcd host/port %j', (etcd, endpoint) => {
+    expect(parse({ etcd }).etcd.endpoints).toEqual([endpoint]);
+  });
+});
+
+describe('parseConfig: etcd', () => {
+  it('defaults to the local etcd', () => {
+    expect(parse({}).etcd).toEqual({ endpoints: ['http://127.0.0.1:2379'], timeoutMs: 5000, dialTimeoutMs: 3000 });
+    expect(parse({}).clusters).toEqual([]);
+    expect(parse({}).self).toBeUndefined();
+  });
+
+  it('accepts endpoints, auth, tls and timeouts, resolving tls files against the config directory', () => {
+    const { etcd } = parse({
+      etcd: {
+        endpoints: ['http://h1:2379', 'https://h2:2380/', 'h3'],
+        auth: { username: 'cc', password: 's3cret' },
+        tls: { ca: 'pki/ca.pem', cert: '/abs/client.pem', key: '../client-key.pem' },
+        timeoutMs: 1000,
+        dialTimeoutMs: 500,
+      },
+    });
+    expect(etcd).toEqual({
+      endpoints: ['http://h1:2379', 'https://h2:2380', 'http://h3:2379'],
+      auth: { username: 'cc', password: 's3cret' },
+      tls: { ca: '/etc/cc/pki/ca.pem', cert: '/abs/client.pem', key: '/etc/client-key.pem' },
+      timeoutMs: 1000,
+      dialTimeoutMs: 500,
+    });
+  });
+
+  it.each([
+    [{ server: 'http://h:1', host: 'h' }, 'etcd: give only one of "server", "host"/"port" or "endpoints" (found "server" and "host"/"port")'],
+    [{ endpoints: ['http://h:1'], port: 2 }, 'etcd: give only one of "server", "host"/"port" or "endpoints" (found "host"/"port" and "endpoints")'],
+    [{ port: 70000 }, 'etcd.port: expected an integer between 1 and 65535, got 70000'],
+    [{ host: 'h', port: 'x' }, 'etcd.port: expected an integer between 1 and 65535, got "x"'],
+    [{ host: 'http://h' }, 'etcd.host: expected a host name or IP address, got "http://h"'],
+    [{ server: 'ftp://h:21' }, 'etcd.server: expected a URL like "http://10.0.0.1:2379", got "ftp://h:21"'],
+    [{ server: 'http://h:2379/v2/keys' }, 'etcd.server: expected a URL like "http://10.0.0.1:2379", got "http://h:2379/v2/keys"'],
+    [{ endpoints: ['http://ok:1', 'http://bad:0'] }, 'etcd.endpoints[1]: expected a URL like "http://10.0.0.1:2379", got "http://bad:0"'],
+    [{ endpoints: [] }, 'etcd.endpoints: expected at least 1 item(s)'],
+    [{ endpoints: 'http://h:1' }, 'etcd.endpoints: expected an array, got "http://h:1"'],
+    [{ auth: { username: 'u' } }, 'etcd.auth.password: missing (expected a string)'],
+    [{ tls: { cert: 'c.pem' } }, 'etcd.tls: "cert" and "key" must be given together'],
+    [{ timeoutMs: 0 }, 'etcd.timeoutMs: expected an integer >= 1, got 0'],
+  ])('rejects etcd %j', (etcd, message) => {
+    expect(parseError({ etcd })).toBe(`${SOURCE}: ${message}`);
+  });
+});
+
+describe('parseConfig: self', () => {
+  it('defaults ttl to 60, heartbeat to a third of the ttl and value to ""', () => {
+    expect(parse({ self: { key: '/k' } }).self).toEqual({ key: '/k', ttl: 60, heartbeat: 20, value: '' });
+    expect(parse({ self: { key: '/k', ttl: 10 } }).self?.heartbeat).toBe(3.333);
+    expect(parse({ self: { key: '/k', ttl: 2, heartbeat: 0.5 } }).self?.heartbeat).toBe(0.5);
+  });
+
+  it('stores an object value as JSON text', () => {
+    expect(parse({ self: { key: '/k', value: { weight: 3, zone: 'b' } } }).self?.value).toBe('{"weight":3,"zone":"b"}');
+    expect(parse({ self: { key: '/k', value: 'up' } }).self?.value).toBe('up');
+  });
+
+  it.each([
+    [{}, 'self.key: missing (expected a string)'],
+    [{ key: '/k', ttl: 1 }, 'self.ttl: expected an integer >= 2, got 1'],
+    [{ key: '/k', ttl: 30.5 }, 'self.ttl: expected an integer >= 2, got 30.5'],
+    [{ key: '/k', ttl: 60, heartbeat: 60 }, 'self.heartbeat: must be less than self.ttl (60), got 60'],
+    [{ key: '/k', heartbeat: 0 }, 'self.heartbeat: expected a number > 0, got 0'],
+    [{ key: '/k', value: 5 }, 'self.value: expected a string or an object, got 5'],
+  ])('rejects self %j', (self, message) => {
+    expect(parseError({ self })).toBe(`${SOURCE}: ${message}`);
+  });
+});
+
+describe('parseConfig: clusters', () => {
+  it('takes the output file from a string handlerConfig, resolved against the config directory', () => {
+    expect(cluster({ handlerConfig: 'out/web.json' })).toMatchObject({ file: '/etc/cc/out/web.json', handlerOptions: {} });
+    expect(parseConfig(JSON.stringify({ clusters: [minimalCluster] }), 'x.conf', 'relative/dir').clusters[0]?.file).toBe(
+      `${process.cwd()}/relative/dir/web.json`,
+    );
+  });
+
+  it('takes handler options and the file from an object handlerConfig', () => {
+    const c = cluster({ handler: './handlers/upstream.js', handlerConfig: { file: '/etc/nginx/up.conf', upstream: 'web', weight: 2 } });
+    expect(c).toMatchObject({ handler: './handlers/upstream.js', file: '/etc/nginx/up.conf', handlerOptions: { upstream: 'web', weight: 2 } });
+  });
+
+  it('accepts "file" as an alternative to handlerConfig.file', () => {
+    expect(cluster({ handlerConfig: { port: 80 }, file: 'web.txt' })).toMatchObject({ file: '/etc/cc/web.txt', handlerOptions: { port: 80 } });
+    expect(cluster({ handlerConfig: undefined, file: 'web.txt' })).toMatchObject({ file: '/etc/cc/web.txt', handlerOptions: {} });
+  });
+
+  it('normalizes the path and applies the extensions', () => {
+    const c = cluster({
+      path: '/clusters/web//',
+      reload: `sh -c 'apachectl graceful && logger reloaded'`,
+      check: ['nginx', '-t', '-c', '{src}'],
+      reloadTimeoutMs: 5000,
+      wait: { min: 50, max: 1000 },
+      minMembers: 2,
+      mode: '0640',
+    });
+    expect(c).toEqual({
+      name: 'web',
+      path: '/clusters/web',
+      handler: 'json',
+      handlerOptions: {},
+      file: '/etc/cc/web.json',
+      reload: ['sh', '-c', 'apachectl graceful && logger reloaded'],
+      check: ['nginx', '-t', '-c', '{src}'],
+      reloadTimeoutMs: 5000,
+      checkTimeoutMs: 30_000,
+      wait: { min: 50, max: 1000 },
+      minMembers: 2,
+      mode: 0o640,
+    });
+    expect(cluster({ mode: '755' }).mode).toBe(0o755);
+  });
+
+  it('ignores unknown keys', () => {
+    const config = parse({ future: true, etcd: { host: 'h', retries: 3 }, clusters: [{ ...minimalCluster, colour: 'blue' }] });
+    expect(config.clusters[0]).not.toHaveProperty('colour');
+    expect(config.etcd.endpoints).toEqual(['http://h:2379']);
+  });
+
+  it.each([
+    [{ handler: 42 }, 'clusters[0].handler: expected a string, got 42'],
+    [{ handler: '' }, 'clusters[0].handler: expected a non-empty string, got ""'],
+    [{ name: undefined }, 'clusters[0].name: missing (expected a string)'],
+    [{ path: 'clusters/web' }, 'clusters[0].path: expected a key prefix such as "/clusters/web", got "clusters/web"'],
+    [{ path: '/' }, 'clusters[0].path: expected a key prefix such as "/clusters/web", got "/"'],
+    [{ handlerConfig: undefined }, 'clusters[0].handlerConfig: no output file: set "handlerConfig" to a file name, or "handlerConfig.file", or "file"'],
+    [{ handlerConfig: { port: 80 } }, 'clusters[0].handlerConfig: no output file: set "handlerConfig" to a file name, or "handlerConfig.file", or "file"'],
+    [{ handlerConfig: 7 }, 'clusters[0].handlerConfig: expected a file name or an object of handler options, got 7'],
+    [{ handlerConfig: { file: 7 } }, 'clusters[0].handlerConfig.file: expected a string, got 7'],
+    [{ file: 'other.json' }, 'clusters[0].file: conflicts with clusters[0].handlerConfig; give the output file once'],
+    [{ handlerConfig: { file: 'a' }, file: 'b' }, 'clusters[0].file: conflicts with clusters[0].handlerConfig.file; give the output file once'],
+    [{ reload: '' }, 'clusters[0].reload: expected a command, got an empty one'],
+    [{ check: [] }, 'clusters[0].check: expected a command, got an empty one'],
+    [{ reload: `sh -c 'oops` }, 'clusters[0].reload: unterminated single quote at character 7'],
+    [{ reload: ['ok', 1] }, 'clusters[0].reload[1]: expected a string, got 1'],
+    [{ reload: { cmd: 'x' } }, 'clusters[0].reload: expected a command string or an array of strings, got an object'],
+    [{ wait: { min: 10, max: 5 } }, 'clusters[0].wait: min (10) must not exceed max (5)'],
+    [{ wait: { min: 10 } }, 'clusters[0].wait.max: missing (expected an integer >= 0)'],
+    [{ minMembers: -1 }, 'clusters[0].minMembers: expected an integer >= 0, got -1'],
+    [{ mode: 644 }, 'clusters[0].mode: expected an octal permission string such as "0640", got 644'],
+    [{ mode: '0999' }, 'clusters[0].mode: expected an octal permission string such as "0640", got "0999"'],
+  ])('rejects cluster %j', (fields, message) => {
+    expect(errorOf(() => withCluster(fields))).toBe(`${SOURCE}: ${message}`);
+  });
+
+  it('names the failing entry by index and reports only the first issue', () => {
+    const clusters = [minimalCluster, { ...minimalCluster, name: 'db', handler: ['x'], path: 5 }];
+    expect(parseError({ clusters })).toBe(`${SOURCE}: clusters[1].path: expected a string, got 5`);
+  });
+
+  it('rejects duplicate names', () => {
+    const clusters = [minimalCluster, { ...minimalCluster, handlerConfig: 'b.json' }];
+    expect(parseError({ clusters })).toBe(`${SOURCE}: clusters[1].name: duplicate cluster name "web" (also clusters[0])`);
+  });
+
+  it('rejects a file that is not an object', () => {
+    expect(parseError([])).toBe(`${SOURCE}: expected an object, got an array`);
+    expect(parseError({ clusters: {} })).toBe(`${SOURCE}: clusters: expected an array, got an object`);
+  });
+});
+
+describe('parseConfig: JSON syntax errors', () => {
+  it.each([
+    ['{\n  "etcd": {\n    "host": "h",\n  }\n}', '4:3', 'Expected double-quoted property name'],
+    ['{\n  "clusters": [\n    { "name": }\n  ]\n}', '3:15', "Unexpected token '}'"],
+    ['{\n  "clusters": [\n', '3:1', 'Unexpected end of JSON input'],
+    ['', '1:1', 'Unexpected end of JSON input'],
+  ])('reports line and column in %j', (text, at, message) => {
+    expect(errorOf(() => parseConfig(text, SOURCE, BASE))).toBe(`${SOURCE}:${at}: invalid JSON: ${message}`);
+  });
+
+  it('accepts a byte-order mark', () => {
+    expect(parseConfig('\uFEFF{}', SOURCE, BASE).clusters).toEqual([]);
+  });
+});
+
+describe('findCluster', () => {
+  const config = parse({ clusters: [minimalCluster, { ...minimalCluster, name: 'db', handlerConfig: 'db.json' }] });
+
+  it('finds a cluster by name', () => {
+    expect(findCluster(config, 'db').file).toBe('/etc/cc/db.json');
+  });
+
+  it('lists the configured clusters when the name is unknown', () => {
+    expect(errorOf(() => findCluster(config, 'redis'))).toBe(`${SOURCE}: unknown cluster "redis" (configured: web, db)`);
+    expect(errorOf(() => findCluster(parse({}), 'redis'))).toBe(`${SOURCE}: unknown cluster "redis" (no clusters configured)`);
+  });
+});
+
+describe('ConfigError', () => {
+  it('keeps its message on one line', () => {
+    expect(new ConfigError('a\n  b\r\nc').message).toBe('a b c');
+  });
+});
