@@ -1,0 +1,129 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createLogger, silentLogger } from '../util/log.js';
+import { createMetrics } from '../util/metrics.js';
+import { Reloader, type ReloaderOptions } from './reloader.js';
+
+let dir: string;
+const reloaders: Reloader[] = [];
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cc-reload-'));
+});
+afterEach(async () => {
+  await Promise.all(reloaders.splice(0).map((r) => r.close()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+const envFor = () => ({ CLUSTER_CONTROL_CLUSTER: 'web', CLUSTER_CONTROL_FILE: '/etc/web.conf', CLUSTER_CONTROL_MEMBERS: 'a:1 b:2' });
+function reloader(options: Partial<ReloaderOptions> & Pick<ReloaderOptions, 'argv'>): Reloader {
+  const r = new Reloader({ timeoutMs: 5000, envFor, logger: silentLogger, cluster: 'web', backoff: { initialMs: 20, maxMs: 100 }, ...options });
+  reloaders.push(r);
+  return r;
+}
+const lines = async (path: string) => (await readFile(path, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+const reloads = (metrics: ReturnType<typeof createMetrics>, result: 'ok' | 'failed') => metrics.get('cluster_control_reloads_total', { cluster: 'web', result });
+
+describe('Reloader', () => {
+  it('runs the command with process.env plus the cluster variables', async () => {
+    const out = join(dir, 'env');
+    const r = reloader({ argv: ['sh', '-c', 'env > "$0"', out] });
+    r.request();
+    await r.idle();
+    const env = await readFile(out, 'utf8');
+    expect(env).toContain('CLUSTER_CONTROL_CLUSTER=web\n');
+    expect(env).toContain('CLUSTER_CONTROL_FILE=/etc/web.conf\n');
+    expect(env).toContain('CLUSTER_CONTROL_MEMBERS=a:1 b:2\n');
+    expect(env).toContain(`PATH=${process.env.PATH}\n`);
+  });
+
+  it('coalesces requests made during a run into one more run, which starts after the last request', async () => {
+    const log = join(dir, 'runs');
+    let requests = 0;
+    const metrics = createMetrics();
+    // Each run records how many requests had been made when it started.
+    const r = reloader({ argv: ['sh', '-c', 'echo "$SEEN" >> "$0"; sleep 0.2', log], envFor: () => ({ SEEN: String(requests) }), metrics });
+    for (let i = 0; i < 10; i += 1) {
+      requests += 1;
+      r.request();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await r.idle();
+    const runs = await lines(log);
+    expect(runs.length).toBeGreaterThanOrEqual(1);
+    expect(runs.length).toBeLessThanOrEqual(3);
+    expect(runs.at(-1)).toBe('10');
+    expect(reloads(metrics, 'ok')).toBe(runs.length);
+  });
+
+  it('retries a failing command with backoff until it succeeds, logging the output', async () => {
+    const counter = join(dir, 'count');
+    const metrics = createMetrics();
+    const logged: string[] = [];
+    const script = 'n=$(cat "$0" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$0"; [ $n -ge 3 ] || { echo "attempt $n broke" >&2; exit 1; }';
+    const r = reloader({ argv: ['sh', '-c', script, counter], metrics, logger: createLogger({ write: (l) => logged.push(l) }) });
+    r.request();
+    await r.idle();
+    expect(await lines(counter)).toEqual(['3']);
+    expect(reloads(metrics, 'failed')).toBe(2);
+    expect(reloads(metrics, 'ok')).toBe(1);
+    expect(logged.join('\n')).toContain('attempt 1 broke');
+    expect(logged.join('\n')).toContain('attempt 2 broke');
+    expect(logged.join('\n')).toMatch(/retrying in \d+ ms/);
+  });
+
+  it('runs at once when a request arrives during a backoff wait', async () => {
+    const counter = join(dir, 'count');
+    const metrics = createMetrics();
+    const script = 'n=$(cat "$0" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$0"; [ $n -ge 2 ]';
+    const r = reloader({ argv: ['sh', '-c', script, counter], metrics, backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    r.request();
+    await vi.waitFor(() => expect(reloads(metrics, 'failed')).toBe(1));
+    const started = Date.now();
+    r.request();
+    await r.idle();
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(reloads(metrics, 'ok')).toBe(1);
+  });
+
+  it('treats a timeout or a missing command as a failure, never throwing', async () => {
+    const metrics = createMetrics();
+    const logged: string[] = [];
+    const slow = reloader({ argv: ['sleep', '5'], timeoutMs: 100, metrics, logger: createLogger({ write: (l) => logged.push(l) }), backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    expect(() => slow.request()).not.toThrow();
+    await vi.waitFor(() => expect(reloads(metrics, 'failed')).toBe(1));
+    expect(logged.join('\n')).toContain('timed out after 100 ms');
+
+    const missing = reloader({ argv: ['/nonexistent/cc-reload'], metrics, backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    missing.request();
+    await vi.waitFor(() => expect(reloads(metrics, 'failed')).toBe(2));
+
+    const badEnv = reloader({ argv: ['true'], metrics, envFor: () => { throw new Error('no members'); }, backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    expect(() => badEnv.request()).not.toThrow();
+    await vi.waitFor(() => expect(reloads(metrics, 'failed')).toBe(3));
+  });
+
+  it('close stops retrying promptly and ignores later requests', async () => {
+    const log = join(dir, 'runs');
+    const metrics = createMetrics();
+    const r = reloader({ argv: ['sh', '-c', 'echo run >> "$0"; exit 1', log], metrics, backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    r.request();
+    await vi.waitFor(() => expect(reloads(metrics, 'failed')).toBe(1));
+    const started = Date.now();
+    await r.close();
+    await r.idle();
+    expect(Date.now() - started).toBeLessThan(1000);
+    r.request();
+    await r.idle();
+    expect(await lines(log)).toEqual(['run']);
+  });
+
+  it('close waits for a command that is already running', async () => {
+    const log = join(dir, 'runs');
+    const r = reloader({ argv: ['sh', '-c', 'sleep 0.3; echo done >> "$0"', log] });
+    r.request();
+    await r.close();
+    expect(await lines(log)).toEqual(['done']);
+  });
+});
