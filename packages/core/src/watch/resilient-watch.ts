@@ -1,0 +1,213 @@
+import type { EtcdConnection, KeyValue, WatchEvent, WatchHandle } from '../etcd/connection.js';
+import { CompactedError, EtcdAccessError, describeError } from '../etcd/errors.js';
+import type { KeyRange } from '../etcd/key-range.js';
+import { Backoff, type BackoffOptions, sleep } from '../util/backoff.js';
+import type { Logger } from '../util/log.js';
+import type { Metrics } from '../util/metrics.js';
+
+export type SnapshotReason = 'start' | 'resync' | 'compacted';
+
+/** Where a ResilientWatch delivers what it learns. Called in revision order, never concurrently. */
+export interface WatchSink {
+  /** The complete state of the range at `revision` (replaces everything known before). */
+  snapshot(kvs: KeyValue[], revision: bigint, reason: SnapshotReason): void | Promise<void>;
+  /** Changes after the last snapshot/events, as one batch (one etcd watch response). */
+  events(events: WatchEvent[], revision: bigint): void | Promise<void>;
+}
+
+export interface ResilientWatchOptions {
+  /** Continue from this revision: the state at it is read, then every change after it applied. */
+  startRevision?: bigint | undefined;
+  /** How often to ask etcd for a progress notification on an idle watch. */
+  progressIntervalMs?: number;
+  /** No response at all for this long = the watch is broken (silence is never "no changes"). */
+  stallTimeoutMs?: number;
+  backoff?: BackoffOptions;
+  logger: Logger;
+  metrics?: Metrics | undefined;
+  /** For logs and metrics, e.g. the cluster name. */
+  label: string;
+}
+
+/**
+ * Keeps a sink in step with a key range in etcd, whatever happens to the connection:
+ * read (consistent) → watch from read revision + 1 → on any break (disconnect, compaction,
+ * stall, cancel) back off, re-read everything, watch again. While etcd is unreachable the sink
+ * hears nothing, so what it built from the last good state stays as it is.
+ */
+export class ResilientWatch {
+  private readonly controller = new AbortController();
+  private readonly backoff: Backoff;
+  private readonly progressIntervalMs: number;
+  private readonly stallTimeoutMs: number;
+  private loop: Promise<void> | undefined;
+  private firstSync!: { resolve: () => void; reject: (err: Error) => void };
+  /** Resolves after the first snapshot was delivered; rejects on a non-retryable error before it. */
+  readonly synced: Promise<void>;
+  /** The revision the sink's state corresponds to. */
+  revision = 0n;
+
+  constructor(
+    private readonly etcd: EtcdConnection,
+    private readonly range: KeyRange,
+    private readonly sink: WatchSink,
+    private readonly options: ResilientWatchOptions,
+  ) {
+    this.backoff = new Backoff(options.backoff);
+    this.progressIntervalMs = options.progressIntervalMs ?? 5_000;
+    this.stallTimeoutMs = options.stallTimeoutMs ?? 3 * this.progressIntervalMs;
+    this.synced = new Promise((resolve, reject) => (this.firstSync = { resolve, reject }));
+    this.synced.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
+  }
+
+  start(): this {
+    this.loop ??= this.run();
+    return this;
+  }
+
+  /** Stops watching; resolves when the loop has ended. */
+  async stop(): Promise<void> {
+    this.controller.abort();
+    await this.loop;
+  }
+
+  /** Resolves when stop() was called or a non-retryable error ended the watch (then rejects). */
+  done(): Promise<void> {
+    return this.start().loop!;
+  }
+
+  private get stopped() {
+    return this.controller.signal.aborted;
+  }
+
+  private async run(): Promise<void> {
+    const { logger, label, metrics } = this.options;
+    let reason: SnapshotReason = 'start';
+    let first = true;
+    while (!this.stopped) {
+      try {
+        const from = first ? await this.initialRead() : await this.read(reason);
+        first = false;
+        this.firstSync.resolve();
+        const why = await this.watchFrom(from);
+        if (why === 'stopped') return;
+        reason = why === 'compacted' ? 'compacted' : 'resync';
+      } catch (err) {
+        if (this.stopped) return;
+        if (err instanceof EtcdAccessError) {
+          // Permission or authentication problems do not heal by retrying.
+          this.firstSync.reject(err);
+          throw err;
+        }
+        reason = err instanceof CompactedError ? 'compacted' : 'resync';
+        logger.warn(`${label}: etcd unavailable (${describeError(err)}); retrying`);
+      }
+      metrics?.inc('cluster_control_watch_resyncs_total', { cluster: label, reason });
+      await sleep(this.backoff.next(), this.controller.signal);
+    }
+  }
+
+  /** The first read: at the hand-off revision when one was given, so nothing after it is lost. */
+  private async initialRead(): Promise<bigint> {
+    const start = this.options.startRevision;
+    if (start === undefined) return this.read('start');
+    try {
+      const res = await this.etcd.range(this.range, { revision: start });
+      await this.sink.snapshot(res.kvs, start, 'start');
+      this.revision = start;
+      return start + 1n;
+    } catch (err) {
+      if (err instanceof CompactedError) {
+        this.options.logger.warn(`${this.options.label}: revision ${start} has been compacted; re-reading everything`);
+        return this.read('compacted');
+      }
+      if (/future revision/.test(describeError(err))) {
+        this.options.logger.warn(`${this.options.label}: revision ${start} is newer than etcd's; re-reading everything`);
+        return this.read('resync');
+      }
+      throw err;
+    }
+  }
+
+  private async read(reason: SnapshotReason): Promise<bigint> {
+    const res = await this.etcd.range(this.range);
+    if (reason === 'compacted') this.options.logger.info(`${this.options.label}: re-read after compaction at revision ${res.revision}`);
+    else if (reason === 'resync') this.options.logger.info(`${this.options.label}: re-read at revision ${res.revision}`);
+    await this.sink.snapshot(res.kvs, res.revision, reason);
+    this.revision = res.revision;
+    return res.revision + 1n;
+  }
+
+  /** Watches until the stream breaks or stop() is called. */
+  private watchFrom(from: bigint): Promise<'stopped' | 'broken' | 'compacted'> {
+    const { logger, label, metrics } = this.options;
+    return new Promise((resolve, reject) => {
+      let handle: WatchHandle | undefined;
+      let lastHeard = Date.now();
+      let settled = false;
+      // Batches are applied one after another even if the sink is async.
+      let chain = Promise.resolve();
+      /** `err` set = fatal (not retryable): the loop ends with it. */
+      const end = (why: 'stopped' | 'broken' | 'compacted', err?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearInterval(ticker);
+        this.controller.signal.removeEventListener('abort', onAbort);
+        handle?.close();
+        void chain.then(() => (err ? reject(err) : resolve(why)));
+      };
+      const onAbort = () => end('stopped');
+      this.controller.signal.addEventListener('abort', onAbort, { once: true });
+      const ticker = setInterval(() => {
+        if (Date.now() - lastHeard > this.stallTimeoutMs) {
+          logger.warn(`${label}: watch silent for over ${this.stallTimeoutMs} ms; re-creating it`);
+          metrics?.inc('cluster_control_watch_stalls_total', { cluster: label });
+          end('broken');
+        } else {
+          handle?.requestProgress();
+        }
+      }, this.progressIntervalMs);
+      ticker.unref?.();
+
+      this.etcd
+        .watch(this.range, from, {
+          onEvents: (events, revision) => {
+            lastHeard = Date.now();
+            chain = chain
+              .then(async () => {
+                if (settled) return;
+                await this.sink.events(events, revision);
+                const last = events[events.length - 1]!.modRevision;
+                if (last > this.revision) this.revision = last;
+              })
+              .catch((err) => {
+                logger.error(`${label}: applying changes failed (${describeError(err)}); re-reading`);
+                end('broken');
+              });
+          },
+          onProgress: () => {
+            lastHeard = Date.now();
+          },
+          onBroken: (err) => {
+            if (err instanceof CompactedError) logger.warn(`${label}: watch revision compacted (${describeError(err)})`);
+            else if (!this.stopped) logger.warn(`${label}: watch broken (${describeError(err)})`);
+            end(err instanceof CompactedError ? 'compacted' : 'broken');
+          },
+        })
+        .then(
+          (h) => {
+            handle = h;
+            lastHeard = Date.now();
+            if (settled) h.close();
+            else this.backoff.reset();
+          },
+          (err: Error) => {
+            if (err instanceof CompactedError) return end('compacted');
+            if (err instanceof EtcdAccessError) return end('broken', err);
+            logger.warn(`${label}: could not open watch (${describeError(err)})`);
+            end('broken');
+          },
+        );
+    });
+  }
+}
