@@ -1,0 +1,44 @@
+// @cluster-control/core: the pipeline etcd → membership → render → install → reload, as an API.
+
+// Key model (pure)
+export type { Member } from './model/member.js';
+export * from './model/index.js';
+
+// Configuration
+export * from './config/index.js';
+
+// Handlers: the interface and the resolver (built-ins live in @cluster-control/handlers)
+export type { Handler, RenderContext, AnyHandler } from './handler/handler.js';
+export { HandlerOptionsError, isHandler } from './handler/handler.js';
+export { resolveHandler, builtinNameFor, type ResolveHandlerOptions } from './handler/resolve-handler.js';
+
+// etcd
+export { connectEtcd } from './etcd/connection.js';
+export type { EtcdConnection, EtcdConnectionOptions, KeyValue as EtcdKeyValue, RangeResult, WatchEvent, WatchHandle, WatchListener } from './etcd/connection.js';
+export { CompactedError, EtcdAccessError, EtcdUnavailableError, describeError } from './etcd/errors.js';
+export { prefixRange, singleKey, type KeyRange } from './etcd/key-range.js';
+export { connectFromConfig } from './etcd/from-config.js';
+
+// Watching
+export { ResilientWatch, type ResilientWatchOptions, type WatchSink, type SnapshotReason } from './watch/resilient-watch.js';
+
+// Install → reload
+export * from './install/index.js';
+
+// The pipeline
+export { ClusterSync, type ClusterSyncOptions } from './sync/cluster-sync.js';
+export { renderAndInstall, type ClusterTarget, type InstallOutcome } from './sync/cluster-target.js';
+export { prepareCluster, readCluster, logDiagnostics, type ClusterRead } from './sync/prepare.js';
+export { resolveClusterTarget } from './sync/resolve-target.js';
+
+// Registration
+export { Registration, type RegistrationOptions, type RegistrationEnd } from './registration/registration.js';
+export { waitForKeyDeletion, type WatchKeyOptions } from './registration/watch-key.js';
+
+// Utilities
+export type { Logger, LogLevel } from './util/log.js';
+export { createLogger, silentLogger } from './util/log.js';
+export type { Metrics } from './util/metrics.js';
+export { createMetrics } from './util/metrics.js';
+export { Backoff, sleep, type BackoffOptions } from './util/backoff.js';
+export { retryUntil } from './util/retry.js';

@@ -1,0 +1,47 @@
+import { ConfigError } from '../config/config-error.js';
+import type { ClusterConfig, ClusterControlConfig } from '../config/schema.js';
+import { describeError } from '../etcd/errors.js';
+import type { AnyHandler } from '../handler/handler.js';
+import { resolveHandler } from '../handler/resolve-handler.js';
+import type { ClusterTarget } from './cluster-target.js';
+
+/**
+ * Turns a configured cluster into a ready-to-render target: loads its handler and validates the
+ * handler's options, so a bad `handlerConfig` fails at start-up with the field named.
+ */
+export async function resolveClusterTarget(
+  config: ClusterControlConfig,
+  cluster: ClusterConfig,
+  builtins: Readonly<Record<string, AnyHandler>>,
+): Promise<ClusterTarget> {
+  const index = config.clusters.indexOf(cluster);
+  const field = `clusters[${index < 0 ? '?' : index}]`;
+  let handler: AnyHandler;
+  try {
+    handler = await resolveHandler(cluster.handler, { builtins, baseDir: config.baseDir, field: `${field}.handler` });
+  } catch (err) {
+    throw new ConfigError(`${config.sourcePath}: ${describeError(err)}`, { cause: err });
+  }
+  let handlerOptions: unknown;
+  try {
+    handlerOptions = handler.parseOptions(cluster.handlerOptions);
+  } catch (err) {
+    // Handler packages carry their own HandlerOptionsError class; recognise it by its `path`.
+    const optionPath = err instanceof Error && 'path' in err && typeof err.path === 'string' ? err.path : '';
+    const text = describeError(err);
+    const message = optionPath && text.startsWith(`${optionPath}: `) ? text.slice(optionPath.length + 2) : text;
+    const path = optionPath ? `.${optionPath}` : '';
+    throw new ConfigError(`${config.sourcePath}: ${field}.handlerConfig${path}: ${message}`, { cause: err });
+  }
+  return {
+    name: cluster.name,
+    path: cluster.path,
+    file: cluster.file,
+    handler,
+    handlerOptions,
+    check: cluster.check,
+    checkTimeoutMs: cluster.checkTimeoutMs,
+    minMembers: cluster.minMembers,
+    mode: cluster.mode,
+  };
+}
