@@ -1,0 +1,30 @@
+import { Registration } from '@cluster-control/core';
+import type { CommandContext } from '../context.js';
+import { aborted, shutdownSignal } from '../signals.js';
+
+/**
+ * `heartbeat [--once]`: register the own key on a lease and keep it alive. Exits 0 when an
+ * operator deletes the key (or revokes the lease), and on SIGTERM/SIGINT after revoking the lease.
+ */
+export async function heartbeat(ctx: CommandContext, options: { once?: boolean }): Promise<number> {
+  const self = ctx.self();
+  const etcd = await ctx.etcd();
+  const registration = new Registration(etcd, { key: self.key, value: self.value, ttl: self.ttl, heartbeat: self.heartbeat, logger: ctx.logger });
+  const shutdown = shutdownSignal();
+  try {
+    // Registering retries while etcd is away; a signal meanwhile just ends the command.
+    const registered = await Promise.race([registration.register().then(() => true), aborted(shutdown.signal).then(() => false)]);
+    if (!registered) {
+      await registration.stop();
+      return 0;
+    }
+    if (options.once) return 0; // the key lives for one TTL unless a later heartbeat takes it over
+    const stopOnSignal = aborted(shutdown.signal).then(() => registration.stop());
+    const end = await registration.run();
+    if (end === 'stopped') await stopOnSignal;
+    ctx.logger.info(end === 'removed' ? `${self.key} was removed by an operator; exiting` : 'stopped');
+    return 0;
+  } finally {
+    shutdown.dispose();
+  }
+}

@@ -1,0 +1,54 @@
+import {
+  type ClusterControlConfig,
+  type ClusterTarget,
+  type EtcdConnection,
+  type Logger,
+  ConfigError,
+  connectFromConfig,
+  createLogger,
+  findCluster,
+  loadConfig,
+  resolveClusterTarget,
+} from '@cluster-control/core';
+import { builtinHandlers } from '@cluster-control/handlers';
+
+/** Options every command accepts (commander's globals). */
+export interface GlobalOptions {
+  conf?: string;
+  verbose?: boolean;
+}
+
+/** What a command runs with: its configuration, a logger, and etcd on demand. */
+export class CommandContext {
+  private connection: EtcdConnection | undefined;
+
+  private constructor(
+    readonly config: ClusterControlConfig,
+    readonly logger: Logger,
+  ) {}
+
+  static async create(options: GlobalOptions): Promise<CommandContext> {
+    const logger = createLogger({ level: options.verbose ? 'debug' : 'info' });
+    const config = await loadConfig({ ...(options.conf ? { path: options.conf } : {}) });
+    return new CommandContext(config, logger);
+  }
+
+  async etcd(): Promise<EtcdConnection> {
+    this.connection ??= await connectFromConfig(this.config.etcd, this.logger);
+    return this.connection;
+  }
+
+  async target(clusterName: string): Promise<ClusterTarget> {
+    return resolveClusterTarget(this.config, findCluster(this.config, clusterName), builtinHandlers);
+  }
+
+  /** The `self` section, required by the commands that manage the process's own key. */
+  self() {
+    if (!this.config.self) throw new ConfigError(`${this.config.sourcePath}: self.key: required by this command (add a "self" section)`);
+    return this.config.self;
+  }
+
+  close(): void {
+    this.connection?.close();
+  }
+}

@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { CommanderError } from 'commander';
+import { ConfigError, EtcdAccessError, EtcdUnavailableError, describeError } from '@cluster-control/core';
+import { CommandContext, type GlobalOptions } from './context.js';
+import { RuntimeError, UsageError } from './errors.js';
+import { buildProgram, type Run } from './program.js';
+
+export { buildProgram } from './program.js';
+
+const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Exit code and one-line message for an error that reached the top. */
+export function exitCodeFor(err: unknown): { code: number; message: string } {
+  if (err instanceof ConfigError || err instanceof UsageError) return { code: 2, message: err.message };
+  if (err instanceof RuntimeError || err instanceof EtcdUnavailableError || err instanceof EtcdAccessError) return { code: 1, message: err.message };
+  return { code: 1, message: `unexpected error: ${describeError(err)}` };
+}
+
+/** Runs the CLI; resolves to the process exit code. Never throws. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let exitCode = 0;
+  const dispatch = async (globals: GlobalOptions, run: Run) => {
+    let ctx: CommandContext | undefined;
+    try {
+      ctx = await CommandContext.create(globals);
+      exitCode = await run(ctx);
+    } catch (err) {
+      const { code, message } = exitCodeFor(err);
+      process.stderr.write(`cluster-control: ${message}\n`);
+      if (globals.verbose && err instanceof Error && code === 1 && err.stack) process.stderr.write(err.stack + '\n');
+      exitCode = code;
+    } finally {
+      ctx?.close();
+    }
+  };
+  const program = buildProgram(version, dispatch);
+  try {
+    await program.parseAsync([...argv]);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version "fail" with exit code 0; every real usage error is exit 2.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    throw err;
+  }
+  return exitCode;
+}

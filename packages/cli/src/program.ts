@@ -1,0 +1,108 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { type GlobalOptions, CommandContext } from './context.js';
+import { heartbeat } from './commands/heartbeat.js';
+import { members } from './commands/members.js';
+import { prepare } from './commands/prepare.js';
+import { removekey } from './commands/removekey.js';
+import { watch } from './commands/watch.js';
+import { watchkey } from './commands/watchkey.js';
+
+export type Run = (ctx: CommandContext) => Promise<number>;
+
+const examples = `
+Examples:
+  # the PHP version's startup flow, unchanged
+  REDIS_REV=$(cluster-control prepare redis)
+  cluster-control watch redis "$REDIS_REV" -- apachectl graceful &
+  cluster-control heartbeat &
+  cluster-control watchkey; apachectl graceful-stop
+
+  cluster-control members web --json
+  cluster-control --conf /etc/cluster-control.conf removekey
+
+The PHP names cc:clusterprepare, cc:clusterwatch, cc:heartbeat, cc:watchkey and cc:removekey
+work as aliases. Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.`;
+
+function parseRevision(value: string): bigint {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a revision number (what prepare printed)');
+  return BigInt(value);
+}
+
+function parseTimeout(value: string): number {
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new InvalidArgumentError('expected a number of seconds');
+  return Math.round(Number(value) * 1000);
+}
+
+const timeoutOption = () =>
+  new Option('--timeout <seconds>', 'give up (exit 1) if etcd cannot be reached within this time').argParser(parseTimeout).default(30_000, '30');
+
+/**
+ * The command-line interface. Each action hands a `Run` to `dispatch`, which owns the context's
+ * lifetime and the mapping of errors to exit codes.
+ */
+export function buildProgram(version: string, dispatch: (globals: GlobalOptions, run: Run) => Promise<void>): Command {
+  const program = new Command('cluster-control')
+    .description('Keep configuration files in step with cluster membership registered in etcd v3.')
+    .version(version, '--version')
+    .option('--conf <file>', 'configuration file (default: $CLUSTER_CONTROL_CONF or ./cluster-control.conf)')
+    .option('--verbose', 'log debug detail to stderr')
+    .enablePositionalOptions()
+    // Before the subcommands are added: they copy this setting when created.
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', examples);
+
+  const globals = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions>();
+
+  program
+    .command('prepare')
+    .alias('cc:clusterprepare')
+    .description("write the cluster's file now and print the etcd revision it reflects")
+    .argument('<cluster>', 'cluster name from the configuration')
+    .addOption(timeoutOption())
+    .action((cluster: string, opts: { timeout: number }, cmd: Command) => dispatch(globals(cmd), (ctx) => prepare(ctx, cluster, opts)));
+
+  program
+    .command('watch')
+    .alias('cc:clusterwatch')
+    .description('apply every change after <revision> to the cluster\'s file; run cmd (or the configured reload) after each replacement')
+    .argument('<cluster>', 'cluster name from the configuration')
+    .argument('<revision>', 'revision printed by prepare (0: start from the current state)', parseRevision)
+    .argument('[cmd...]', 'reload command and its arguments (overrides the configured reload)')
+    .passThroughOptions()
+    .action((cluster: string, revision: bigint, cmd: string[], _opts: unknown, command: Command) =>
+      dispatch(globals(command), (ctx) => watch(ctx, cluster, revision, cmd)),
+    );
+
+  program
+    .command('heartbeat')
+    .alias('cc:heartbeat')
+    .description('register the own key (self.key) on a lease and keep it alive; exit 0 when an operator deletes it')
+    .option('--once', 'register and exit; the key lives for one TTL unless a later heartbeat takes it over')
+    .action((opts: { once?: boolean }, cmd: Command) => dispatch(globals(cmd), (ctx) => heartbeat(ctx, opts)));
+
+  program
+    .command('watchkey')
+    .alias('cc:watchkey')
+    .description('exit 0 when the own key, once present, is deleted')
+    .action((_opts: unknown, cmd: Command) => dispatch(globals(cmd), (ctx) => watchkey(ctx)));
+
+  program
+    .command('removekey')
+    .alias('cc:removekey')
+    .description('delete the own key (exit 0 if it was already absent)')
+    .addOption(timeoutOption())
+    .action((opts: { timeout: number }, cmd: Command) => dispatch(globals(cmd), (ctx) => removekey(ctx, opts)));
+
+  program
+    .command('members')
+    .description('print the current members of a cluster')
+    .argument('<cluster>', 'cluster name from the configuration')
+    .option('--json', 'print JSON: {cluster, revision, members: [{name, host, port, meta}]}')
+    .addOption(timeoutOption())
+    .action((cluster: string, opts: { json?: boolean; timeout: number }, cmd: Command) =>
+      dispatch(globals(cmd), (ctx) => members(ctx, cluster, opts)),
+    );
+
+  return program;
+}

@@ -1,0 +1,123 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export const ETCD_BIN = process.env.ETCD_BIN ?? '/usr/bin/etcd';
+export const ETCDCTL_BIN = process.env.ETCDCTL_BIN ?? '/usr/bin/etcdctl';
+
+/**
+ * Whether integration tests that need etcd should run. Under CI a missing etcd is a failure
+ * (the tests run and fail loudly), never a skip.
+ */
+export const haveEtcd = existsSync(ETCD_BIN) || process.env.CI === 'true';
+
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface EtcdServer {
+  readonly endpoint: string;
+  readonly dataDir: string;
+  /** etcdctl against this server; resolves to stdout. */
+  ctl(...args: string[]): Promise<string>;
+  /** Stops with SIGTERM (or the given signal) and waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts again on the same ports and data. */
+  start(): Promise<void>;
+  /** Current store revision. */
+  revision(): Promise<bigint>;
+  /** Stops and deletes the data dir. */
+  dispose(): Promise<void>;
+}
+
+export interface StartEtcdOptions {
+  extraArgs?: string[];
+  host?: string;
+}
+
+export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdServer> {
+  if (!existsSync(ETCD_BIN)) throw new Error(`etcd not found at ${ETCD_BIN}: install Debian's etcd-server (scripts/bootstrap.sh --servers)`);
+  const host = options.host ?? '127.0.0.1';
+  const dataDir = await mkdtemp(join(tmpdir(), 'cc-etcd-'));
+  const clientPort = await freePort(host);
+  const peerPort = await freePort(host);
+  const endpoint = `http://${host}:${clientPort}`;
+  let child: ChildProcess | undefined;
+  let output = '';
+
+  const ctl = async (...args: string[]) => {
+    const { stdout } = await run(ETCDCTL_BIN, [`--endpoints=${endpoint}`, ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
+    return stdout;
+  };
+
+  const start = async () => {
+    output = '';
+    child = spawn(
+      ETCD_BIN,
+      [
+        '--name', 'test',
+        '--data-dir', dataDir,
+        '--listen-client-urls', endpoint,
+        '--advertise-client-urls', endpoint,
+        '--listen-peer-urls', `http://${host}:${peerPort}`,
+        '--initial-advertise-peer-urls', `http://${host}:${peerPort}`,
+        '--initial-cluster', `test=http://${host}:${peerPort}`,
+        '--log-level', 'error',
+        ...(options.extraArgs ?? []),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch } },
+    );
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`etcd exited with ${child.exitCode}: ${output.slice(-2000)}`);
+      try {
+        const res = await fetch(`${endpoint}/health`);
+        if (res.ok && ((await res.json()) as { health?: string }).health === 'true') return;
+      } catch {
+        // not up yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`etcd did not become healthy within 20 s: ${output.slice(-2000)}`);
+  };
+
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill(signal);
+    await exited;
+  };
+
+  await start();
+  return {
+    endpoint,
+    dataDir,
+    ctl,
+    stop,
+    start,
+    async revision() {
+      const out = await ctl('get', '/', '--prefix', '--keys-only', '--limit=1', '-w', 'json');
+      return BigInt((JSON.parse(out) as { header: { revision: number | string } }).header.revision);
+    },
+    async dispose() {
+      await stop('SIGKILL');
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
