@@ -33,6 +33,8 @@ export interface EtcdServer {
   readonly dataDir: string;
   /** etcdctl against this server; resolves to stdout. */
   ctl(...args: string[]): Promise<string>;
+  /** Sends a signal without waiting (SIGSTOP freezes etcd: sockets open, no answers). */
+  signal(signal: NodeJS.Signals): void;
   /** Stops with SIGTERM (or the given signal) and waits for the exit. */
   stop(signal?: NodeJS.Signals): Promise<void>;
   /** Starts again on the same ports and data. */
@@ -109,7 +111,11 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdSer
     endpoint,
     dataDir,
     ctl,
-    stop,
+    signal: (sig) => void child?.kill(sig),
+    stop: async (sig) => {
+      child?.kill('SIGCONT'); // a frozen etcd cannot act on SIGTERM
+      await stop(sig);
+    },
     start,
     async revision() {
       const out = await ctl('get', '/', '--prefix', '--keys-only', '--limit=1', '-w', 'json');

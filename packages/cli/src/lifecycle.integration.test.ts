@@ -89,4 +89,49 @@ describe.skipIf(!haveEtcd)('registration lifecycle', () => {
     await waitFor(async () => (await members()).includes('10.1.0.5:80'), { what: 'the --once member' });
     await waitFor(async () => !(await members()).includes('10.1.0.5:80'), { timeoutMs: (TTL + 5) * 1000, what: 'the --once member to expire' });
   });
+
+  it('a lease that expired while the node could not reach etcd is registered again, not treated as removal', async () => {
+    const node = await startNode('10.1.0.6:80');
+    // Frozen for longer than the TTL: etcd expires the lease, as after a network partition.
+    node.kill('SIGSTOP');
+    await waitFor(async () => !(await members()).includes('10.1.0.6:80'), { timeoutMs: (TTL + 5) * 1000, what: 'expiry while frozen' });
+    node.kill('SIGCONT');
+    await node.waitForLog(/expired while etcd was out of reach.*registering again/, 10_000);
+    await waitFor(async () => (await members()).includes('10.1.0.6:80'), { what: 'the node back in the file' });
+    expect(node.child.exitCode).toBeNull();
+    node.kill('SIGTERM');
+    expect((await node.exited()).code).toBe(0);
+  });
+});
+
+// Separate etcd: this one is stopped and started.
+describe.skipIf(!haveEtcd)('registration across an etcd outage', () => {
+  it('keeps the registration through an etcd restart longer than the TTL', async () => {
+    const etcd = await startEtcd();
+    try {
+      const dir = await tempDir();
+      const conf = await writeJson(join(dir, 'node.conf'), {
+        etcd: { endpoints: [etcd.endpoint], timeoutMs: 1000 },
+        self: { key: '/clusters/outage/10.5.0.1:80', ttl: 2, heartbeat: 0.5 },
+      });
+      const node = spawnCli(['--conf', conf, 'heartbeat']);
+      await node.waitForLog(/registered/);
+      await etcd.stop();
+      await new Promise((r) => setTimeout(r, 3000));
+      await etcd.start();
+      // etcd renews leases when it comes back; either way the node stays registered and running.
+      await waitFor(async () => (await etcd.ctl('get', '/clusters/outage/10.5.0.1:80', '--keys-only')).includes('10.5.0.1'), {
+        timeoutMs: 15_000,
+        what: 'the key after the outage',
+      });
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(await etcd.ctl('get', '/clusters/outage/10.5.0.1:80', '--keys-only')).toContain('10.5.0.1');
+      expect(node.child.exitCode).toBeNull();
+      node.kill('SIGTERM');
+      expect((await node.exited()).code).toBe(0);
+      expect(await etcd.ctl('get', '/clusters/outage/10.5.0.1:80')).toBe('');
+    } finally {
+      await etcd.dispose();
+    }
+  });
 });

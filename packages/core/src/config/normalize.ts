@@ -36,7 +36,6 @@ function normalizeEtcd(etcd: ConfigFile['etcd'], dir: string): EtcdConfig {
   const result: EtcdConfig = {
     endpoints: endpoints(etcd),
     timeoutMs: etcd.timeoutMs,
-    dialTimeoutMs: etcd.dialTimeoutMs,
   };
   if (etcd.auth) result.auth = { username: etcd.auth.username, password: etcd.auth.password };
   if (etcd.tls) {

@@ -58,7 +58,7 @@ describe('parseConfig: PHP-era files', () => {
     expect(config).toEqual({
       sourcePath: SOURCE,
       baseDir: BASE,
-      etcd: { endpoints: ['http://127.0.0.1:3001'], timeoutMs: 5000, dialTimeoutMs: 3000 },
+      etcd: { endpoints: ['http://127.0.0.1:3001'], timeoutMs: 5000 },
       self: { key: '/clusters/webapp/myip', ttl: 60, heartbeat: 30, value: '' },
       clusters: [
         {
@@ -115,7 +115,7 @@ describe('parseConfig: PHP-era files', () => {
 
 describe('parseConfig: etcd', () => {
   it('defaults to the local etcd', () => {
-    expect(parse({}).etcd).toEqual({ endpoints: ['http://127.0.0.1:2379'], timeoutMs: 5000, dialTimeoutMs: 3000 });
+    expect(parse({}).etcd).toEqual({ endpoints: ['http://127.0.0.1:2379'], timeoutMs: 5000 });
     expect(parse({}).clusters).toEqual([]);
     expect(parse({}).self).toBeUndefined();
   });
@@ -127,7 +127,6 @@ describe('parseConfig: etcd', () => {
         auth: { username: 'cc', password: 's3cret' },
         tls: { ca: 'pki/ca.pem', cert: '/abs/client.pem', key: '../client-key.pem' },
         timeoutMs: 1000,
-        dialTimeoutMs: 500,
       },
     });
     expect(etcd).toEqual({
@@ -135,7 +134,6 @@ describe('parseConfig: etcd', () => {
       auth: { username: 'cc', password: 's3cret' },
       tls: { ca: '/etc/cc/pki/ca.pem', cert: '/abs/client.pem', key: '/etc/client-key.pem' },
       timeoutMs: 1000,
-      dialTimeoutMs: 500,
     });
   });
 

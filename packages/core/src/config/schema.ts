@@ -8,10 +8,8 @@ export interface EtcdConfig {
   auth?: { username: string; password: string };
   /** Absolute paths of PEM files. */
   tls?: { ca?: string; cert?: string; key?: string };
-  /** Deadline of one etcd call, ms. */
+  /** Deadline of one etcd call (connecting included), ms. */
   timeoutMs: number;
-  /** Deadline for connecting, ms. */
-  dialTimeoutMs: number;
 }
 
 export interface SelfConfig {
@@ -121,7 +119,6 @@ const etcdSchema = z.object({
   auth: z.object({ username: text, password: z.string() }).optional(),
   tls: z.object({ ca: text.optional(), cert: text.optional(), key: text.optional() }).optional(),
   timeoutMs: integer(1).default(5000),
-  dialTimeoutMs: integer(1).default(3000),
 });
 
 const selfSchema = z.object({

@@ -103,7 +103,7 @@ describe('installFile', () => {
       const before = await stat(target);
       const lines: string[] = [];
       const check = { argv: ['sh', '-c', 'echo "syntax error in $1" >&2; exit 1', 'sh', '{src}'], timeoutMs: 5000 };
-      const result = await installFile(target, 'bad\n', { logger: createLogger({ write: (l) => lines.push(l) }), check });
+      const result = await installFile(target, 'bad\n', { logger: createLogger({ level: 'debug', write: (l) => lines.push(l) }), check });
       expect(result).toMatchObject({ changed: false, checkFailed: true });
       expect('output' in result && result.output).toMatch(/exited with code 1[\s\S]*syntax error in/);
       expect(lines.join('\n')).toContain('syntax error in');

@@ -61,7 +61,7 @@ export async function installFile(target: string, content: string | Uint8Array, 
       if (!result.ok) {
         await unlink(temp);
         const output = truncateOutput(`check ${describeFailure(result, options.check.timeoutMs)}\n${result.output}`.trimEnd());
-        logger.warn(`not installing ${target}: ${output}`);
+        logger.debug(`not installing ${target}: ${output}`);
         return { changed: false, checkFailed: true, output };
       }
     }
@@ -73,7 +73,7 @@ export async function installFile(target: string, content: string | Uint8Array, 
     throw err;
   }
   await syncDirectory(dir);
-  logger.info(`installed ${target} (${bytes.length} bytes)`);
+  logger.debug(`installed ${target} (${bytes.length} bytes)`);
   return { changed: true };
 }
 

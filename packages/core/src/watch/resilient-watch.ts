@@ -42,7 +42,7 @@ export class ResilientWatch {
   private readonly stallTimeoutMs: number;
   private loop: Promise<void> | undefined;
   private firstSync!: { resolve: () => void; reject: (err: Error) => void };
-  /** Resolves after the first snapshot was delivered; rejects on a non-retryable error before it. */
+  /** Resolves once the first state was delivered and the watch after it confirmed; rejects on a non-retryable error before that. */
   readonly synced: Promise<void>;
   /** The revision the sink's state corresponds to. */
   revision = 0n;
@@ -88,7 +88,6 @@ export class ResilientWatch {
       try {
         const from = first ? await this.initialRead() : await this.read(reason);
         first = false;
-        this.firstSync.resolve();
         const why = await this.watchFrom(from);
         if (why === 'stopped') return;
         reason = why === 'compacted' ? 'compacted' : 'resync';
@@ -198,8 +197,9 @@ export class ResilientWatch {
           (h) => {
             handle = h;
             lastHeard = Date.now();
-            if (settled) h.close();
-            else this.backoff.reset();
+            if (settled) return h.close();
+            this.backoff.reset();
+            this.firstSync.resolve();
           },
           (err: Error) => {
             if (err instanceof CompactedError) return end('compacted');

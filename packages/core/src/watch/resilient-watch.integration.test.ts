@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EtcdServer, haveEtcd, startEtcd } from '../../../../test/support/etcd-server.js';
+import { waitFor } from '../../../../test/support/cli.js';
+import { type EtcdConnection, connectEtcd } from '../etcd/connection.js';
+import { prefixRange } from '../etcd/key-range.js';
+import { createLogger } from '../util/log.js';
+import { ResilientWatch, type WatchSink } from './resilient-watch.js';
+
+/** A sink that mirrors the range as a key → value map, the way a real consumer would. */
+function mirror() {
+  const state = new Map<string, string>();
+  const reasons: string[] = [];
+  const sink: WatchSink = {
+    snapshot(kvs, _rev, reason) {
+      reasons.push(reason);
+      state.clear();
+      for (const kv of kvs) state.set(kv.key, kv.value);
+    },
+    events(events) {
+      for (const e of events) {
+        if (e.type === 'put') state.set(e.key, e.value);
+        else state.delete(e.key);
+      }
+    },
+  };
+  return { state, reasons, sink, keys: () => [...state.keys()].sort() };
+}
+
+function capture() {
+  const lines: string[] = [];
+  return { lines, logger: createLogger({ level: 'debug', write: (l) => lines.push(l) }) };
+}
+
+describe.skipIf(!haveEtcd)('ResilientWatch against a real etcd', () => {
+  let etcd: EtcdServer;
+  let conn: EtcdConnection;
+  beforeAll(async () => {
+    etcd = await startEtcd();
+    conn = await connectEtcd({ endpoints: [etcd.endpoint], timeoutMs: 1000 });
+  });
+  afterAll(async () => {
+    conn?.close();
+    await etcd?.dispose();
+  });
+
+  it('hands over from a revision: the state at it, then every change after it', async () => {
+    await etcd.ctl('put', '/rw/a/1', 'x');
+    const start = await etcd.revision();
+    await etcd.ctl('put', '/rw/a/2', 'y');
+    await etcd.ctl('del', '/rw/a/1');
+    const m = mirror();
+    const { logger } = capture();
+    const watch = new ResilientWatch(conn, prefixRange('/rw/a/'), m.sink, { logger, label: 'a', startRevision: start }).start();
+    await watch.synced;
+    await waitFor(() => m.keys().join() === '/rw/a/2', { what: 'changes after the start revision' });
+    expect(m.reasons).toEqual(['start']);
+    await watch.stop();
+  });
+
+  it('treats a silent watch as broken (etcd frozen), then converges when etcd answers again', async () => {
+    const m = mirror();
+    const { lines, logger } = capture();
+    const watch = new ResilientWatch(conn, prefixRange('/rw/stall/'), m.sink, { logger, label: 'stall', progressIntervalMs: 200, stallTimeoutMs: 1000 }).start();
+    await watch.synced;
+    etcd.signal('SIGSTOP'); // the process is alive, its sockets open, but it never answers
+    try {
+      await waitFor(() => lines.some((l) => /watch silent for over 1000 ms/.test(l)), { timeoutMs: 5000, what: 'stall detection' });
+      // While etcd is frozen nothing is delivered: the sink keeps its last good state.
+      expect(m.reasons).toEqual(['start']);
+    } finally {
+      etcd.signal('SIGCONT');
+    }
+    await etcd.ctl('put', '/rw/stall/after', '1');
+    await waitFor(() => m.state.get('/rw/stall/after') === '1', { timeoutMs: 15_000, what: 'convergence after SIGCONT' });
+    expect(m.reasons.at(-1)).toBe('resync');
+    await watch.stop();
+  });
+
+  it('does not hang or crash when started while etcd does not answer', async () => {
+    const m = mirror();
+    const { lines, logger } = capture();
+    await etcd.ctl('put', '/rw/down/k', 'v');
+    etcd.signal('SIGSTOP');
+    const watch = new ResilientWatch(conn, prefixRange('/rw/down/'), m.sink, { logger, label: 'down', backoff: { initialMs: 100, maxMs: 500 } }).start();
+    try {
+      await waitFor(() => lines.filter((l) => /etcd unavailable/.test(l)).length >= 2, { timeoutMs: 10_000, what: 'retries with deadlines' });
+      expect(m.reasons).toEqual([]);
+    } finally {
+      etcd.signal('SIGCONT');
+    }
+    await watch.synced;
+    expect(m.keys()).toEqual(['/rw/down/k']);
+    await watch.stop();
+  });
+});
