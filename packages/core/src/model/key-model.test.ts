@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyKey, memberRange, parseMeta, prefixRangeEnd, prefixRangeEndBytes } from './key-model.js';
+import { classifyKey, parseMeta } from './key-model.js';
 
 describe('classifyKey', () => {
   const p = '/clusters/redis';
@@ -18,38 +18,6 @@ describe('classifyKey', () => {
 
   it('gives the empty name for `prefix/` (rejected later by name validation)', () => {
     expect(classifyKey(p, '/clusters/redis/')).toEqual({ kind: 'member', name: '' });
-  });
-});
-
-describe('prefix ranges', () => {
-  it('memberRange covers exactly the keys under prefix/', () => {
-    const r = memberRange('/clusters/redis');
-    expect(r).toEqual({ start: '/clusters/redis/', end: '/clusters/redis0' });
-    const inRange = (k: string) => k >= r.start && k < r.end;
-    expect(inRange('/clusters/redis/10.0.0.5')).toBe(true);
-    expect(inRange('/clusters/redis/a/b')).toBe(true);
-    expect(inRange('/clusters/redis2/x')).toBe(false);
-    expect(inRange('/clusters/redis')).toBe(false);
-  });
-
-  it('prefixRangeEnd increments the last code point, carrying past the maximum', () => {
-    expect(prefixRangeEnd('abc')).toBe('abd');
-    expect(prefixRangeEnd('a/')).toBe('a0');
-    expect(prefixRangeEnd('a\u{10ffff}')).toBe('b');
-    expect(prefixRangeEnd('a\ud7ff')).toBe('a\ue000');
-    expect(prefixRangeEnd('é')).toBe('ê');
-    expect(prefixRangeEnd('')).toBe('\0');
-    expect(prefixRangeEnd('\u{10ffff}')).toBe('\0');
-  });
-
-  it('prefixRangeEndBytes matches etcd', () => {
-    expect(prefixRangeEndBytes(Buffer.from('a/'))).toEqual(Buffer.from('a0'));
-    expect(prefixRangeEndBytes(Buffer.from([0x61, 0xff, 0xff]))).toEqual(Buffer.from([0x62]));
-    expect(prefixRangeEndBytes(Buffer.from([0xff]))).toEqual(Buffer.from([0]));
-    expect(prefixRangeEndBytes(new Uint8Array())).toEqual(Buffer.from([0]));
-    const input = Buffer.from('ab');
-    prefixRangeEndBytes(input);
-    expect(input.toString()).toBe('ab');
   });
 });
 

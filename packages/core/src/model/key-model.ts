@@ -12,43 +12,6 @@ export function classifyKey(prefix: string, key: string): KeyClass {
   return name.includes('/') ? { kind: 'nested' } : { kind: 'member', name };
 }
 
-/** The etcd key range `[start, end)` holding every key under `prefix + '/'`. */
-export function memberRange(prefix: string): { start: string; end: string } {
-  const start = prefix + '/';
-  return { start, end: prefixRangeEnd(start) };
-}
-
-/**
- * etcd's "prefix end" for a UTF-8 key: the smallest key greater than every key starting with
- * `prefix`. etcd increments the last byte; on strings we increment the last code point instead,
- * which bounds the same set of valid UTF-8 keys (UTF-8 byte order is code point order) and
- * always yields a valid string. `''` (or nothing left to increment) gives `'\0'`: all keys.
- */
-export function prefixRangeEnd(prefix: string): string {
-  const points = Array.from(prefix);
-  while (points.length > 0) {
-    const last = points.pop()!.codePointAt(0)!;
-    if (last < 0x10ffff) {
-      const next = last + 1 === 0xd800 ? 0xe000 : last + 1; // skip the surrogate range
-      return points.join('') + String.fromCodePoint(next);
-    }
-  }
-  return '\0';
-}
-
-/** Byte version of `prefixRangeEnd`, exactly etcd's `clientv3.GetPrefixRangeEnd`. */
-export function prefixRangeEndBytes(prefix: Uint8Array): Buffer {
-  for (let i = prefix.length - 1; i >= 0; i--) {
-    const byte = prefix[i]!;
-    if (byte < 0xff) {
-      const end = Buffer.from(prefix.subarray(0, i + 1));
-      end[i] = byte + 1;
-      return end;
-    }
-  }
-  return Buffer.from([0]);
-}
-
 const dropProto = (key: string, value: unknown): unknown => (key === '__proto__' ? undefined : value);
 
 /**
