@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // driving the built packages). Integration files are named *.integration.test.ts.
 export default defineConfig({
   test: {
+    reporters: ['default', './test/support/summary-line-reporter.ts'],
     projects: [
       {
         test: {
