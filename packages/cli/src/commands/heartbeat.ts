@@ -8,10 +8,10 @@ import { aborted, shutdownSignal } from '../signals.js';
  */
 export async function heartbeat(ctx: CommandContext, options: { once?: boolean }): Promise<number> {
   const self = ctx.self();
-  const etcd = await ctx.etcd();
-  const registration = new Registration(etcd, { key: self.key, value: self.value, ttl: self.ttl, heartbeat: self.heartbeat, logger: ctx.logger });
   const shutdown = shutdownSignal();
   try {
+    const etcd = await ctx.etcd();
+    const registration = new Registration(etcd, { key: self.key, value: self.value, ttl: self.ttl, heartbeat: self.heartbeat, logger: ctx.logger });
     // Registering retries while etcd is away; a signal meanwhile just ends the command.
     const registered = await Promise.race([registration.register().then(() => true), aborted(shutdown.signal).then(() => false)]);
     if (!registered) {

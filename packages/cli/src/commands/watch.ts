@@ -9,19 +9,19 @@ import { aborted, shutdownSignal } from '../signals.js';
 export async function watch(ctx: CommandContext, clusterName: string, revision: bigint, command: string[]): Promise<number> {
   const target = await ctx.target(clusterName);
   const cluster = ctx.config.clusters.find((c) => c.name === clusterName)!;
-  const etcd = await ctx.etcd();
   const shutdown = shutdownSignal();
-  const sync = new ClusterSync(etcd, {
-    target,
-    reload: command.length > 0 ? command : cluster.reload,
-    reloadTimeoutMs: cluster.reloadTimeoutMs,
-    wait: cluster.wait,
-    // 0 means "from now": read the current state instead of replaying history.
-    startRevision: revision > 0n ? revision : undefined,
-    logger: ctx.logger,
-    metrics: createMetrics(),
-  });
   try {
+    const etcd = await ctx.etcd();
+    const sync = new ClusterSync(etcd, {
+      target,
+      reload: command.length > 0 ? command : cluster.reload,
+      reloadTimeoutMs: cluster.reloadTimeoutMs,
+      wait: cluster.wait,
+      // 0 means "from now": read the current state instead of replaying history.
+      startRevision: revision > 0n ? revision : undefined,
+      logger: ctx.logger,
+      metrics: createMetrics(),
+    });
     const stopped = aborted(shutdown.signal).then(() => sync.stop());
     const synced = sync.start().then(() => ctx.logger.info(`${clusterName}: in sync at revision ${sync.revision}; watching ${target.path}/`));
     await Promise.race([stopped, Promise.all([synced, sync.done()])]);

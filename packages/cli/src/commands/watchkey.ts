@@ -5,9 +5,9 @@ import { shutdownSignal } from '../signals.js';
 /** `watchkey`: exit 0 once the own key, after being present, is deleted. */
 export async function watchkey(ctx: CommandContext): Promise<number> {
   const { key } = ctx.self();
-  const etcd = await ctx.etcd();
   const shutdown = shutdownSignal();
   try {
+    const etcd = await ctx.etcd();
     const result = await waitForKeyDeletion(etcd, key, { logger: ctx.logger, signal: shutdown.signal });
     ctx.logger.info(result === 'deleted' ? `${key} was deleted; exiting` : 'stopped');
     return 0;

@@ -129,7 +129,8 @@ class Etcd3Connection implements EtcdConnection {
       const privateKey = read(options.tls.key);
       const certChain = read(options.tls.cert);
       clientOptions.credentials = {
-        rootCertificate: rootCertificate ?? Buffer.alloc(0),
+        // No CA given: gRPC falls back to the system's roots.
+        rootCertificate: rootCertificate as Buffer,
         ...(privateKey ? { privateKey } : {}),
         ...(certChain ? { certChain } : {}),
       };
