@@ -5,17 +5,15 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { haveServer } from './server-process.js';
 
 const run = promisify(execFile);
 
 export const ETCD_BIN = process.env.ETCD_BIN ?? '/usr/bin/etcd';
 export const ETCDCTL_BIN = process.env.ETCDCTL_BIN ?? '/usr/bin/etcdctl';
 
-/**
- * Whether integration tests that need etcd should run. Under CI a missing etcd is a failure
- * (the tests run and fail loudly), never a skip.
- */
-export const haveEtcd = existsSync(ETCD_BIN) || process.env.CI === 'true';
+/** Whether integration tests that need etcd should run (see haveServer). */
+export const haveEtcd = haveServer(ETCD_BIN);
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {

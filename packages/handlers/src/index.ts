@@ -1,7 +1,19 @@
-import type { Handler } from '@cluster-control/core';
+import type { AnyHandler } from '@cluster-control/core';
+import { apache } from './apache.js';
+import { haproxy } from './haproxy.js';
 import { json } from './json.js';
+import { mysql } from './mysql.js';
+import { nginx } from './nginx.js';
+import { redis } from './redis.js';
+import { template } from './template.js';
 
+export { apache } from './apache.js';
+export { haproxy } from './haproxy.js';
 export { json, type JsonOptions } from './json.js';
+export { mysql } from './mysql.js';
+export { nginx } from './nginx.js';
+export { redis } from './redis.js';
+export { template } from './template.js';
 
 /** Built-in handlers by the name used in `handler` in the configuration. */
-export const builtinHandlers: Record<string, Handler> = { json };
+export const builtinHandlers: Readonly<Record<string, AnyHandler>> = { apache, haproxy, json, mysql, nginx, redis, template };

@@ -62,7 +62,7 @@ describe('json handler', () => {
     expect(unknown).toBeInstanceOf(HandlerOptionsError);
     expect(unknown).toMatchObject({ name: 'HandlerOptionsError', path: 'indent' });
     expect((unknown as Error).message).toMatch(/^indent: unknown option/);
-    expect(error({ format: 'xml' })).toMatchObject({ path: 'format', message: 'format: must be "names" or "objects"' });
+    expect(error({ format: 'xml' })).toMatchObject({ path: 'format', message: 'format: must be one of "names", "objects"' });
     expect(error({ format: 1 })).toMatchObject({ path: 'format' });
     expect(error({ pretty: 'yes' })).toMatchObject({ path: 'pretty' });
     expect(error(null)).toMatchObject({ name: 'HandlerOptionsError', path: '' });

@@ -1,5 +1,5 @@
 import type { Handler, Member } from '@cluster-control/core';
-import { HandlerOptionsError } from './options-error.js';
+import { OptionReader } from './shared/options.js';
 
 export type JsonOptions = {
   /** `names`: `["10.0.0.5:80", ...]` like the PHP JsonHandler; `objects`: name, host, port and meta. */
@@ -8,21 +8,15 @@ export type JsonOptions = {
   pretty: boolean;
 };
 
-const known = ['format', 'pretty'];
-
 /** The member list as a JSON array, one trailing newline. */
 export const json: Handler<JsonOptions> = {
   name: 'json',
 
   parseOptions(raw) {
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new HandlerOptionsError('', 'options must be an object');
-    for (const key of Object.keys(raw)) {
-      if (!known.includes(key)) throw new HandlerOptionsError(key, `unknown option (known: ${known.join(', ')})`);
-    }
-    const { format = 'names', pretty = false } = raw;
-    if (format !== 'names' && format !== 'objects') throw new HandlerOptionsError('format', 'must be "names" or "objects"');
-    if (typeof pretty !== 'boolean') throw new HandlerOptionsError('pretty', 'must be true or false');
-    return { format, pretty };
+    const options = new OptionReader(raw);
+    const result = { format: options.oneOf('format', ['names', 'objects'], 'names'), pretty: options.boolean('pretty', false) };
+    options.done();
+    return result;
   },
 
   render(members, options) {

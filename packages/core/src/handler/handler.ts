@@ -6,6 +6,11 @@ export interface RenderContext {
   readonly cluster: string;
   /** The cluster's key prefix, e.g. `/clusters/web`. */
   readonly path: string;
+  /**
+   * Tells the operator about something the handler left out (a meta value it refused, a member
+   * its format cannot hold). Logged once per message; rendering goes on.
+   */
+  readonly report?: (problem: string) => void;
 }
 
 /**

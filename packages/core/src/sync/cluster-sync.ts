@@ -133,7 +133,7 @@ export class ClusterSync {
       do {
         this.again = false;
         const members = this.membership.members();
-        const outcome = await renderAndInstall(this.options.target, members, this.options.logger, this.options.metrics);
+        const outcome = await renderAndInstall(this.options.target, members, this.options.logger, this.options.metrics, this.logOnce);
         this.retryPending = outcome === 'check-failed' || outcome === 'failed' || outcome === 'refused';
         if (outcome === 'installed') this.reloader?.request();
         this.options.onOutcome?.(outcome, members.length);

@@ -1,5 +1,6 @@
 import type { AnyHandler } from '../handler/handler.js';
 import { installFile } from '../install/atomic-write.js';
+import type { LogOnce } from '../model/log-once.js';
 import type { Member } from '../model/member.js';
 import { describeError } from '../etcd/errors.js';
 import type { Logger } from '../util/log.js';
@@ -27,6 +28,7 @@ export async function renderAndInstall(
   members: readonly Member[],
   logger: Logger,
   metrics?: Metrics,
+  once?: LogOnce,
 ): Promise<InstallOutcome> {
   const labels = { cluster: target.name };
   if (members.length < target.minMembers) {
@@ -36,7 +38,10 @@ export async function renderAndInstall(
   }
   let text: string;
   try {
-    text = target.handler.render(members, target.handlerOptions, { cluster: target.name, path: target.path });
+    const report = (problem: string) => {
+      if (!once || once.first(`report:${problem}`)) logger.warn(`${target.name}: ${problem}`);
+    };
+    text = target.handler.render(members, target.handlerOptions, { cluster: target.name, path: target.path, report });
     metrics?.inc('cluster_control_renders_total', labels);
   } catch (err) {
     logger.error(`${target.name}: handler ${target.handler.name} failed to render: ${describeError(err)}`);
