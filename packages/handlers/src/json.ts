@@ -1,4 +1,5 @@
 import type { Handler, Member } from '@cluster-control/core';
+import { safeMembers } from './shared/meta.js';
 import { OptionReader } from './shared/options.js';
 
 export type JsonOptions = {
@@ -19,8 +20,9 @@ export const json: Handler<JsonOptions> = {
     return result;
   },
 
-  render(members, options) {
-    const data = options.format === 'names' ? members.map((m) => m.name) : members.map(toObject);
+  render(members, options, context) {
+    const safe = safeMembers(members, context);
+    const data = options.format === 'names' ? safe.map((m) => m.name) : safe.map(toObject);
     return JSON.stringify(data, null, options.pretty ? 2 : undefined) + '\n';
   },
 };
