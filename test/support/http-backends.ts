@@ -1,4 +1,4 @@
-import { type Server, createServer } from 'node:http';
+import { type Server, createServer, get } from 'node:http';
 import { freePort } from './etcd-server.js';
 
 export interface HttpBackend {
@@ -36,4 +36,28 @@ export async function startHttpBackends(count: number, firstOctet = 101): Promis
     backends.push(backend);
   }
   return backends;
+}
+
+/** Answers to `count` requests, each on a new connection (a kept-alive one could outlive a reload). */
+export async function bodies(url: string, count: number): Promise<{ status: number; body: string }[]> {
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    out.push(
+      await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        get(url, { agent: false }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
+        }).on('error', reject);
+      }),
+    );
+  }
+  return out;
+}
+
+/** True once a round of requests through a proxy at `url` is answered by exactly `backends`, each at least once. */
+export async function servedBy(url: string, backends: HttpBackend[]): Promise<boolean> {
+  const seen = new Set((await bodies(url, backends.length * 4)).map((r) => (r.status === 200 ? r.body : `status ${r.status}`)));
+  return seen.size === backends.length && backends.every((b) => seen.has(`backend ${b.name}`));
 }

@@ -1,14 +1,13 @@
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { get } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Member } from '@cluster-control/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '../../../test/support/cli.js';
 import { type EtcdServer, freePort, haveEtcd, startEtcd } from '../../../test/support/etcd-server.js';
 import { type Haproxy, haveHaproxy, startHaproxy } from '../../../test/support/haproxy.js';
-import { type HttpBackend, startHttpBackends } from '../../../test/support/http-backends.js';
+import { member } from '../../../test/support/handler-fixtures.js';
+import { type HttpBackend, bodies, servedBy, startHttpBackends } from '../../../test/support/http-backends.js';
 import { jsonRecipe, recipe } from '../../../test/support/recipes.js';
 import { HAPROXY_BALANCE, HAPROXY_OPTIONS, haproxy as handler } from './haproxy.js';
 
@@ -20,30 +19,6 @@ interface ClusterEntry {
   handlerConfig: { file: string };
   check: string[];
   reload: string[];
-}
-
-/** Answers to `count` requests, each on a new connection (a kept-alive one could outlive a reload). */
-async function bodies(url: string, count: number): Promise<{ status: number; body: string }[]> {
-  const out = [];
-  for (let i = 0; i < count; i++) {
-    out.push(
-      await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        get(url, { agent: false }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => (body += d));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
-        }).on('error', reject);
-      }),
-    );
-  }
-  return out;
-}
-
-/** True once a round of requests is answered by exactly `backends`, each at least once. */
-async function servedBy(url: string, backends: HttpBackend[]): Promise<boolean> {
-  const seen = new Set((await bodies(url, backends.length * 4)).map((r) => (r.status === 200 ? r.body : `status ${r.status}`)));
-  return seen.size === backends.length && backends.every((b) => seen.has(`backend ${b.name}`));
 }
 
 // The minimal global/defaults a main haproxy.cfg has before the README's frontend.
@@ -174,12 +149,11 @@ describe.skipIf(!haveEtcd || !haveHaproxy)('haproxy handler against a real hapro
   });
 
   it('haproxy -c accepts everything the handler writes: every balance, mode, option, server keyword and meta field, IPv6', async () => {
-    const m = (name: string, host: string, port: number | undefined, meta: Record<string, unknown> = {}): Member => ({ name, host, port, key: `/x/${name}`, meta, value: '' });
     const members = [
-      m('10.0.0.5:80', '10.0.0.5', 80, { weight: 256, maxconn: 5 }),
-      m('[::1]:81', '::1', 81, { weight: 0, backup: true, disabled: true }),
-      m('[fd00::6]', 'fd00::6', undefined, { backup: true }),
-      m('localhost', 'localhost', undefined, { maxconn: 0 }),
+      member('10.0.0.5:80', '10.0.0.5', 80, { weight: 256, maxconn: 5 }),
+      member('[::1]:81', '::1', 81, { weight: 0, backup: true, disabled: true }),
+      member('[fd00::6]', 'fd00::6', undefined, { backup: true }),
+      member('localhost', 'localhost', undefined, { maxconn: 0 }),
     ];
     const serverParams = { inter: '2s', fastinter: '500ms', downinter: '1m', slowstart: '10s', rise: 1000, fall: 1, maxconn: 1_000_000, maxqueue: 0 };
     const file = join(dir, 'every.cfg');

@@ -7,13 +7,13 @@ import { nginx } from './nginx.js';
 import { redis } from './redis.js';
 import { template } from './template.js';
 
-export { apache } from './apache.js';
-export { haproxy } from './haproxy.js';
+export { apache, type ApacheOptions } from './apache.js';
+export { haproxy, type HaproxyOptions } from './haproxy.js';
 export { json, type JsonOptions } from './json.js';
-export { mysql } from './mysql.js';
-export { nginx } from './nginx.js';
-export { redis } from './redis.js';
-export { template } from './template.js';
+export { mysql, type MysqlOptions } from './mysql.js';
+export { nginx, type NginxOptions } from './nginx.js';
+export { redis, type RedisOptions } from './redis.js';
+export { template, type TemplateOptions } from './template.js';
 
 /** Built-in handlers by the name used in `handler` in the configuration. */
 export const builtinHandlers: Readonly<Record<string, AnyHandler>> = { apache, haproxy, json, mysql, nginx, redis, template };

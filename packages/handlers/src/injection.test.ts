@@ -1,5 +1,6 @@
 import type { AnyHandler, Member, RenderContext } from '@cluster-control/core';
 import { describe, expect, it } from 'vitest';
+import { member } from '../../../test/support/handler-fixtures.js';
 import { builtinHandlers } from './index.js';
 
 /*
@@ -38,10 +39,6 @@ const HOSTILE_NAMES = [
   'EVIL\tx',
   '6.6.6.6:80\r\nEVIL',
 ];
-
-function member(name: string, host: string, port: number | undefined, meta: Record<string, unknown> = {}): Member {
-  return { name, host, port, key: `/clusters/web/${name}`, meta, value: JSON.stringify(meta) };
-}
 
 /** Valid members whose every meta field the handlers read holds a hostile value. */
 function hostileMetaMembers(): Member[] {

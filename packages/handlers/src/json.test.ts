@@ -1,13 +1,10 @@
-import type { Member, RenderContext } from '@cluster-control/core';
+import type { RenderContext } from '@cluster-control/core';
 import { describe, expect, it } from 'vitest';
+import { member } from '../../../test/support/handler-fixtures.js';
 import { builtinHandlers, json } from './index.js';
 import { HandlerOptionsError } from './options-error.js';
 
 const context: RenderContext = { cluster: 'web', path: '/clusters/web' };
-
-function member(name: string, host: string, port: number | undefined, meta: Record<string, unknown> = {}): Member {
-  return { name, host, port, key: `/clusters/web/${name}`, meta, value: JSON.stringify(meta) };
-}
 
 const members = [member('10.0.0.5:80', '10.0.0.5', 80, { weight: 3 }), member('[fd00::5]', 'fd00::5', undefined), member('web-1', 'web-1', undefined)];
 

@@ -1,26 +1,9 @@
-import type { Member, RenderContext } from '@cluster-control/core';
 import { describe, expect, it } from 'vitest';
+import { contextFor, member, parseOptionsError } from '../../../test/support/handler-fixtures.js';
 import { builtinHandlers, mysql } from './index.js';
 import { HandlerOptionsError } from './options-error.js';
 
-function member(name: string, host: string, port: number | undefined, meta: Record<string, unknown> = {}): Member {
-  return { name, host, port, key: `/clusters/mysql/${name}`, meta, value: JSON.stringify(meta) };
-}
-
-function contextFor(cluster = 'mysql'): RenderContext & { reports: string[] } {
-  const reports: string[] = [];
-  return { cluster, path: `/clusters/${cluster}`, report: (problem) => void reports.push(problem), reports };
-}
-
-function optionsError(raw: unknown): HandlerOptionsError {
-  try {
-    mysql.parseOptions(raw as Record<string, unknown>);
-  } catch (e) {
-    expect(e).toBeInstanceOf(HandlerOptionsError);
-    return e as HandlerOptionsError;
-  }
-  throw new Error('expected an error');
-}
+const optionsError = (raw: unknown) => parseOptionsError(mysql, raw, HandlerOptionsError);
 
 const members = [
   member('10.0.0.5:3306', '10.0.0.5', 3306, { weight: 3 }),
@@ -43,7 +26,7 @@ describe('mysql handler', () => {
     it('renders name, host and port for a mysql2 pool cluster', () => {
       const options = mysql.parseOptions({});
       expect(options).toEqual({ format: 'json', defaultPort: 3306 });
-      const context = contextFor();
+      const context = contextFor('mysql');
       expect(mysql.render(members, options, context)).toBe(
         '[{"name":"10.0.0.5:3306","host":"10.0.0.5","port":3306},{"name":"10.0.0.6","host":"10.0.0.6","port":3306},' +
           '{"name":"[fd00::5]:3307","host":"fd00::5","port":3307},{"name":"db-1.example","host":"db-1.example","port":3306}]\n',
@@ -52,8 +35,8 @@ describe('mysql handler', () => {
     });
 
     it('uses defaultPort and renders an empty list', () => {
-      expect(mysql.render(members.slice(1, 2), mysql.parseOptions({ defaultPort: 3307 }), contextFor())).toBe('[{"name":"10.0.0.6","host":"10.0.0.6","port":3307}]\n');
-      expect(mysql.render([], mysql.parseOptions({}), contextFor())).toBe('[]\n');
+      expect(mysql.render(members.slice(1, 2), mysql.parseOptions({ defaultPort: 3307 }), contextFor('mysql'))).toBe('[{"name":"10.0.0.6","host":"10.0.0.6","port":3307}]\n');
+      expect(mysql.render([], mysql.parseOptions({}), contextFor('mysql'))).toBe('[]\n');
     });
   });
 
@@ -61,7 +44,7 @@ describe('mysql handler', () => {
     it('renders a TCP backend with mysql-check, weight and backup', () => {
       const options = haproxyOptions();
       expect(options).toEqual({ format: 'haproxy', backend: undefined, user: 'haproxy_check', balance: 'leastconn', defaultPort: 3306 });
-      const context = contextFor();
+      const context = contextFor('mysql');
       expect(mysql.render(members, options, context)).toBe(
         [
           ...BACKEND,
@@ -77,13 +60,13 @@ describe('mysql handler', () => {
 
     it('renders every option', () => {
       const options = mysql.parseOptions({ format: 'haproxy', user: 'check.user-1', backend: 'db_read', balance: 'roundrobin', defaultPort: 3307 });
-      expect(mysql.render(members.slice(1, 2), options, contextFor())).toBe(
+      expect(mysql.render(members.slice(1, 2), options, contextFor('mysql'))).toBe(
         [HEADER, 'backend db_read', '    mode tcp', '    balance roundrobin', '    option mysql-check user check.user-1', '    server 10.0.0.6 10.0.0.6:3307 check backup', ''].join('\n'),
       );
     });
 
     it('renders a valid backend without servers for zero members', () => {
-      expect(mysql.render([], haproxyOptions(), contextFor())).toBe([...BACKEND, '    # No members: haproxy closes client connections.', ''].join('\n'));
+      expect(mysql.render([], haproxyOptions(), contextFor('mysql'))).toBe([...BACKEND, '    # No members: haproxy closes client connections.', ''].join('\n'));
     });
 
     it('names the backend after the cluster, made into an identifier when it is not one', () => {
@@ -96,7 +79,7 @@ describe('mysql handler', () => {
 
   it('leaves out a second member for the same server', () => {
     const dup = [member('10.0.0.5', '10.0.0.5', undefined), member('10.0.0.5:3306', '10.0.0.5', 3306, { weight: 9 })];
-    const context = contextFor();
+    const context = contextFor('mysql');
     expect(mysql.render(dup, mysql.parseOptions({}), context)).toBe('[{"name":"10.0.0.5","host":"10.0.0.5","port":3306}]\n');
     expect(mysql.render(dup, haproxyOptions(), context)).toBe([...BACKEND, '    server 10.0.0.5 10.0.0.5:3306 check', ''].join('\n'));
     // Reported by each render; cluster-control logs each message once.
@@ -105,7 +88,7 @@ describe('mysql handler', () => {
 
   it('is deterministic', () => {
     for (const options of [mysql.parseOptions({}), haproxyOptions()]) {
-      expect(mysql.render(members, options, contextFor())).toBe(mysql.render([...members], options, contextFor()));
+      expect(mysql.render(members, options, contextFor('mysql'))).toBe(mysql.render([...members], options, contextFor('mysql')));
     }
   });
 
@@ -131,19 +114,19 @@ describe('mysql handler', () => {
 
     it('leaves out members with hostile names', () => {
       for (const options of [mysql.parseOptions({}), haproxyOptions()]) {
-        const context = contextFor();
+        const context = contextFor('mysql');
         const out = mysql.render([...hostile.map((name) => member(name, name, undefined)), good], options, context);
-        expect(out).toBe(mysql.render([good], options, contextFor()));
+        expect(out).toBe(mysql.render([good], options, contextFor('mysql')));
         expect(context.reports).toHaveLength(hostile.length);
       }
       const sneaky = [member('10.0.0.7', '10.0.0.7\n    server x 1.2.3.4:3306', undefined), member('10.0.0.8', '10.0.0.8', 0)];
-      expect(mysql.render([...sneaky, good], haproxyOptions(), contextFor())).toBe([...BACKEND, '    server 10.0.0.5_3306 10.0.0.5:3306 check', ''].join('\n'));
+      expect(mysql.render([...sneaky, good], haproxyOptions(), contextFor('mysql'))).toBe([...BACKEND, '    server 10.0.0.5_3306 10.0.0.5:3306 check', ''].join('\n'));
     });
 
     it('never writes hostile meta values', () => {
       const values = ['x\ny', 'x"y', '{x}', 'x;y', '#x', 'x>y', '1\n    server x 1.2.3.4:3306', 'true', -1, 257, 1.5, null, [1], { a: 1 }];
       for (const value of values) {
-        const context = contextFor();
+        const context = contextFor('mysql');
         const hostileMeta = member('10.0.0.5:3306', '10.0.0.5', 3306, { weight: value, backup: value });
         expect(mysql.render([hostileMeta], haproxyOptions(), context)).toBe([...BACKEND, '    server 10.0.0.5_3306 10.0.0.5:3306 check', ''].join('\n'));
         expect(mysql.render([hostileMeta], mysql.parseOptions({}), context)).toBe('[{"name":"10.0.0.5:3306","host":"10.0.0.5","port":3306}]\n');

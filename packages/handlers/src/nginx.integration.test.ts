@@ -1,13 +1,12 @@
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { get } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Member } from '@cluster-control/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '../../../test/support/cli.js';
 import { type EtcdServer, freePort, haveEtcd, startEtcd } from '../../../test/support/etcd-server.js';
-import { type HttpBackend, startHttpBackends } from '../../../test/support/http-backends.js';
+import { member } from '../../../test/support/handler-fixtures.js';
+import { type HttpBackend, bodies, servedBy, startHttpBackends } from '../../../test/support/http-backends.js';
 import { haveNginx, startNginx, writeNginxMainConf } from '../../../test/support/nginx.js';
 import { jsonRecipe, recipe } from '../../../test/support/recipes.js';
 import type { ServerProcess } from '../../../test/support/server-process.js';
@@ -21,30 +20,6 @@ interface ClusterEntry {
   handlerConfig: { file: string };
   check: string[];
   reload: string;
-}
-
-/** Answers to `count` requests, each on a new connection (a kept-alive one could outlive a reload). */
-async function bodies(url: string, count: number): Promise<{ status: number; body: string }[]> {
-  const out = [];
-  for (let i = 0; i < count; i++) {
-    out.push(
-      await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        get(url, { agent: false }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => (body += d));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
-        }).on('error', reject);
-      }),
-    );
-  }
-  return out;
-}
-
-/** True once a round of requests is answered by exactly `backends`, each at least once. */
-async function servedBy(url: string, backends: HttpBackend[]): Promise<boolean> {
-  const seen = new Set((await bodies(url, backends.length * 4)).map((r) => (r.status === 200 ? r.body : `status ${r.status}`)));
-  return seen.size === backends.length && backends.every((b) => seen.has(`backend ${b.name}`));
 }
 
 // The README's nginx recipes, run as written: only /etc/nginx/ becomes the temp dir and the
@@ -150,12 +125,11 @@ describe.skipIf(!haveEtcd || !haveNginx)('nginx handler against a real nginx', (
   });
 
   it('nginx -t accepts everything the handler writes: every method, option and meta field, IPv6, no primaries', async () => {
-    const m = (name: string, host: string, port: number | undefined, meta: Record<string, unknown> = {}): Member => ({ name, host, port, key: `/x/${name}`, meta, value: '' });
     const members = [
-      m('10.0.0.5:80', '10.0.0.5', 80, { weight: 1000, max_fails: 0, fail_timeout: '999999d', max_conns: 5 }),
-      m('[::1]:81', '::1', 81, { backup: true, down: true }),
-      m('[fd00::6]', 'fd00::6', undefined, { down: true }),
-      m('localhost', 'localhost', undefined, { weight: 1 }),
+      member('10.0.0.5:80', '10.0.0.5', 80, { weight: 1000, max_fails: 0, fail_timeout: '999999d', max_conns: 5 }),
+      member('[::1]:81', '::1', 81, { backup: true, down: true }),
+      member('[fd00::6]', 'fd00::6', undefined, { down: true }),
+      member('localhost', 'localhost', undefined, { weight: 1 }),
     ];
     const file = join(dir, 'every.conf');
     for (const method of NGINX_METHODS) {

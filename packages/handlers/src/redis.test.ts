@@ -1,26 +1,9 @@
-import type { Member, RenderContext } from '@cluster-control/core';
 import { describe, expect, it } from 'vitest';
+import { contextFor, member, parseOptionsError } from '../../../test/support/handler-fixtures.js';
 import { builtinHandlers, redis } from './index.js';
 import { HandlerOptionsError } from './options-error.js';
 
-function member(name: string, host: string, port: number | undefined, meta: Record<string, unknown> = {}): Member {
-  return { name, host, port, key: `/clusters/redis/${name}`, meta, value: JSON.stringify(meta) };
-}
-
-function contextFor(cluster = 'redis'): RenderContext & { reports: string[] } {
-  const reports: string[] = [];
-  return { cluster, path: `/clusters/${cluster}`, report: (problem) => void reports.push(problem), reports };
-}
-
-function optionsError(raw: unknown): HandlerOptionsError {
-  try {
-    redis.parseOptions(raw as Record<string, unknown>);
-  } catch (e) {
-    expect(e).toBeInstanceOf(HandlerOptionsError);
-    return e as HandlerOptionsError;
-  }
-  throw new Error('expected an error');
-}
+const optionsError = (raw: unknown) => parseOptionsError(redis, raw, HandlerOptionsError);
 
 const members = [
   member('10.0.0.5:6379', '10.0.0.5', 6379, { weight: 3, name: 'redis1' }),
@@ -62,7 +45,7 @@ describe('redis handler', () => {
         serverFailureLimit: 1,
         defaultPort: 6379,
       });
-      const context = contextFor();
+      const context = contextFor('redis');
       expect(redis.render(members, options, context)).toBe(
         [
           HEADER,
@@ -89,7 +72,7 @@ describe('redis handler', () => {
         serverFailureLimit: 3,
         defaultPort: 7000,
       });
-      expect(redis.render(members.slice(1, 2), options, contextFor())).toBe(
+      expect(redis.render(members.slice(1, 2), options, contextFor('redis'))).toBe(
         [
           HEADER,
           'sessions:',
@@ -115,13 +98,13 @@ describe('redis handler', () => {
 
     it('throws on zero members, so cluster-control keeps the installed file', () => {
       const options = redis.parseOptions({});
-      expect(() => redis.render([], options, contextFor())).toThrow(/nutcracker refuses a pool without servers \(set minMembers: 1/);
+      expect(() => redis.render([], options, contextFor('redis'))).toThrow(/nutcracker refuses a pool without servers \(set minMembers: 1/);
       // Members that are all left out count as none.
-      expect(() => redis.render([member('a b', 'a b', undefined)], options, contextFor())).toThrow(/without servers/);
+      expect(() => redis.render([member('a b', 'a b', undefined)], options, contextFor('redis'))).toThrow(/without servers/);
     });
 
     it('leaves out a second member for the same server and a repeated server name', () => {
-      const context = contextFor();
+      const context = contextFor('redis');
       const out = redis.render(
         [
           member('10.0.0.5', '10.0.0.5', undefined, { name: 'a' }),
@@ -153,13 +136,13 @@ describe('redis handler', () => {
     it('renders host, port and weight for applications', () => {
       const options = redis.parseOptions({ format: 'json' });
       expect(options).toEqual({ format: 'json', defaultPort: 6379 });
-      expect(redis.render(members, options, contextFor())).toBe(
+      expect(redis.render(members, options, contextFor('redis'))).toBe(
         '[{"host":"10.0.0.5","port":6379,"weight":3},{"host":"10.0.0.6","port":6379},{"host":"fd00::5","port":6380},{"host":"cache-1.example","port":6379,"weight":1000}]\n',
       );
     });
 
     it('renders an empty list', () => {
-      expect(redis.render([], redis.parseOptions({ format: 'json', defaultPort: 1 }), contextFor())).toBe('[]\n');
+      expect(redis.render([], redis.parseOptions({ format: 'json', defaultPort: 1 }), contextFor('redis'))).toBe('[]\n');
     });
   });
 
@@ -167,18 +150,18 @@ describe('redis handler', () => {
     it('renders a shell-sourceable variable', () => {
       const options = redis.parseOptions({ format: 'env' });
       expect(options).toEqual({ format: 'env', variable: 'REDIS_SERVERS', defaultPort: 6379 });
-      expect(redis.render(members, options, contextFor())).toBe(`${HEADER}\nREDIS_SERVERS='10.0.0.5:6379 10.0.0.6:6379 [fd00::5]:6380 cache-1.example:6379'\n`);
+      expect(redis.render(members, options, contextFor('redis'))).toBe(`${HEADER}\nREDIS_SERVERS='10.0.0.5:6379 10.0.0.6:6379 [fd00::5]:6380 cache-1.example:6379'\n`);
     });
 
     it('uses the configured variable and renders zero members as an empty value', () => {
-      expect(redis.render([], redis.parseOptions({ format: 'env', variable: 'CACHE_HOSTS_2' }), contextFor())).toBe(`${HEADER}\nCACHE_HOSTS_2=''\n`);
+      expect(redis.render([], redis.parseOptions({ format: 'env', variable: 'CACHE_HOSTS_2' }), contextFor('redis'))).toBe(`${HEADER}\nCACHE_HOSTS_2=''\n`);
     });
   });
 
   it('is deterministic', () => {
     for (const format of ['nutcracker', 'json', 'env']) {
       const options = redis.parseOptions({ format });
-      expect(redis.render(members, options, contextFor())).toBe(redis.render([...members], options, contextFor()));
+      expect(redis.render(members, options, contextFor('redis'))).toBe(redis.render([...members], options, contextFor('redis')));
     }
   });
 
@@ -214,13 +197,13 @@ describe('redis handler', () => {
 
     it('leaves out members with hostile names', () => {
       for (const format of ['nutcracker', 'json', 'env']) {
-        const context = contextFor();
+        const context = contextFor('redis');
         const out = redis.render([...hostileMembers, good], redis.parseOptions({ format }), context);
-        expect(out).toBe(redis.render([good], redis.parseOptions({ format }), contextFor()));
+        expect(out).toBe(redis.render([good], redis.parseOptions({ format }), contextFor('redis')));
         expect(context.reports).toHaveLength(hostile.length);
       }
       // A hostile host or port behind a harmless-looking name is left out too.
-      const context = contextFor();
+      const context = contextFor('redis');
       const sneaky = [member('10.0.0.7', '10.0.0.7\n  listen: 0.0.0.0:1', undefined), member('10.0.0.8:1', '10.0.0.8', 1.5), member('10.0.0.9', '10.0.0.9', 70000)];
       expect(redis.render([...sneaky, good], redis.parseOptions({}), context)).toBe([HEADER, ...POOL, '   - 10.0.0.5:6379:1', ''].join('\n'));
       expect(context.reports).toHaveLength(3);
@@ -229,7 +212,7 @@ describe('redis handler', () => {
     it('never writes hostile meta values', () => {
       const values = ['x\ny', 'x"y', "x'y", '{x}', 'x;y', '#x', 'x>y', 'x y', '3\n  listen: 0.0.0.0:1', '', 'x'.repeat(65), 0, -1, 1001, 2.5, true, null, [1], { a: 1 }];
       for (const value of values) {
-        const context = contextFor();
+        const context = contextFor('redis');
         const hostileMeta = member('10.0.0.5:6379', '10.0.0.5', 6379, { weight: value, name: value });
         expect(redis.render([hostileMeta], redis.parseOptions({}), context)).toBe([HEADER, ...POOL, '   - 10.0.0.5:6379:1', ''].join('\n'));
         expect(redis.render([hostileMeta], redis.parseOptions({ format: 'json' }), context)).toBe('[{"host":"10.0.0.5","port":6379}]\n');

@@ -3,14 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Member, RenderContext } from '@cluster-control/core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { member, parseOptionsError } from '../../../test/support/handler-fixtures.js';
 import { builtinHandlers, template } from './index.js';
 import { HandlerOptionsError } from './options-error.js';
 
 const context: RenderContext = { cluster: 'web', path: '/clusters/web' };
-
-function member(name: string, host: string, port: number | undefined, meta: Record<string, unknown> = {}): Member {
-  return { name, host, port, key: `/clusters/web/${name}`, meta, value: JSON.stringify(meta) };
-}
 
 // Sorted by name, as core hands them over.
 const members = [
@@ -26,14 +23,9 @@ function render(text: string, list: readonly Member[] = members, extra: Record<s
 }
 
 function optionsError(raw: Record<string, unknown>): HandlerOptionsError {
-  try {
-    template.parseOptions(raw);
-  } catch (e) {
-    expect(e).toBeInstanceOf(HandlerOptionsError);
-    expect((e as Error).message).not.toContain('\n');
-    return e as HandlerOptionsError;
-  }
-  throw new Error('expected an error');
+  const error = parseOptionsError(template, raw, HandlerOptionsError);
+  expect(error.message).not.toContain('\n');
+  return error;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'cc-template-'));

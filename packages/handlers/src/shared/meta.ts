@@ -56,3 +56,31 @@ export function safeMembers(members: readonly Member[], context: RenderContext):
     return ok;
   });
 }
+
+/** A member with the port it is written with. */
+export interface Server {
+  member: Member;
+  host: string;
+  port: number;
+}
+
+/**
+ * Safe members with their port (theirs, else `defaultPort`); a second member naming the same
+ * host:port is left out and reported, for formats that would list that server twice.
+ */
+export function distinctServers(members: readonly Member[], defaultPort: number, context: RenderContext): Server[] {
+  const seen = new Map<string, string>();
+  const servers: Server[] = [];
+  for (const member of safeMembers(members, context)) {
+    const port = member.port ?? defaultPort;
+    const address = `${member.host}:${port}`;
+    const first = seen.get(address);
+    if (first !== undefined) {
+      context.report?.(`member ${member.name} left out: same server ${address} as member ${first}`);
+      continue;
+    }
+    seen.set(address, member.name);
+    servers.push({ member, host: member.host, port });
+  }
+  return servers;
+}
