@@ -24,6 +24,7 @@ function localize(text: string, dir: string, port = 0): string {
     .replaceAll('/etc/webapp/', `${dir}/`)
     .replaceAll('/etc/haproxy/', `${dir}/`)
     .replaceAll('/run/', `${dir}/`)
+    .replaceAll('/usr/local/sbin/', `${dir}/`)
     .replaceAll('127.0.0.1:3306', `127.0.0.1:${port}`)
     .replaceAll("'10.0.0.%'", "'127.0.0.%'");
 }
@@ -174,6 +175,8 @@ describe.skipIf(!haveEtcd || !haveMariaDb || !haveHaproxy)('mysql handler: two M
     cleanups.push(() => haproxy.stop());
     // The recipe's reload reads /run/haproxy.pid, here <dir>/haproxy.pid.
     await symlink(haproxy.pidFile, join(dir, 'haproxy.pid'));
+    // ...and runs the haproxy section's reload script, installed here instead of /usr/local/sbin/.
+    await writeFile(join(dir, 'cluster-control-haproxy-reload'), recipe('haproxy-reload'), { mode: 0o755 });
 
     // haproxy's own health check logs in as the check user on both servers.
     await waitFor(async () => {

@@ -41,16 +41,18 @@ describe.skipIf(!haveEtcd || !haveServer(HAPROXY))('template handler: README rec
   it('renders the recipe, serves traffic through it, re-renders and reloads on changes', async () => {
     const dir = await tempDir('cc-template-');
     const port = await freePort();
-    // The only substitutions: the recipe's /etc/haproxy/ and /run/haproxy.pid paths become the
-    // temp dir, and its bind address a free loopback port.
+    // The only substitutions: the recipe's /etc/haproxy/, /usr/local/sbin/ and /run/haproxy.pid
+    // paths become the temp dir, and its bind address a free loopback port.
     const cluster = JSON.parse(
       recipe('template-config')
         .replaceAll('/etc/haproxy/', `${dir}/`)
         .replaceAll('/run/haproxy.pid', `${dir}/haproxy.pid`)
+        .replaceAll('/usr/local/sbin/', `${dir}/`)
         .replace('"*:80"', `"127.0.0.1:${port}"`),
     ) as { name: string; handlerConfig: { file: string; templateFile: string } };
     expect(cluster.handlerConfig.file).toBe(join(dir, 'haproxy.cfg'));
     await writeFile(cluster.handlerConfig.templateFile, recipe('template-upstreams'));
+    await writeFile(join(dir, 'cluster-control-haproxy-reload'), recipe('haproxy-reload'), { mode: 0o755 });
     const conf = await writeJson(join(dir, 'cluster-control.conf'), { etcd: { endpoints: [etcd.endpoint] }, clusters: [cluster] });
     const cfg = cluster.handlerConfig.file;
 
