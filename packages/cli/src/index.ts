@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
-import { ConfigError, EtcdAccessError, EtcdUnavailableError, describeError } from '@cluster-control/core';
+import { ConfigError, EtcdAccessError, EtcdUnavailableError, SupervisorError, describeError } from '@cluster-control/core';
 import { CommandContext, type GlobalOptions } from './context.js';
 import { RuntimeError, UsageError } from './errors.js';
 import { buildProgram, type Run } from './program.js';
@@ -12,7 +12,7 @@ const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
 /** Exit code and one-line message for an error that reached the top. */
 export function exitCodeFor(err: unknown): { code: number; message: string } {
   if (err instanceof ConfigError || err instanceof UsageError) return { code: 2, message: err.message };
-  if (err instanceof RuntimeError || err instanceof EtcdUnavailableError || err instanceof EtcdAccessError) return { code: 1, message: err.message };
+  if (err instanceof RuntimeError || err instanceof SupervisorError || err instanceof EtcdUnavailableError || err instanceof EtcdAccessError) return { code: 1, message: err.message };
   return { code: 1, message: `unexpected error: ${describeError(err)}` };
 }
 

@@ -1,9 +1,11 @@
+import { parseSignalName } from '@cluster-control/core';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { type GlobalOptions, CommandContext } from './context.js';
 import { heartbeat } from './commands/heartbeat.js';
 import { members } from './commands/members.js';
 import { prepare } from './commands/prepare.js';
 import { removekey } from './commands/removekey.js';
+import { type RunOptions, run } from './commands/run.js';
 import { watch } from './commands/watch.js';
 import { watchkey } from './commands/watchkey.js';
 
@@ -26,6 +28,12 @@ work as aliases. Exit codes: 0 success, 1 runtime failure, 2 usage or configurat
 function parseRevision(value: string): bigint {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a revision number (what prepare printed)');
   return BigInt(value);
+}
+
+function parseSignal(value: string): NodeJS.Signals {
+  const signal = parseSignalName(value);
+  if (!signal) throw new InvalidArgumentError('expected a signal name such as SIGHUP, SIGUSR1 or SIGWINCH');
+  return signal;
 }
 
 function parseTimeout(value: string): number {
@@ -93,6 +101,29 @@ export function buildProgram(version: string, dispatch: (globals: GlobalOptions,
     .description('delete the own key (exit 0 if it was already absent)')
     .addOption(timeoutOption())
     .action((opts: { timeout: number }, cmd: Command) => dispatch(globals(cmd), (ctx) => removekey(ctx, opts)));
+
+  program
+    .command('run')
+    .description('prepare every cluster, start the server, register once it is ready, keep its files current; deregister before it stops')
+    .argument('<command...>', 'the server command and its arguments (after --)')
+    .option('--ready-tcp <host:port>', 'ready when this TCP address accepts connections')
+    .option('--ready-http <url>', 'ready when this URL answers 2xx')
+    .addOption(new Option('--ready-timeout <seconds>', 'fail the run if the server is not ready by then').argParser(parseTimeout).default(60_000, '60'))
+    .addOption(new Option('--reload-signal <signal>', 'send this to the server after a replacement, for clusters with neither reload nor reloadSignal').argParser(parseSignal))
+    .addOption(new Option('--stop-signal <signal>', 'signal that stops the server gracefully').argParser(parseSignal).default('SIGTERM'))
+    .addOption(new Option('--stop-grace <seconds>', 'SIGKILL the server if it has not stopped by then').argParser(parseTimeout).default(10_000, '10'))
+    .addOption(new Option('--drain <seconds>', 'on shutdown, wait this long between deregistering and stopping the server').argParser(parseTimeout).default(2_000, '2'))
+    .option('--metrics <addr>', 'serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT')
+    .option('--check-config', 'validate the configuration and options, print the plan, and exit')
+    .addOption(timeoutOption())
+    .passThroughOptions()
+    .addHelpText(
+      'after',
+      `
+Example (the PHP version's apache startup script in one line):
+  cluster-control run --ready-http http://127.0.0.1/ --reload-signal SIGUSR1 --stop-signal SIGWINCH -- apache2ctl -DFOREGROUND`,
+    )
+    .action((command: string[], opts: RunOptions, cmd: Command) => dispatch(globals(cmd), (ctx) => run(ctx, command, opts)));
 
   program
     .command('members')

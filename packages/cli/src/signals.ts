@@ -20,10 +20,3 @@ export function shutdownSignal(): { signal: AbortSignal; dispose: () => void; re
     },
   };
 }
-
-export function aborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
-  });
-}

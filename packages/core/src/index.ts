@@ -35,10 +35,20 @@ export { resolveClusterTarget } from './sync/resolve-target.js';
 export { Registration, type RegistrationOptions, type RegistrationEnd } from './registration/registration.js';
 export { waitForKeyDeletion, type WatchKeyOptions } from './registration/watch-key.js';
 
+// Supervisor: `cluster-control run` as an API
+export { Supervisor, SupervisorError, type SupervisorOptions, type SupervisedCluster, type SupervisorEnd } from './supervisor/supervisor.js';
+export { ChildService, type ChildServiceOptions } from './supervisor/child-service.js';
+export type { SupervisedService, ReadinessProbe } from './supervisor/service.js';
+export { tcpProbe, httpProbe, parseHostPort } from './supervisor/readiness.js';
+
+// Observability: Prometheus metrics, /healthz, /readyz
+export type { KnownMetricName, MetricSpec, MetricType, PrometheusMetrics, PrometheusMetricsOptions, ListenAddress, ObservabilityOptions, ObservabilityServer } from './observe/index.js';
+export { KNOWN_METRICS, createPrometheusMetrics, formatListenAddress, parseListenAddress, serveObservability } from './observe/index.js';
+
 // Utilities
 export type { Logger, LogLevel } from './util/log.js';
 export { createLogger, silentLogger } from './util/log.js';
 export type { Metrics } from './util/metrics.js';
 export { createMetrics } from './util/metrics.js';
-export { Backoff, sleep, type BackoffOptions } from './util/backoff.js';
+export { Backoff, aborted, sleep, type BackoffOptions } from './util/backoff.js';
 export { retryUntil } from './util/retry.js';

@@ -1,6 +1,6 @@
-import { Registration } from '@cluster-control/core';
+import { aborted, Registration } from '@cluster-control/core';
 import type { CommandContext } from '../context.js';
-import { aborted, shutdownSignal } from '../signals.js';
+import { shutdownSignal } from '../signals.js';
 
 /**
  * `heartbeat [--once]`: register the own key on a lease and keep it alive. Exits 0 when an

@@ -1,6 +1,6 @@
-import { ClusterSync, createMetrics } from '@cluster-control/core';
+import { aborted, ClusterSync, createMetrics } from '@cluster-control/core';
 import type { CommandContext } from '../context.js';
-import { aborted, shutdownSignal } from '../signals.js';
+import { shutdownSignal } from '../signals.js';
 
 /**
  * `watch <cluster> <revision> [cmd...]`: apply every change after `revision` to the cluster's

@@ -3,3 +3,4 @@ export { DEFAULT_CONFIG_FILE, findCluster, loadConfig, parseConfig, resolveConfi
 export type { LoadConfigOptions } from './load-config.js';
 export type { ClusterConfig, ClusterControlConfig, EtcdConfig, SelfConfig } from './schema.js';
 export { splitCommandLine } from './split-command-line.js';
+export { parseSignalName } from './signal-name.js';

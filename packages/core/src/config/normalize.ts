@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseSignalName } from './signal-name.js';
 import { splitCommandLine } from './split-command-line.js';
 import type { ClusterConfig, ClusterControlConfig, ClusterEntry, ConfigFile, EtcdConfig, SelfConfig } from './schema.js';
 import { ConfigError } from './config-error.js';
@@ -131,6 +132,7 @@ function normalizeCluster(cluster: ClusterEntry, at: string, dir: string): Clust
   };
   if (cluster.reload !== undefined) result.reload = argv(cluster.reload, `${at}.reload`);
   if (cluster.check !== undefined) result.check = argv(cluster.check, `${at}.check`);
+  if (cluster.reloadSignal !== undefined) result.reloadSignal = signalName(cluster.reloadSignal, `${at}.reloadSignal`);
   if (cluster.wait) {
     const { min, max } = cluster.wait;
     if (min > max) fail(`${at}.wait`, `min (${min}) must not exceed max (${max})`);
@@ -150,4 +152,8 @@ function argv(command: string | string[], at: string): string[] {
   }
   if (words[0] === undefined || words[0] === '') fail(at, 'expected a command, got an empty one');
   return words;
+}
+
+function signalName(text: string, at: string): NodeJS.Signals {
+  return parseSignalName(text) ?? fail(at, `expected a signal name such as "SIGHUP" or "SIGUSR1", got ${JSON.stringify(text)}`);
 }

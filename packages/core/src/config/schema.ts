@@ -34,6 +34,8 @@ export interface ClusterConfig {
   file: string;
   /** argv run after each replacement of `file`. */
   reload?: string[];
+  /** Signal sent to the server `run` supervises after each replacement, when there is no `reload`. */
+  reloadSignal?: NodeJS.Signals;
   /** argv run on the staged file before it replaces `file`; `{src}` stands for its path. */
   check?: string[];
   reloadTimeoutMs: number;
@@ -143,6 +145,7 @@ const clusterSchema = z.object({
   file: text.optional(),
   reload: command.optional(),
   check: command.optional(),
+  reloadSignal: text.optional(),
   reloadTimeoutMs: integer(1).default(30_000),
   checkTimeoutMs: integer(1).default(30_000),
   wait: z.object({ min: integer(0), max: integer(0) }).optional(),

@@ -34,6 +34,7 @@ export class Registration {
   /** When etcd last confirmed the lease alive: a lease gone sooner than its TTL was revoked. */
   private lastConfirmed = 0;
   private deciding: Promise<void> | undefined;
+  private stopped = false;
   private finish!: (end: RegistrationEnd) => void;
   private readonly ended = new Promise<RegistrationEnd>((resolve) => (this.finish = resolve));
   private readonly backoff: Backoff;
@@ -99,6 +100,8 @@ export class Registration {
 
   /** Revokes the lease (the key disappears at once) and ends run() with 'stopped'. */
   async stop(options: { revoke?: boolean } = {}): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     this.controller.abort();
     this.finish('stopped');
     const lease = this.leaseId;

@@ -66,14 +66,12 @@ export class ClusterSync {
       etcd,
       prefixRange(target.path + '/'),
       {
-        snapshot: (kvs, revision) => {
+        snapshot: (kvs) => {
           this.report(this.membership.reset(kvs));
-          metrics?.set('cluster_control_revision', Number(revision), { cluster: target.name });
           this.changed();
         },
-        events: (events, revision) => {
+        events: (events) => {
           this.report(this.membership.apply(events));
-          metrics?.set('cluster_control_revision', Number(revision), { cluster: target.name });
           this.changed();
         },
       },

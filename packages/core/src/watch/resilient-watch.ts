@@ -76,6 +76,14 @@ export class ResilientWatch {
     return this.start().loop!;
   }
 
+  /** Records what the sink now reflects (`applied`) and the newest etcd revision heard of. */
+  private setRevision(applied: bigint, etcdRevision: bigint): void {
+    this.revision = applied;
+    const { metrics, label } = this.options;
+    metrics?.set('cluster_control_revision', Number(applied), { cluster: label });
+    metrics?.set('cluster_control_etcd_revision', Number(etcdRevision > applied ? etcdRevision : applied), { cluster: label });
+  }
+
   private get stopped() {
     return this.controller.signal.aborted;
   }
@@ -113,7 +121,7 @@ export class ResilientWatch {
     try {
       const res = await this.etcd.range(this.range, { revision: start });
       await this.sink.snapshot(res.kvs, start, 'start');
-      this.revision = start;
+      this.setRevision(start, res.revision);
       return start + 1n;
     } catch (err) {
       if (err instanceof CompactedError) {
@@ -133,7 +141,7 @@ export class ResilientWatch {
     if (reason === 'compacted') this.options.logger.info(`${this.options.label}: re-read after compaction at revision ${res.revision}`);
     else if (reason === 'resync') this.options.logger.info(`${this.options.label}: re-read at revision ${res.revision}`);
     await this.sink.snapshot(res.kvs, res.revision, reason);
-    this.revision = res.revision;
+    this.setRevision(res.revision, res.revision);
     return res.revision + 1n;
   }
 
@@ -176,16 +184,21 @@ export class ResilientWatch {
               .then(async () => {
                 if (settled) return;
                 await this.sink.events(events, revision);
+                metrics?.inc('cluster_control_events_total', { cluster: label }, events.length);
                 const last = events[events.length - 1]!.modRevision;
-                if (last > this.revision) this.revision = last;
+                this.setRevision(last > this.revision ? last : this.revision, revision);
               })
               .catch((err) => {
                 logger.error(`${label}: applying changes failed (${describeError(err)}); re-reading`);
                 end('broken');
               });
           },
-          onProgress: () => {
+          onProgress: (headerRevision) => {
             lastHeard = Date.now();
+            // etcd only notifies progress on a watch that has sent every event up to it.
+            chain = chain.then(() => {
+              if (!settled && headerRevision > this.revision) this.setRevision(headerRevision, headerRevision);
+            });
           },
           onBroken: (err) => {
             if (err instanceof CompactedError) logger.warn(`${label}: watch revision compacted (${describeError(err)})`);

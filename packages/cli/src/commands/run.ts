@@ -1,0 +1,110 @@
+import {
+  ChildService,
+  type Metrics,
+  type ObservabilityServer,
+  type PrometheusMetrics,
+  Supervisor,
+  type SupervisedCluster,
+  createMetrics,
+  createPrometheusMetrics,
+  httpProbe,
+  parseHostPort,
+  serveObservability,
+  tcpProbe,
+} from '@cluster-control/core';
+import type { CommandContext } from '../context.js';
+import { RuntimeError, UsageError } from '../errors.js';
+
+export interface RunOptions {
+  readyTcp?: string;
+  readyHttp?: string;
+  readyTimeout: number;
+  reloadSignal?: NodeJS.Signals;
+  stopSignal: NodeJS.Signals;
+  stopGrace: number;
+  drain: number;
+  metrics?: string;
+  checkConfig?: boolean;
+  timeout: number;
+}
+
+/** Signals passed on to the server as they are; SIGTERM and SIGINT mean "shut down" instead. */
+const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGQUIT'];
+
+/**
+ * `run [options] -- <server command...>`: one supervisor process instead of the PHP version's
+ * startup script: prepare every cluster, start the server, register once it is ready, keep files
+ * current and the server reloaded, and deregister before it stops.
+ */
+export async function run(ctx: CommandContext, command: string[], options: RunOptions): Promise<number> {
+  if (command.length === 0) throw new UsageError('run: give the server command after --, e.g. cluster-control run -- apache2 -DFOREGROUND');
+  const readyTcp = options.readyTcp === undefined ? undefined : parseHostPort(options.readyTcp);
+  if (options.readyTcp !== undefined && !readyTcp) throw new UsageError(`--ready-tcp: expected HOST:PORT, got ${JSON.stringify(options.readyTcp)}`);
+  if (options.readyHttp !== undefined && !/^https?:\/\/[^\s]+$/.test(options.readyHttp)) throw new UsageError(`--ready-http: expected an http(s) URL, got ${JSON.stringify(options.readyHttp)}`);
+
+  const clusters: SupervisedCluster[] = [];
+  const reloadSignals: Record<string, NodeJS.Signals> = {};
+  for (const cluster of ctx.config.clusters) {
+    clusters.push({ target: await ctx.target(cluster.name), reload: cluster.reload, reloadTimeoutMs: cluster.reloadTimeoutMs, wait: cluster.wait });
+    const signal = cluster.reload ? undefined : (cluster.reloadSignal ?? options.reloadSignal);
+    if (signal) reloadSignals[cluster.name] = signal;
+  }
+  if (options.checkConfig) {
+    process.stdout.write(describePlan(ctx, command, clusters, reloadSignals, options));
+    return 0;
+  }
+
+  const prometheus: PrometheusMetrics | undefined = options.metrics ? createPrometheusMetrics() : undefined;
+  const metrics: Metrics = prometheus ?? createMetrics();
+  const child = new ChildService({ argv: command, stopSignal: options.stopSignal, stopGraceMs: options.stopGrace, reloadSignals, logger: ctx.logger, metrics });
+  const ready = readyTcp ? tcpProbe(readyTcp.host, readyTcp.port) : options.readyHttp ? httpProbe(options.readyHttp) : undefined;
+  const supervisor = new Supervisor({
+    etcd: await ctx.etcd(),
+    clusters,
+    self: ctx.config.self,
+    service: child,
+    ready,
+    readyTimeoutMs: options.readyTimeout,
+    drainMs: options.drain,
+    prepareTimeoutMs: options.timeout,
+    logger: ctx.logger,
+    metrics,
+  });
+
+  const onShutdown = () => supervisor.shutdown();
+  const onForward = (signal: NodeJS.Signals) => child.signal(signal);
+  process.on('SIGTERM', onShutdown);
+  process.on('SIGINT', onShutdown);
+  for (const signal of FORWARDED) process.on(signal, onForward);
+  let endpoints: ObservabilityServer | undefined;
+  try {
+    endpoints =
+      prometheus && options.metrics
+        ? await serveObservability({ address: options.metrics, metrics: prometheus, ready: () => supervisor.readiness() }).catch((err: Error) => {
+          throw new RuntimeError(`--metrics: ${err.message}`);
+        })
+        : undefined;
+    if (endpoints) ctx.logger.info(`serving /metrics, /healthz and /readyz on ${endpoints.address}`);
+    const { end, exitCode } = await supervisor.run();
+    ctx.logger.info(`run ended (${end}); exit code ${exitCode}`);
+    return exitCode;
+  } finally {
+    process.off('SIGTERM', onShutdown);
+    process.off('SIGINT', onShutdown);
+    for (const signal of FORWARDED) process.off(signal, onForward);
+    await endpoints?.close();
+  }
+}
+
+function describePlan(ctx: CommandContext, command: string[], clusters: SupervisedCluster[], reloadSignals: Record<string, NodeJS.Signals>, options: RunOptions): string {
+  const lines = [`configuration OK: ${ctx.config.sourcePath}`];
+  lines.push(`etcd: ${ctx.config.etcd.endpoints.join(', ')}`);
+  lines.push(ctx.config.self ? `register: ${ctx.config.self.key} (ttl ${ctx.config.self.ttl}s, heartbeat ${ctx.config.self.heartbeat}s)` : 'register: nothing (no "self" section)');
+  for (const { target, reload } of clusters) {
+    const after = reload ? `reload: ${reload.join(' ')}` : reloadSignals[target.name] ? `signal: ${reloadSignals[target.name]}` : 'no reload';
+    lines.push(`cluster ${target.name}: ${target.path}/ → ${target.file} (${target.handler.name}); ${after}`);
+  }
+  const readiness = options.readyTcp ? `tcp ${options.readyTcp}` : options.readyHttp ? `http ${options.readyHttp}` : 'at once';
+  lines.push(`server: ${command.join(' ')}; ready: ${readiness}; stop: ${options.stopSignal}, SIGKILL after ${options.stopGrace / 1000}s; drain ${options.drain / 1000}s`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,17 @@
+/**
+ * What the Supervisor runs and registers: a child process (the CLI's `run`), or the embedding
+ * application itself (a Node server started and stopped by callbacks).
+ */
+export interface SupervisedService {
+  /** Starts the service; resolves once it has been started (not necessarily ready). */
+  start(): Promise<void>;
+  /** Resolves with the exit code when the service ends, on its own or after stop(). */
+  readonly exited: Promise<number>;
+  /** Stops it gracefully; resolves with its exit code. */
+  stop(): Promise<number>;
+  /** Tells it that a cluster's file was replaced (e.g. a reload signal to a child). */
+  reload?(cluster: string): void | Promise<void>;
+}
+
+/** Resolves once the service accepts work; `signal` aborts the wait. */
+export type ReadinessProbe = (signal: AbortSignal) => Promise<void>;

@@ -1,0 +1,207 @@
+import type { EtcdConnection } from '../etcd/connection.js';
+import { EtcdAccessError, describeError } from '../etcd/errors.js';
+import { Registration } from '../registration/registration.js';
+import { ClusterSync } from '../sync/cluster-sync.js';
+import type { ClusterTarget } from '../sync/cluster-target.js';
+import { prepareCluster } from '../sync/prepare.js';
+import { aborted, sleep } from '../util/backoff.js';
+import type { Logger } from '../util/log.js';
+import type { Metrics } from '../util/metrics.js';
+import { retryUntil } from '../util/retry.js';
+import type { ReadinessProbe, SupervisedService } from './service.js';
+
+export interface SupervisedCluster {
+  target: ClusterTarget;
+  /** Command run after each replacement; without one the service's reload(cluster) is called. */
+  reload?: string[] | undefined;
+  reloadTimeoutMs?: number;
+  wait?: { min: number; max: number } | undefined;
+}
+
+export interface SupervisorOptions {
+  etcd: EtcdConnection;
+  clusters: SupervisedCluster[];
+  /** The own key; without it the service runs and its files are kept current, but nothing registers. */
+  self?: { key: string; value: string; ttl: number; heartbeat: number } | undefined;
+  service: SupervisedService;
+  /** Registration waits for this; none = ready once started. */
+  ready?: ReadinessProbe | undefined;
+  readyTimeoutMs?: number;
+  /** Between deregistering and stopping the service on shutdown, so balancers stop sending traffic. */
+  drainMs?: number;
+  /** How long `prepare` may wait for etcd before the run fails. */
+  prepareTimeoutMs?: number;
+  logger: Logger;
+  metrics?: Metrics | undefined;
+  /** Passed to the watches; tests shorten them. */
+  watch?: { progressIntervalMs?: number; stallTimeoutMs?: number };
+}
+
+export type SupervisorEnd =
+  /** An operator deleted the own key (or revoked its lease): the service was stopped. */
+  | 'removed'
+  /** shutdown() was called (SIGTERM/SIGINT): deregistered, drained, stopped. */
+  | 'shutdown'
+  /** The service ended by itself: deregistered; its exit code is passed on. */
+  | 'service-exited';
+
+export class SupervisorError extends Error {
+  override name = 'SupervisorError';
+}
+
+/**
+ * `cluster-control run` as an API: prepare every cluster's file → start the service → wait until
+ * it is ready → register and watch every cluster (reloading the service after replacements) →
+ * end on an operator's removal, a shutdown request, or the service exiting. On shutdown the key
+ * is gone before the service is asked to stop.
+ */
+export class Supervisor {
+  private readonly shutdownRequested = new AbortController();
+  private readonly syncs = new Map<string, ClusterSync>();
+  private registration: Registration | undefined;
+  private state: 'starting' | 'ready' | 'stopping' = 'starting';
+
+  constructor(private readonly options: SupervisorOptions) {}
+
+  /** Asks a running supervisor to deregister, drain and stop (what SIGTERM does). */
+  shutdown(): void {
+    this.shutdownRequested.abort();
+  }
+
+  /** For /readyz: ready means registered (if configured) and every cluster watched. */
+  readiness(): { ready: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (this.state !== 'ready') reasons.push(this.state === 'starting' ? 'starting' : 'stopping');
+    if (this.options.self && !this.registration?.lease) reasons.push('not registered');
+    for (const { target } of this.options.clusters) if (!this.syncs.has(target.name)) reasons.push(`cluster ${target.name} not watched yet`);
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  /** Runs to the end; resolves with why it ended and the exit code to pass on. */
+  async run(): Promise<{ end: SupervisorEnd; exitCode: number }> {
+    const { logger, metrics, service } = this.options;
+    const stop = this.shutdownRequested.signal;
+    const revisions = await this.prepareAll();
+    if (stop.aborted) return { end: 'shutdown', exitCode: 0 };
+
+    await service.start();
+    const exitedEarly = await this.waitUntilReady();
+    if (exitedEarly !== undefined) return { end: 'service-exited', exitCode: exitedEarly };
+    if (stop.aborted) return this.finish('shutdown', await service.stop());
+
+    let removed: Promise<'removed' | 'stopped'> = new Promise(() => {});
+    if (this.options.self) {
+      const self = this.options.self;
+      this.registration = new Registration(this.options.etcd, { ...self, logger, metrics, ...(this.options.watch ? { watch: this.options.watch } : {}) });
+      const registered = await Promise.race([this.registration.register().then(() => true), aborted(stop).then(() => false)]);
+      if (!registered) return this.finish('shutdown', await service.stop());
+      removed = this.registration.run();
+    }
+    await this.watchAll(revisions);
+    this.state = 'ready';
+    metrics?.set('cluster_control_ready', 1);
+    logger.info('ready: registered and watching');
+
+    const outcome = await Promise.race([
+      removed.then((end) => (end === 'removed' ? ('removed' as const) : undefined)),
+      aborted(stop).then(() => 'shutdown' as const),
+      service.exited.then((code) => ({ code })),
+    ]);
+    this.state = 'stopping';
+    metrics?.set('cluster_control_ready', 0);
+    if (outcome === 'removed') {
+      logger.info('this node was removed by an operator: stopping the server');
+      return this.finish('removed', await service.stop(), 0);
+    }
+    if (outcome === 'shutdown' || outcome === undefined) {
+      await this.deregister();
+      const drainMs = this.options.drainMs ?? 0;
+      if (drainMs > 0) {
+        logger.info(`draining for ${drainMs} ms before stopping the server`);
+        await sleep(drainMs);
+      }
+      return this.finish('shutdown', await service.stop(), 0);
+    }
+    logger.info(`the server exited with code ${outcome.code}: deregistering`);
+    await this.deregister();
+    return this.finish('service-exited', outcome.code);
+  }
+
+  private async prepareAll(): Promise<Map<string, bigint>> {
+    const { etcd, logger, metrics } = this.options;
+    const revisions = new Map<string, bigint>();
+    for (const { target } of this.options.clusters) {
+      const result = await retryUntil(`prepare ${target.name}`, () => prepareCluster(etcd, target, logger, metrics), {
+        timeoutMs: this.options.prepareTimeoutMs ?? 30_000,
+        logger,
+        signal: this.shutdownRequested.signal,
+      });
+      if (result.outcome === 'check-failed' || result.outcome === 'failed') {
+        throw new SupervisorError(`prepare ${target.name}: ${target.file} was not written (${result.outcome}); not starting the server`);
+      }
+      revisions.set(target.name, result.revision);
+    }
+    return revisions;
+  }
+
+  /** Resolves undefined once ready (or shutdown was asked for), or the exit code if the service ended first. */
+  private async waitUntilReady(): Promise<number | undefined> {
+    const { ready, readyTimeoutMs = 60_000, service, logger } = this.options;
+    if (!ready) return undefined;
+    const probe = new AbortController();
+    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), readyTimeoutMs).unref());
+    const result = await Promise.race([
+      ready(probe.signal).then(() => 'ready' as const),
+      service.exited.then((code) => ({ code })),
+      aborted(this.shutdownRequested.signal).then(() => 'shutdown' as const),
+      timeout,
+    ]);
+    probe.abort();
+    if (result === 'timeout') {
+      await service.stop();
+      throw new SupervisorError(`the server was not ready within ${Math.round(readyTimeoutMs / 1000)}s; stopped it`);
+    }
+    if (typeof result === 'object') {
+      logger.error(`the server exited with code ${result.code} before it was ready`);
+      return result.code;
+    }
+    if (result === 'ready') logger.info('the server is ready');
+    return undefined;
+  }
+
+  private async watchAll(revisions: Map<string, bigint>): Promise<void> {
+    const { etcd, logger, metrics, service } = this.options;
+    for (const cluster of this.options.clusters) {
+      const name = cluster.target.name;
+      const sync = new ClusterSync(etcd, {
+        target: cluster.target,
+        reload: cluster.reload,
+        ...(cluster.reloadTimeoutMs !== undefined ? { reloadTimeoutMs: cluster.reloadTimeoutMs } : {}),
+        wait: cluster.wait,
+        startRevision: revisions.get(name),
+        logger,
+        metrics,
+        ...(this.options.watch ? { watch: this.options.watch } : {}),
+        onOutcome: (outcome) => {
+          if (outcome === 'installed' && !cluster.reload) void Promise.resolve(service.reload?.(name)).catch((err) => logger.error(`${name}: reload failed: ${describeError(err)}`));
+        },
+      });
+      this.syncs.set(name, sync);
+      sync.start().catch(() => {}); // a fatal watch error surfaces through done()
+      sync.done().catch((err) => {
+        logger.error(`${name}: watching stopped: ${describeError(err)}`);
+        if (err instanceof EtcdAccessError) this.shutdown();
+      });
+    }
+  }
+
+  private async deregister(): Promise<void> {
+    await this.registration?.stop();
+  }
+
+  private async finish(end: SupervisorEnd, serviceCode: number, exitCode = serviceCode): Promise<{ end: SupervisorEnd; exitCode: number }> {
+    await Promise.allSettled([...this.syncs.values()].map((s) => s.stop()));
+    await this.registration?.stop({ revoke: end !== 'removed' });
+    return { end, exitCode };
+  }
+}
