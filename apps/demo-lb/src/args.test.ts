@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from './args.js';
+import { parseLbArgs } from './cli.js';
+
+const parse = (...argv: string[]) => parseLbArgs(argv, {});
+
+describe('demo-lb arguments', () => {
+  it('has the documented defaults', () => {
+    expect(parse()).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      name: '127.0.0.1:8080',
+      url: 'http://127.0.0.1:8080',
+      etcd: ['http://127.0.0.1:2379'],
+      prefix: '/clusterdemo',
+      ttl: 5,
+      dataDir: undefined,
+    });
+  });
+
+  it('takes every option', () => {
+    const args = parseLbArgs(['--host', '127.0.0.6', '--port', '9000', '--etcd', 'http://127.0.0.1:1,http://127.0.0.2:2', '--prefix', '/clusterdemo-abc1/', '--ttl', '3', '--data-dir', 'rel/dir'], {});
+    expect(args).toMatchObject({
+      host: '127.0.0.6',
+      port: 9000,
+      name: '127.0.0.6:9000',
+      url: 'http://127.0.0.6:9000',
+      etcd: ['http://127.0.0.1:1', 'http://127.0.0.2:2'],
+      prefix: '/clusterdemo-abc1',
+      ttl: 3,
+    });
+    expect(args !== 'help' && args.dataDir).toMatch(/^\/.*\/rel\/dir$/);
+  });
+
+  it('takes --opt=value and the etcd endpoint from the environment', () => {
+    expect(parseLbArgs(['--port=81'], { CLUSTER_CONTROL_ETCD: 'https://etcd.example:2379' })).toMatchObject({ port: 81, etcd: ['https://etcd.example:2379'] });
+    expect(parseLbArgs(['--etcd', 'http://a:1'], { CLUSTER_CONTROL_ETCD: 'http://b:2' })).toMatchObject({ etcd: ['http://a:1'] });
+  });
+
+  it('brackets an IPv6 host in its name and URL', () => {
+    expect(parse('--host', '::1', '--port', '81')).toMatchObject({ host: '::1', name: '[::1]:81', url: 'http://[::1]:81' });
+  });
+
+  it('asks for help', () => {
+    expect(parse('--help')).toBe('help');
+    expect(parse('-h')).toBe('help');
+  });
+
+  it.each([
+    [['--port', 'abc'], '--port: expected an integer from 1 to 65535, got "abc"'],
+    [['--port', '0'], '--port: expected an integer from 1 to 65535, got "0"'],
+    [['--port', '65536'], '--port: expected an integer from 1 to 65535, got "65536"'],
+    [['--port', '1e3'], '--port: expected an integer from 1 to 65535, got "1e3"'],
+    [['--ttl', '0'], '--ttl: expected an integer from 1 to 3600, got "0"'],
+    [['--ttl', '2.5'], '--ttl: expected an integer from 1 to 3600, got "2.5"'],
+    [['--host', 'a b'], '--host: expected an IP address or host name, got "a b"'],
+    [['--host', '127.0.0.256'], '--host: expected an IP address or host name, got "127.0.0.256"'],
+    [['--etcd', 'localhost:2379'], '--etcd: expected an http(s) URL like http://127.0.0.1:2379, got "localhost:2379"'],
+    [['--etcd', ','], '--etcd: expected one or more http(s) URLs, got nothing'],
+    [['--prefix', 'clusterdemo'], '--prefix: expected a key path like /clusterdemo (letters, digits, ._~@+=-), got "clusterdemo"'],
+    [['--prefix', '/a//b'], '--prefix: expected a key path like /clusterdemo (letters, digits, ._~@+=-), got "/a//b"'],
+    [['--prefix', '/'], '--prefix: expected a key path like /clusterdemo (letters, digits, ._~@+=-), got "/"'],
+    [['--data-dir', ''], '--data-dir: expected a directory, got an empty string'],
+    [['--bogus'], 'unknown option --bogus'],
+    [['--id', 'x'], 'unknown option --id'],
+    [['--port'], '--port: expected a value'],
+    [['extra'], 'unexpected argument extra'],
+  ])('rejects %j: %s', (argv, message) => {
+    expect(() => parseLbArgs(argv, {})).toThrow(new UsageError(message));
+  });
+});

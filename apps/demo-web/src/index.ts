@@ -1,2 +1,0 @@
-// The demo's web app arrives with the demo issue; until then the package only has to build.
-export const app = 'demo-web';

@@ -1,0 +1,135 @@
+// Types of demo/cluster.mjs (plain JS, so the runner needs no build step).
+
+export declare const ROOT: string;
+export declare const ETCD_BIN: string;
+export declare const APP_MAIN: { lb: string; web: string; db: string };
+export declare const DEFAULT_BOUND_MS: number;
+
+export interface ExitResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  error?: Error;
+}
+
+/** One started process (an app or etcd); its output is kept for failure messages. */
+export interface DemoProcess {
+  readonly name: string;
+  readonly kind: 'lb' | 'web' | 'db' | 'etcd';
+  readonly pid: number | undefined;
+  readonly running: boolean;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** From its `ready <url>` line. */
+  readonly readyUrl: string | undefined;
+  readonly result: ExitResult | undefined;
+  stderrTail(lines?: number): string;
+}
+
+export declare class DemoError extends Error {
+  /** Processes whose stderr explains the failure. */
+  readonly procs: DemoProcess[];
+  constructor(message: string, procs?: DemoProcess[]);
+}
+
+export declare class Interrupted extends Error {}
+
+export declare function describeExit(result: ExitResult | undefined): string;
+export declare function freePort(host?: string): Promise<number>;
+export declare function sleep(ms: number): Promise<void>;
+
+export interface DemoClusterOptions {
+  /** Registration lease TTL of every app, whole seconds >= 2 (default 5). */
+  ttl?: number;
+  /** Comma-separated etcd endpoints to use instead of starting one (default: $CLUSTER_CONTROL_ETCD). */
+  etcd?: string;
+  /** Aborts every wait with Interrupted. */
+  signal?: AbortSignal;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+}
+
+export interface WebServerReport {
+  name: string;
+  databases: string[];
+  error?: string;
+  agrees: boolean;
+}
+
+export interface LbReport {
+  loadBalancer: string;
+  generatedAt: string;
+  webServers: WebServerReport[];
+  databases: string[];
+  consistent: boolean;
+}
+
+export interface ShutdownSummary {
+  /** Apps that exited with code 0. */
+  exitedZero: number;
+  killedOnPurpose: number;
+  keysLeft: number;
+}
+
+export declare class DemoCluster {
+  constructor(options?: DemoClusterOptions);
+  /** Starts etcd (unless external), `dbs` databases (default 2), `webs` web servers (default 3) and the lb; cleans up on failure. */
+  static start(options?: DemoClusterOptions & { webs?: number; dbs?: number }): Promise<DemoCluster>;
+
+  readonly ttl: number;
+  readonly runId: string;
+  /** `/clusterdemo-<runid>`: every app registers under `${prefix}/{loadbalancer,webserver,dbserver}/HOST:PORT`. */
+  readonly prefix: string;
+  readonly endpoints: string[];
+  readonly externalEtcd: boolean;
+  readonly lb: DemoProcess | undefined;
+  /** Every app process ever started, in start order. */
+  readonly apps: DemoProcess[];
+  /** performance.now() of the last membership change. */
+  lastChangeAt: number;
+  /** The load balancer's page, `http://127.0.0.10:PORT/`. */
+  readonly pageUrl: string | undefined;
+
+  /** Running web servers; web n binds 127.0.0.(20+n). */
+  liveWebs(): { n: number; name: string; url: string }[];
+  /** Running databases; database n binds 127.0.0.(30+n) and has id db-n. */
+  liveDbs(): { n: number; id: string; name: string; url: string }[];
+  webName(n: number): string | undefined;
+
+  start(counts?: { webs?: number; dbs?: number }): Promise<this>;
+  /** Starts the next database (id db-<n>); resolves once it is ready (registered). */
+  addDb(): Promise<{ n: number; id: string; name: string }>;
+  /** Starts the next web server; resolves once it is ready (registered). */
+  addWeb(): Promise<{ n: number; name: string }>;
+  /** Deletes web server n's key in etcd; it must exit by itself with code 0. Resolves to the time it took to exit. */
+  removeWeb(n: number, options?: { timeoutMs?: number }): Promise<{ name: string; exitMs: number }>;
+  /** SIGKILLs web server n: its key stays until its lease expires. */
+  killWeb(n: number): Promise<{ name: string }>;
+  /** SIGTERMs every web server and database (not the lb); each must exit 0. Resolves to how many of each. */
+  stopWebsAndDbs(): Promise<{ webs: number; dbs: number }>;
+
+  /** GET lb /report.json. */
+  report(): Promise<LbReport>;
+  /** GET lb /report.txt. */
+  reportText(): Promise<string>;
+  /** Why `report` does not match the live cluster, or undefined when it does. */
+  divergence(report: LbReport): string | undefined;
+  /**
+   * Waits until the LB lists exactly the live web servers, each reporting exactly the live database
+   * ids, consistent. `webs`/`dbs`: expected live counts (checked). Bound and result count from
+   * `since` (default: the last membership change). Resolves to the ms it took.
+   */
+  waitConverged(options?: { webs?: number; dbs?: number; timeoutMs?: number; since?: number }): Promise<number>;
+
+  /** Keys under `${prefix}/`. */
+  keys(): Promise<string[]>;
+  /** Puts `value` at `${prefix}/${relKey}`. */
+  putKey(relKey: string, value: string): Promise<void>;
+  /** Deletes `${prefix}/${relKey}`; resolves to the number deleted. */
+  deleteKey(relKey: string): Promise<number>;
+
+  /**
+   * SIGTERMs everything, stops our etcd, removes temp dirs; with `verify` (default) throws a
+   * DemoError unless every app exited 0 (except SIGKILLed ones), no keys and no processes are left.
+   */
+  shutdown(options?: { verify?: boolean }): Promise<ShutdownSummary>;
+}
