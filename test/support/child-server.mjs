@@ -4,7 +4,9 @@
 //   ETCD, KEY             at each signal, record whether KEY exists in etcd right then
 //   STOP_SIGNAL           the signal that makes it exit (default SIGTERM), with EXIT_CODE_ON_STOP (default 0)
 //   EXIT_AFTER_MS, EXIT_CODE   exit by itself
-import { execFileSync } from 'node:child_process';
+//   IGNORE_STOP=1         ignore the stop signal (to test the SIGKILL after the grace period)
+//   WORKER=1              fork a worker process (`sleep`) that would outlive a SIGKILL of this one alone
+import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
@@ -22,7 +24,7 @@ let server;
 for (const signal of ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGQUIT', 'SIGTERM', 'SIGINT']) {
   process.on(signal, () => {
     log('signal', { signal, keyPresent: keyPresent() });
-    if (signal === stopSignal) {
+    if (signal === stopSignal && env.IGNORE_STOP !== '1') {
       server?.close();
       process.exit(Number(env.EXIT_CODE_ON_STOP ?? 0));
     }
@@ -37,4 +39,8 @@ if (delay >= 0) {
 }
 if (env.EXIT_AFTER_MS) setTimeout(() => (log('exiting'), process.exit(Number(env.EXIT_CODE ?? 0))), Number(env.EXIT_AFTER_MS));
 setInterval(() => {}, 1 << 30); // stay alive until told otherwise
+if (env.WORKER === '1') {
+  const worker = spawn('sleep', ['300'], { stdio: 'ignore' });
+  log('worker', { workerPid: worker.pid });
+}
 log('started');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Observation, compareLists, computeAgreement, majorityList } from './agreement.js';
+import { type Observation, compareLists, compareNames, computeAgreement, majorityList } from './agreement.js';
 
 const ok = (name: string, ...databases: string[]): Observation => ({ name, databases });
 const down = (name: string, error = 'timeout'): Observation => ({ name, databases: undefined, error });
@@ -107,5 +107,12 @@ describe('computeAgreement', () => {
       databases: [],
       consistent: true,
     });
+  });
+});
+
+describe('compareNames', () => {
+  it('orders digit runs as numbers', () => {
+    const names = ['127.0.0.10:80', '127.0.0.9:8080', '127.0.0.9:80', 'b', 'a', 'db-010', 'db-10', 'db-9'];
+    expect([...names].sort(compareNames)).toEqual(['127.0.0.9:80', '127.0.0.9:8080', '127.0.0.10:80', 'a', 'b', 'db-9', 'db-010', 'db-10']);
   });
 });

@@ -1,5 +1,3 @@
-import { compareNames } from './members.js';
-
 /** What the load balancer learnt from one web server. */
 export interface Observation {
   name: string;
@@ -23,6 +21,33 @@ export interface Agreement {
   databases: string[];
   /** Every web server agrees and none reported an error. */
   consistent: boolean;
+}
+
+/**
+ * Orders names and ids naturally: runs of digits compare as numbers, so 127.0.0.9:80 comes before
+ * 127.0.0.10:80 and db-9 before db-10; ties fall back to plain code-unit order, so distinct names
+ * never compare equal.
+ */
+export function compareNames(a: string, b: string): number {
+  const ta = a.match(/\d+|\D+/g) ?? [];
+  const tb = b.match(/\d+|\D+/g) ?? [];
+  for (let i = 0; i < Math.min(ta.length, tb.length); i++) {
+    const x = ta[i]!;
+    const y = tb[i]!;
+    if (x === y) continue;
+    const nx = /^\d/.test(x);
+    const ny = /^\d/.test(y);
+    if (nx && ny) {
+      const dx = x.replace(/^0+(?=\d)/, '');
+      const dy = y.replace(/^0+(?=\d)/, '');
+      if (dx.length !== dy.length) return dx.length < dy.length ? -1 : 1;
+      if (dx !== dy) return dx < dy ? -1 : 1;
+    } else {
+      return x < y ? -1 : 1;
+    }
+  }
+  if (ta.length !== tb.length) return ta.length - tb.length < 0 ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export function sortIds(ids: readonly string[]): string[] {

@@ -41,6 +41,14 @@ describe('demo-lb arguments', () => {
     expect(parse('--host', '::1', '--port', '81')).toMatchObject({ host: '::1', name: '[::1]:81', url: 'http://[::1]:81' });
   });
 
+  it('takes the host as core reads a member name (so the own key is valid), lower-cased', () => {
+    expect(parse('--host', '[::1]')).toMatchObject({ host: '::1', name: '[::1]:8080' });
+    expect(parse('--host', 'Web-1.Local')).toMatchObject({ host: 'web-1.local', url: 'http://web-1.local:8080' });
+    for (const host of ['127.0.0.1:80', '127.0.0.1%3A80', 'web-', 'a..b', 'fe80::1%eth0', '']) {
+      expect(() => parse('--host', host)).toThrow(new UsageError(`--host: expected an IP address or host name, got ${JSON.stringify(host)}`));
+    }
+  });
+
   it('asks for help', () => {
     expect(parse('--help')).toBe('help');
     expect(parse('-h')).toBe('help');

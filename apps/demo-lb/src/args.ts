@@ -1,9 +1,15 @@
-import { isIPv4, isIPv6 } from 'node:net';
-import { resolve } from 'node:path';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { isIPv6 } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type Logger, createLogger, describeError, parseMemberName } from '@cluster-control/core';
 
-// The options every demo app takes (each app carries its own copy: the apps share code only
-// through @cluster-control/core and @cluster-control/handlers, like separate container images).
+// The command line every demo app takes, the data dir it names, and the process around an app.
+// demo-db, demo-web and demo-lb each carry this same file on purpose: the apps stand for separate
+// container images and share code only through @cluster-control/core and @cluster-control/handlers
+// (issue 5). What is the product's (running under the Supervisor as an HTTP server, reading a
+// cluster file back, validating a host) comes from core; what is left here is the demo's own.
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -109,18 +115,15 @@ function describeParseError(err: unknown): string {
   return message;
 }
 
-const HOST_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
-
+/** An address or host name that core accepts as a member's host, so the app's own key is one its peers can read. */
 function parseHost(text: string): string {
-  if (isIPv4(text)) return text;
-  const unbracketed = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
-  if (isIPv6(unbracketed)) return unbracketed.toLowerCase();
-  const labels = text.split('.');
-  if (text.length <= 253 && labels.every((l) => HOST_LABEL.test(l)) && !/^[0-9]+$/.test(labels[labels.length - 1] ?? '')) return text.toLowerCase();
+  const unbracketed = text.replace(/^\[(.*)\]$/, '$1');
+  const parsed = text.includes('%') ? undefined : parseMemberName(isIPv6(unbracketed) ? `[${unbracketed}]` : text);
+  if (parsed?.ok && parsed.port === undefined) return parsed.host;
   throw new UsageError(`--host: expected an IP address or host name, got ${JSON.stringify(text)}`);
 }
 
-export function parseIntegerOption(option: string, text: string, min: number, max: number): number {
+function parseIntegerOption(option: string, text: string, min: number, max: number): number {
   const value = /^[0-9]+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) throw new UsageError(`${option}: expected an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
   return value;
@@ -133,15 +136,8 @@ function parseEndpoints(text: string): string[] {
     .filter((s) => s !== '');
   if (endpoints.length === 0) throw new UsageError('--etcd: expected one or more http(s) URLs, got nothing');
   for (const endpoint of endpoints) {
-    let url: URL | undefined;
-    try {
-      url = new URL(endpoint);
-    } catch {
-      url = undefined;
-    }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.host === '') {
-      throw new UsageError(`--etcd: expected an http(s) URL like ${DEFAULT_ETCD}, got ${JSON.stringify(endpoint)}`);
-    }
+    const url = URL.canParse(endpoint) ? new URL(endpoint) : undefined;
+    if (!url || !/^https?:$/.test(url.protocol) || url.host === '') throw new UsageError(`--etcd: expected an http(s) URL like ${DEFAULT_ETCD}, got ${JSON.stringify(endpoint)}`);
   }
   return endpoints;
 }
@@ -152,4 +148,49 @@ function parsePrefix(text: string): string {
   const prefix = text.length > 1 && text.endsWith('/') ? text.slice(0, -1) : text;
   if (!PREFIX.test(prefix)) throw new UsageError(`--prefix: expected a key path like /clusterdemo (letters, digits, ._~@+=-), got ${JSON.stringify(text)}`);
   return prefix;
+}
+
+/** The directory --data-dir names (created), or a new temp dir that dispose() removes again. */
+export async function dataDir(args: CommonArgs, app: string): Promise<{ dir: string; dispose: () => Promise<void> }> {
+  if (args.dataDir !== undefined) {
+    await mkdir(args.dataDir, { recursive: true });
+    return { dir: args.dataDir, dispose: async () => {} };
+  }
+  const dir = await mkdtemp(join(tmpdir(), `${app}-`));
+  return { dir, dispose: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * How every demo app runs under superviseHttpServer: registered once GET /healthz answers (within
+ * 15 s), 300 ms of drain between deregistering and closing, and one `ready <url>` line on stderr
+ * once registered and watching (the demo runner waits for it).
+ */
+export const SUPERVISION = {
+  readyPath: '/healthz',
+  readyTimeoutMs: 15_000,
+  drainMs: 300,
+  onReady: (url: string) => void process.stderr.write(`ready ${url}\n`),
+};
+
+/**
+ * Runs an app as the process: parses the command line (--help prints `usage`: exit 0; a usage
+ * error is one line: exit 2), runs `run` with a logger named after the app and its address, and
+ * exits with the code it resolves with (1 when it fails, said in one line).
+ */
+export async function runApp<A extends CommonArgs>(app: string, usage: string, parse: (argv: readonly string[], env: NodeJS.ProcessEnv) => 'help' | A, run: (args: A, logger: Logger) => Promise<number>): Promise<void> {
+  const code = await (async () => {
+    const args = parse(process.argv.slice(2), process.env);
+    if (args !== 'help') return await run(args, createLogger({ prefix: `${app}[${args.name}]` }));
+    process.stdout.write(usage + '\n');
+    return 0;
+  })().catch((err: unknown) => {
+    process.stderr.write(err instanceof UsageError ? `${app}: ${err.message} (see --help)\n` : `${app}: ${describeError(err)}\n`);
+    return err instanceof UsageError ? 2 : 1;
+  });
+  process.exitCode = code;
+  // Everything is closed by now; should a stray handle remain, do not hang around for it.
+  setTimeout(() => {
+    process.stderr.write(`${app}: still running 2 s after stopping (open handles: ${process.getActiveResourcesInfo().join(', ')}); exiting\n`);
+    process.exit(code);
+  }, 2000).unref();
 }

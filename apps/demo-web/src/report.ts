@@ -1,4 +1,4 @@
-import { sortByName } from './members.js';
+import { compareMemberNames } from '@cluster-control/core';
 
 /** One database as a web server sees it: its id, or why it could not be asked. */
 export type DatabaseResult = { name: string; id: string } | { name: string; error: string };
@@ -19,6 +19,7 @@ export function databaseResult(name: string, answer: unknown): DatabaseResult {
   return { name, id };
 }
 
+/** The databases sorted by name, in core's member order (IPv4 numerically, then port). */
 export function buildWebReport(name: string, results: readonly DatabaseResult[]): WebReport {
-  return { name, databases: sortByName(results) };
+  return { name, databases: [...results].sort((a, b) => compareMemberNames(a.name, b.name)) };
 }

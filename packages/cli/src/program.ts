@@ -121,7 +121,8 @@ export function buildProgram(version: string, dispatch: (globals: GlobalOptions,
       'after',
       `
 Example (the PHP version's apache startup script in one line):
-  cluster-control run --ready-http http://127.0.0.1/ --reload-signal SIGUSR1 --stop-signal SIGWINCH -- apache2ctl -DFOREGROUND`,
+  cluster-control run --ready-http http://127.0.0.1/ --reload-signal SIGUSR1 --stop-signal SIGWINCH -- \\
+    sh -c '. /etc/apache2/envvars && mkdir -p "$APACHE_RUN_DIR" "$APACHE_LOCK_DIR" && exec apache2 -DFOREGROUND'`,
     )
     .action((command: string[], opts: RunOptions, cmd: Command) => dispatch(globals(cmd), (ctx) => run(ctx, command, opts)));
 

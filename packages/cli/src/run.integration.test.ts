@@ -114,6 +114,19 @@ describe.skipIf(!haveEtcd)('cluster-control run', () => {
     expect((await n.events()).filter((e) => e.event === 'signal').map((e) => e.signal)).toEqual(['SIGWINCH']);
   });
 
+  it('SIGKILLs the whole process group of a server that ignores its stop signal past the grace period', async () => {
+    const n = await node('grace', {}, { IGNORE_STOP: '1', WORKER: '1' });
+    const run = n.start(['--ready-tcp', `127.0.0.1:${n.port}`, '--stop-grace', '1']);
+    await waitFor(n.keyPresent, { what: 'registration' });
+    const worker = (await n.events()).find((e) => e.event === 'worker') as ChildEvent & { workerPid: number };
+    await etcd.ctl('del', n.key);
+    const res = await run.exited();
+    expect(res.code).toBe(0);
+    expect(res.stderr).toMatch(/did not stop within 1000 ms; sending SIGKILL to its process group/);
+    // The worker it forked went with it.
+    await waitFor(() => !isAlive(worker.workerPid), { timeoutMs: 5000, what: 'the worker to be gone' });
+  });
+
   it('on SIGTERM: deregisters first, drains, then stops the server', async () => {
     const n = await node('drain');
     const run = n.start(['--ready-tcp', `127.0.0.1:${n.port}`, '--drain', '1']);
@@ -194,6 +207,15 @@ describe.skipIf(!haveEtcd)('cluster-control run', () => {
     expect((await runCli(['--conf', n.conf, 'run', '--stop-signal', 'SIGNOPE', '--', 'true'])).code).toBe(2);
   });
 });
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Just enough of the Prometheus text format: `name{a="b",…} value` lines. */
 function parsePrometheus(text: string): { name: string; labels: Record<string, string>; value: number }[] {

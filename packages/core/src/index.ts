@@ -30,14 +30,18 @@ export { ClusterSync, type ClusterSyncOptions } from './sync/cluster-sync.js';
 export { renderAndInstall, type ClusterTarget, type InstallOutcome } from './sync/cluster-target.js';
 export { prepareCluster, readCluster, logDiagnostics, type ClusterRead } from './sync/prepare.js';
 export { resolveClusterTarget } from './sync/resolve-target.js';
+export { parseMembersJson, readMembersFile, type ListedMember } from './sync/members-file.js';
 
 // Registration
 export { Registration, type RegistrationOptions, type RegistrationEnd } from './registration/registration.js';
 export { waitForKeyDeletion, type WatchKeyOptions } from './registration/watch-key.js';
 
 // Supervisor: `cluster-control run` as an API
-export { Supervisor, SupervisorError, type SupervisorOptions, type SupervisedCluster, type SupervisorEnd } from './supervisor/supervisor.js';
+export { Supervisor, SupervisorError, type SupervisorOptions, type SupervisedCluster, type SupervisorEnd, type SupervisorResult } from './supervisor/supervisor.js';
 export { ChildService, type ChildServiceOptions } from './supervisor/child-service.js';
+export { HttpServerService, type HttpServerServiceOptions, type HttpRequestHandler } from './supervisor/http-server-service.js';
+export { runSupervisor, type RunSupervisorOptions } from './supervisor/run-supervisor.js';
+export { superviseHttpServer, type SuperviseHttpServerOptions } from './supervisor/supervise-http-server.js';
 export type { SupervisedService, ReadinessProbe } from './supervisor/service.js';
 export { tcpProbe, httpProbe, parseHostPort } from './supervisor/readiness.js';
 

@@ -1,4 +1,4 @@
-import type { RenderContext } from '@cluster-control/core';
+import { type RenderContext, parseMembersJson } from '@cluster-control/core';
 import { describe, expect, it } from 'vitest';
 import { member } from '../../../test/support/handler-fixtures.js';
 import { builtinHandlers, json } from './index.js';
@@ -35,6 +35,16 @@ describe('json handler', () => {
       { name: 'web-1', host: 'web-1', port: null, meta: {} },
     ]);
     expect(out.startsWith('[{"name":"10.0.0.5:80","host":"10.0.0.5","port":80,"meta":{"weight":3}}')).toBe(true);
+  });
+
+  it("reads back with core's parseMembersJson, in either format", () => {
+    const expected = [
+      { name: '10.0.0.5:80', host: '10.0.0.5', port: 80, kind: 'ipv4', meta: { weight: 3 } },
+      { name: '[fd00::5]', host: 'fd00::5', port: undefined, kind: 'ipv6', meta: {} },
+      { name: 'web-1', host: 'web-1', port: undefined, kind: 'hostname', meta: {} },
+    ];
+    expect(parseMembersJson(json.render(members, json.parseOptions({ format: 'objects', pretty: true }), context))).toEqual(expected);
+    expect(parseMembersJson(json.render(members, json.parseOptions({}), context))).toEqual(expected.map((m) => ({ ...m, meta: {} })));
   });
 
   it('pretty-prints when asked', () => {

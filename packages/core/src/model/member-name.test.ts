@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { memberSortKey, parseMemberName } from './member-name.js';
+import { compareMemberNames, memberSortKey, parseMemberName } from './member-name.js';
 
 function ok(raw: string) {
   const r = parseMemberName(raw);
@@ -203,5 +203,18 @@ describe('memberSortKey', () => {
 
   it('orders IPv6 numerically, embedded IPv4 included', () => {
     expect(sorted(['[::ffff:10.0.0.2]', '[::ffff:a00:1]', '[1::]', '[::2]'])).toEqual(['[::2]', '[::ffff:a00:1]', '[::ffff:10.0.0.2]', '[1::]']);
+  });
+});
+
+describe('compareMemberNames', () => {
+  it('sorts names in member order, names that do not parse last', () => {
+    const names = ['web', 'bad name', '[::1]:80', '10.0.0.10:80', '10.0.0.9:8080', '10.0.0.9:80', '!', '10.0.0.9'];
+    expect([...names].sort(compareMemberNames)).toEqual(['10.0.0.9', '10.0.0.9:80', '10.0.0.9:8080', '10.0.0.10:80', '[::1]:80', 'web', '!', 'bad name']);
+  });
+
+  it('is 0 only for the same name', () => {
+    expect(compareMemberNames('10.0.0.5:80', '10.0.0.5:80')).toBe(0);
+    expect(compareMemberNames('x', 'x')).toBe(0);
+    expect(compareMemberNames('web', 'WEB')).not.toBe(0);
   });
 });

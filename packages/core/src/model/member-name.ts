@@ -130,6 +130,22 @@ export function memberSortKey(parsed: { name: string; host: string; port: number
   return `${group}${host} ${String(parsed.port ?? 0).padStart(5, '0')} ${parsed.name}`;
 }
 
+/**
+ * Compares two member names in member order (see memberSortKey), e.g. to sort anything keyed by
+ * a member name; names that do not parse come after every valid one, in code-unit order. Only
+ * equal names compare equal.
+ */
+export function compareMemberNames(a: string, b: string): number {
+  const key = (name: string) => {
+    const parsed = parseMemberName(name);
+    // The name as given breaks ties between spellings of one member (`web`, `WEB`).
+    return parsed.ok ? `0${memberSortKey(parsed)} ${name}` : `1${name}`;
+  };
+  const ka = key(a);
+  const kb = key(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
 /** 32 hex digits for a valid IPv6 address (embedded IPv4 tail included). */
 function expandIPv6(address: string): string {
   let text = address;

@@ -32,7 +32,9 @@ export class ChildService implements SupervisedService {
   async start(): Promise<void> {
     const [command, ...args] = this.options.argv;
     if (!command) throw new Error('no server command given');
-    const child = spawn(command, args, { stdio: 'inherit' });
+    // Its own process group, so a server that outlives its grace period is killed with all the
+    // workers it forked (apache's children keep serving when only their parent is SIGKILLed).
+    const child = spawn(command, args, { stdio: 'inherit', detached: true });
     this.child = child;
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', () => resolve());
@@ -56,6 +58,17 @@ export class ChildService implements SupervisedService {
     this.child.kill(signal);
   }
 
+  private killGroup(): void {
+    const pid = this.child?.pid;
+    if (pid === undefined || this.exitCode !== undefined) return;
+    this.options.metrics?.inc('cluster_control_child_signals_total', { signal: 'SIGKILL' });
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      this.child?.kill('SIGKILL'); // the group is gone already
+    }
+  }
+
   reload(cluster: string): void {
     const signal = this.options.reloadSignals?.[cluster];
     if (!signal) return;
@@ -69,8 +82,8 @@ export class ChildService implements SupervisedService {
     logger.info(`stopping the server with ${stopSignal}`);
     this.signal(stopSignal);
     const timer = setTimeout(() => {
-      logger.warn(`the server did not stop within ${stopGraceMs} ms; sending SIGKILL`);
-      this.signal('SIGKILL');
+      logger.warn(`the server did not stop within ${stopGraceMs} ms; sending SIGKILL to its process group`);
+      this.killGroup();
     }, stopGraceMs);
     try {
       return await this.exited;

@@ -45,6 +45,12 @@ export type SupervisorEnd =
   /** The service ended by itself: deregistered; its exit code is passed on. */
   | 'service-exited';
 
+/** How a run ended, and the exit code to pass on. */
+export interface SupervisorResult {
+  end: SupervisorEnd;
+  exitCode: number;
+}
+
 export class SupervisorError extends Error {
   override name = 'SupervisorError';
 }
@@ -60,8 +66,15 @@ export class Supervisor {
   private readonly syncs = new Map<string, ClusterSync>();
   private registration: Registration | undefined;
   private state: 'starting' | 'ready' | 'stopping' = 'starting';
+  private markReady!: () => void;
+  private readonly becameReady = new Promise<void>((resolve) => (this.markReady = resolve));
 
   constructor(private readonly options: SupervisorOptions) {}
+
+  /** Resolves the first time the run is ready (registered and watching); stays pending if it ends before. */
+  whenReady(): Promise<void> {
+    return this.becameReady;
+  }
 
   /** Asks a running supervisor to deregister, drain and stop (what SIGTERM does). */
   shutdown(): void {
@@ -78,7 +91,7 @@ export class Supervisor {
   }
 
   /** Runs to the end; resolves with why it ended and the exit code to pass on. */
-  async run(): Promise<{ end: SupervisorEnd; exitCode: number }> {
+  async run(): Promise<SupervisorResult> {
     const { logger, metrics, service } = this.options;
     const stop = this.shutdownRequested.signal;
     const revisions = await this.prepareAll();
@@ -101,6 +114,7 @@ export class Supervisor {
     this.state = 'ready';
     metrics?.set('cluster_control_ready', 1);
     logger.info('ready: registered and watching');
+    this.markReady();
 
     const outcome = await Promise.race([
       removed.then((end) => (end === 'removed' ? ('removed' as const) : undefined)),
@@ -199,7 +213,7 @@ export class Supervisor {
     await this.registration?.stop();
   }
 
-  private async finish(end: SupervisorEnd, serviceCode: number, exitCode = serviceCode): Promise<{ end: SupervisorEnd; exitCode: number }> {
+  private async finish(end: SupervisorEnd, serviceCode: number, exitCode = serviceCode): Promise<SupervisorResult> {
     await Promise.allSettled([...this.syncs.values()].map((s) => s.stop()));
     await this.registration?.stop({ revoke: end !== 'removed' });
     return { end, exitCode };
