@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` (pure logic, fast, no servers) and `integration` (real etcd and friends,
-// driving the built packages). Integration files are named *.integration.test.ts.
+// Three projects: `unit` (pure logic, fast, no servers), `integration` (real etcd and friends,
+// driving the built packages; *.integration.test.ts) and `faults` (test/faults: real failures
+// under churn, with a summary table at the end; *.fault.test.ts).
 export default defineConfig({
   test: {
     reporters: ['default', './test/support/summary-line-reporter.ts'],
@@ -23,6 +24,17 @@ export default defineConfig({
           // Each file starts its own etcd; two cores, so don't oversubscribe.
           maxWorkers: 2,
           minWorkers: 1,
+        },
+      },
+      {
+        test: {
+          name: 'faults',
+          include: ['test/faults/**/*.fault.test.ts'],
+          globalSetup: ['./test/faults/global-setup.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 120_000,
+          // Scenarios kill and freeze servers and measure convergence: one file at a time.
+          fileParallelism: false,
         },
       },
     ],
