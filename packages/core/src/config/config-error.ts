@@ -5,7 +5,9 @@
 export class ConfigError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     // Messages quote user-supplied text; a newline in it must not break the one-line promise.
-    super(message.replace(/\s*[\r\n]+\s*/g, ' '), options);
+    // Each run of blanks that holds a line break becomes one space; the blank runs are matched
+    // whole (\s+), since a pattern like /\s*[\r\n]+/ takes quadratic time on a long blank run.
+    super(message.replace(/\s+/g, (blanks) => (/[\r\n]/.test(blanks) ? ' ' : blanks)), options);
     this.name = 'ConfigError';
   }
 }

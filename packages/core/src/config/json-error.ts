@@ -46,49 +46,64 @@ export function jsonErrorOffset(text: string): number {
       }
     }
   };
-  const value = (): void => {
+  /** An object member's `"key":`, up to its value. */
+  const member = () => {
     skipBlanks();
-    const c = text[i];
-    if (c === '{' || c === '[') {
-      const close = c === '{' ? '}' : ']';
-      i++;
+    string();
+    skipBlanks();
+    take(':');
+  };
+  // Iterative, with an explicit stack of the closers expected: a file of 100 000 "[" must not
+  // overflow the call stack (JSON.parse itself copes with that depth).
+  const value = (): void => {
+    const closers: string[] = [];
+    for (;;) {
       skipBlanks();
-      if (text[i] === close) {
+      const c = text[i];
+      if (c === '{' || c === '[') {
+        const close = c === '{' ? '}' : ']';
         i++;
-        return;
-      }
-      for (;;) {
-        if (close === '}') {
-          skipBlanks();
-          string();
-          skipBlanks();
-          take(':');
+        skipBlanks();
+        if (text[i] === close) {
+          i++;
+        } else {
+          closers.push(close);
+          if (close === '}') member();
+          continue;
         }
-        value();
+      } else if (c === '"') {
+        string();
+      } else if (c === '-' || /[0-9]/.test(c ?? '')) {
+        if (c === '-') i++;
+        if (text[i] === '0') i++;
+        else digits();
+        if (text[i] === '.') {
+          i++;
+          digits();
+        }
+        if (text[i] === 'e' || text[i] === 'E') {
+          i++;
+          if (text[i] === '+' || text[i] === '-') i++;
+          digits();
+        }
+      } else {
+        const literal = ['true', 'false', 'null'].find((word) => word[0] === c);
+        if (literal === undefined) fail();
+        for (const ch of literal) take(ch);
+      }
+      // A value is complete: close every container it completes, or go on to the next element.
+      for (;;) {
+        const close = closers.at(-1);
+        if (close === undefined) return;
         skipBlanks();
         take(`,${close}`);
-        if (text[i - 1] === close) return;
+        if (text[i - 1] !== close) {
+          if (close === '}') member();
+          break;
+        }
+        closers.pop();
       }
     }
-    if (c === '"') return string();
-    if (c === '-' || /[0-9]/.test(c ?? '')) {
-      if (c === '-') i++;
-      if (text[i] === '0') i++;
-      else digits();
-      if (text[i] === '.') {
-        i++;
-        digits();
-      }
-      if (text[i] === 'e' || text[i] === 'E') {
-        i++;
-        if (text[i] === '+' || text[i] === '-') i++;
-        digits();
-      }
-      return;
-    }
-    const literal = ['true', 'false', 'null'].find((word) => word[0] === c);
-    if (literal === undefined) fail();
-    for (const ch of literal) take(ch);
   };
   try {
     value();

@@ -90,8 +90,18 @@ function endpointUrl(text: string): string | undefined {
 function normalizeSelf(self: NonNullable<ConfigFile['self']>): SelfConfig {
   const heartbeat = self.heartbeat ?? Math.round((self.ttl * 1000) / 3) / 1000;
   if (heartbeat >= self.ttl) fail('self.heartbeat', `must be less than self.ttl (${self.ttl}), got ${heartbeat}`);
-  const value = self.value === undefined ? '' : typeof self.value === 'string' ? self.value : JSON.stringify(self.value);
+  const value = self.value === undefined ? '' : typeof self.value === 'string' ? self.value : jsonText(self.value, 'self.value');
   return { key: self.key, ttl: self.ttl, heartbeat, value };
+}
+
+/** JSON.stringify, which recurses: an object nested thousands deep (JSON.parse accepts it) overflows the stack. */
+function jsonText(value: unknown, at: string): string {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    if (error instanceof RangeError) fail(at, 'nested too deeply');
+    throw error;
+  }
 }
 
 function normalizeClusters(clusters: ClusterEntry[], dir: string): ClusterConfig[] {
@@ -106,7 +116,10 @@ function normalizeClusters(clusters: ClusterEntry[], dir: string): ClusterConfig
 }
 
 function normalizeCluster(cluster: ClusterEntry, at: string, dir: string): ClusterConfig {
-  const prefix = cluster.path.replace(/\/+$/, '');
+  // Not /\/+$/: that regex takes quadratic time on a long run of slashes not at the end.
+  let end = cluster.path.length;
+  while (cluster.path[end - 1] === '/') end--;
+  const prefix = cluster.path.slice(0, end);
   if (!prefix.startsWith('/')) fail(`${at}.path`, `expected a key prefix such as "/clusters/${cluster.name}", got ${JSON.stringify(cluster.path)}`);
 
   const { handlerConfig } = cluster;

@@ -304,5 +304,26 @@ describe('findCluster', () => {
 describe('ConfigError', () => {
   it('keeps its message on one line', () => {
     expect(new ConfigError('a\n  b\r\nc').message).toBe('a b c');
+    expect(new ConfigError('a  b\t \n\u2028 c \rd').message).toBe('a  b c d');
+  });
+});
+
+// Found by the fault suite's property test (issue 6, item 11): each of these threw RangeError or
+// took seconds to minutes (quadratic regexes) instead of failing fast with one line.
+describe('parseConfig: hostile files', () => {
+  it('reports deeply nested unterminated JSON', () => {
+    expect(errorOf(() => parseConfig('['.repeat(100_000), SOURCE, BASE))).toBe(`${SOURCE}:1:100001: invalid JSON: Unexpected end of JSON input`);
+  });
+
+  it('rejects a self.value nested too deeply to store', () => {
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    expect(errorOf(() => parseConfig(`{"self":{"key":"/k","value":{"a":${deep}}}}`, SOURCE, BASE))).toBe(`${SOURCE}: self.value: nested too deeply`);
+  });
+
+  it('takes linear time on long runs of blanks and slashes', () => {
+    const start = performance.now();
+    expect(parseError({ etcd: { server: ' '.repeat(200_000) } })).toMatch(/^\S+: etcd\.server: expected a URL/);
+    expect(withCluster({ path: `${'/'.repeat(200_000)}a` }).clusters[0]!.path).toBe(`${'/'.repeat(200_000)}a`);
+    expect(performance.now() - start).toBeLessThan(1000);
   });
 });
