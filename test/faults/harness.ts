@@ -23,7 +23,7 @@ export async function etcdMembers(etcd: EtcdConnection, path: string): Promise<s
 const byMemberOrder = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
 
 /**
- * Puts and deletes members of a cluster every `intervalMs`, from a pool of `poolSize` names
+ * Puts and deletes members of a cluster every `intervalMs`, from a pool of `poolSize` names (odd)
  * (10.77.x.y:80), until stopped. Only operations etcd confirmed count as changes made; while
  * etcd is down the churn keeps trying.
  */
@@ -54,7 +54,9 @@ export class Churn {
   }
 
   private async step(): Promise<void> {
-    const pool = this.options.poolSize ?? 40;
+    // Odd, so that over the rounds every name is both put and deleted: with an even pool the
+    // same names would always be put and the others always deleted, and membership would freeze.
+    const pool = this.options.poolSize ?? 41;
     const i = this.n++ % pool;
     const name = `10.77.${this.options.subnet ?? 0}.${(i * 7919) % pool}:80`;
     const key = `${this.path}/${name}`;
