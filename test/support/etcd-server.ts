@@ -1,5 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -46,6 +47,20 @@ export interface EtcdServer {
 export interface StartEtcdOptions {
   extraArgs?: string[];
   host?: string;
+  /** Serve clients over TLS (https:// endpoint) and require client certificates signed by `ca`. */
+  tls?: EtcdTlsOptions;
+}
+
+/** PEM file paths for a TLS etcd. */
+export interface EtcdTlsOptions {
+  /** etcd's own certificate and key. */
+  cert: string;
+  key: string;
+  /** The CA etcd trusts for client certificates; etcdctl and the health check verify etcd with it too. */
+  ca: string;
+  /** The client certificate and key etcdctl and the health check present. */
+  clientCert: string;
+  clientKey: string;
 }
 
 export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdServer> {
@@ -54,12 +69,15 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdSer
   const dataDir = await mkdtemp(join(tmpdir(), 'cc-etcd-'));
   const clientPort = await freePort(host);
   const peerPort = await freePort(host);
-  const endpoint = `http://${host}:${clientPort}`;
+  const tls = options.tls;
+  const endpoint = `${tls ? 'https' : 'http'}://${host}:${clientPort}`;
+  const ctlTls = tls ? [`--cacert=${tls.ca}`, `--cert=${tls.clientCert}`, `--key=${tls.clientKey}`] : [];
+  const tlsArgs = tls ? ['--cert-file', tls.cert, '--key-file', tls.key, '--client-cert-auth', '--trusted-ca-file', tls.ca] : [];
   let child: ChildProcess | undefined;
   let output = '';
 
   const ctl = async (...args: string[]) => {
-    const { stdout } = await run(ETCDCTL_BIN, [`--endpoints=${endpoint}`, ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
+    const { stdout } = await run(ETCDCTL_BIN, [`--endpoints=${endpoint}`, ...ctlTls, ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
     return stdout;
   };
 
@@ -76,6 +94,7 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdSer
         '--initial-advertise-peer-urls', `http://${host}:${peerPort}`,
         '--initial-cluster', `test=http://${host}:${peerPort}`,
         '--log-level', 'error',
+        ...tlsArgs,
         ...(options.extraArgs ?? []),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch } },
@@ -86,14 +105,31 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdSer
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`etcd exited with ${child.exitCode}: ${output.slice(-2000)}`);
       try {
-        const res = await fetch(`${endpoint}/health`);
-        if (res.ok && ((await res.json()) as { health?: string }).health === 'true') return;
+        if (await healthy()) return;
       } catch {
         // not up yet
       }
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`etcd did not become healthy within 20 s: ${output.slice(-2000)}`);
+  };
+
+  const healthy = async (): Promise<boolean> => {
+    if (!tls) {
+      const res = await fetch(`${endpoint}/health`);
+      return res.ok && ((await res.json()) as { health?: string }).health === 'true';
+    }
+    const secure = { ca: readFileSync(tls.ca), cert: readFileSync(tls.clientCert), key: readFileSync(tls.clientKey), timeout: 2000 };
+    return new Promise<boolean>((resolve) => {
+      const req = httpsGet(`${endpoint}/health`, secure, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve(res.statusCode === 200 && (JSON.parse(body) as { health?: string }).health === 'true'));
+        res.on('error', () => resolve(false));
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(false));
+    });
   };
 
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {

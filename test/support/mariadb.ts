@@ -42,10 +42,13 @@ export async function startMariaDb(host = '127.0.0.1'): Promise<MariaDb> {
   const port = await freePort(host);
   let server: ServerProcess;
   try {
-    await run(MARIADB_INSTALL_DB_BIN, ['--no-defaults', `--datadir=${datadir}`, '--user=root', '--auth-root-authentication-method=socket', '--skip-test-db', ...SERVER_OPTIONS]);
+    // Each instance its own tmpdir: two servers set up at once in the shared /tmp can collide on
+    // temporary table names ("Could not remove temporary table '/tmp/#sql-temptable-…'").
+    const own = [`--tmpdir=${dir}`];
+    await run(MARIADB_INSTALL_DB_BIN, ['--no-defaults', `--datadir=${datadir}`, '--user=root', '--auth-root-authentication-method=socket', '--skip-test-db', ...SERVER_OPTIONS, ...own]);
     server = await startServer(
       MARIADBD_BIN,
-      ['--no-defaults', `--datadir=${datadir}`, `--socket=${socket}`, `--port=${port}`, `--bind-address=${host}`, `--pid-file=${join(dir, 'mariadb.pid')}`, '--user=root', ...SERVER_OPTIONS],
+      ['--no-defaults', `--datadir=${datadir}`, `--socket=${socket}`, `--port=${port}`, `--bind-address=${host}`, `--pid-file=${join(dir, 'mariadb.pid')}`, '--user=root', ...SERVER_OPTIONS, ...own],
       { host, port, timeoutMs: 60_000 },
       { name: 'mariadbd' },
     );

@@ -9,7 +9,11 @@ export default class SummaryLineReporter implements Reporter {
   onFinished(files: RunnerTestFile[] = [], errors: unknown[] = []): void {
     const counts = { passed: 0, failed: 0, skipped: 0 };
     const visit = (task: RunnerTask) => {
-      if (task.type === 'suite') return task.tasks.forEach(visit);
+      if (task.type === 'suite') {
+        // A suite whose hook failed (beforeAll) leaves its tests skipped: the suite is a failure.
+        if (task.result?.state === 'fail') counts.failed++;
+        return task.tasks.forEach(visit);
+      }
       const state = task.result?.state;
       if (state === 'pass') counts.passed++;
       else if (state === 'fail') counts.failed++;

@@ -3,6 +3,7 @@ import type { Etcd3, IKeyValue, IOptions, IWatchResponse, ILeaseKeepAliveRespons
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { CompactedError, EtcdAccessError, EtcdUnavailableError, describeError } from './errors.js';
+import { describeTlsFailure, quietIpServerNameWarning } from './tls-failure.js';
 import { type KeyRange, rangeEnd } from './key-range.js';
 
 export interface EtcdConnectionOptions {
@@ -48,7 +49,11 @@ export interface WatchListener {
 export interface WatchHandle {
   /** Ask etcd for a progress notification (etcd >= 3.4). */
   requestProgress(): void;
-  close(): void;
+  /**
+   * Ends the watch. `stalled`: the caller gave up on it because its member stopped answering
+   * (a frozen or partitioned member sends no error); the connection moves to another endpoint.
+   */
+  close(stalled?: Error): void;
 }
 
 /**
@@ -57,9 +62,15 @@ export interface WatchHandle {
  * - every unary call carries a deadline (etcd3's `dialTimeout` does nothing);
  * - watch creation has a deadline too (etcd3's `create()` hangs while etcd is down);
  * - compaction surfaces as a CompactedError instead of an `error` event that can crash the process;
+ * - a certificate that fails TLS verification (either side's) is an EtcdAccessError with a clear
+ *   message, not an "unavailable" to retry (gRPC reports both as UNAVAILABLE);
  * - watch and keepalive streams drop a cached auth token that etcd rejects, so the next stream
  *   authenticates again (etcd3 refreshes tokens for unary calls only);
- * - no hidden retries or circuit breakers: callers decide (and re-read after any reconnect).
+ * - no hidden retries or circuit breakers: callers decide (and re-read after any reconnect);
+ * - failover: calls and streams stick to one endpoint (a random one at first); when it fails
+ *   (unreachable, deadline exceeded, a stream silent or broken) the next call goes to the next
+ *   endpoint, never back to the failed one by chance (etcd3 picks a random host per call, so a
+ *   frozen member would keep eating a third of all calls until their deadlines).
  */
 export interface EtcdConnection {
   readonly endpoints: readonly string[];
@@ -95,11 +106,22 @@ export async function connectEtcd(options: EtcdConnectionOptions): Promise<EtcdC
   return new Etcd3Connection(etcd3, options);
 }
 
+/** One etcd3 client per endpoint, so that we choose the member each call goes to. */
+interface Endpoint {
+  readonly index: number;
+  readonly url: string;
+  readonly client: Etcd3;
+}
+
 class Etcd3Connection implements EtcdConnection {
   readonly endpoints: readonly string[];
-  private readonly client: Etcd3;
+  private readonly members: Endpoint[];
+  /** The endpoint calls go to until it fails. */
+  private current: number;
   private readonly timeoutMs: number;
   private readonly logger: Logger;
+  /** The user of `auth`, named in permission errors. */
+  private readonly username: string | undefined;
   private keepAliveStream: KeepAliveStream | undefined;
   private closed = false;
 
@@ -110,19 +132,20 @@ class Etcd3Connection implements EtcdConnection {
     if (options.endpoints.length === 0) throw new Error('no etcd endpoints configured');
     this.endpoints = options.endpoints;
     this.timeoutMs = options.timeoutMs ?? 5_000;
+    this.username = options.auth?.username;
     this.logger = options.logger ?? silentLogger;
     // Must return a promise even when fn throws: etcd3 calls `.catch` on the result.
     const noRetry = { execute: async <T>(fn: (context: { signal: AbortSignal }) => T) => fn({ signal: new AbortController().signal }) } as unknown as NonNullable<
       IOptions['faultHandling']
     >['global'];
-    const clientOptions: IOptions = {
-      hosts: options.endpoints.map((e) => e.replace(/\/+$/, '')),
+    const clientOptions: Omit<IOptions, 'hosts'> = {
       grpcOptions: grpcChannelOptions,
       // Retries and failover are ours to decide; etcd3's circuit breaker would fail calls for 5 s
       // after three errors, even once etcd is back.
       faultHandling: { global: noRetry, host: () => noRetry! },
     };
     if (options.auth) clientOptions.auth = { username: options.auth.username, password: options.auth.password };
+    if (options.tls || options.endpoints.some((e) => e.startsWith('https://'))) quietIpServerNameWarning();
     if (options.tls) {
       const read = (path: string | undefined) => (path ? readFileSync(path) : undefined);
       const rootCertificate = read(options.tls.ca);
@@ -135,27 +158,52 @@ class Etcd3Connection implements EtcdConnection {
         ...(certChain ? { certChain } : {}),
       };
     }
-    this.client = new etcd3.Etcd3(clientOptions);
+    this.members = options.endpoints.map((e, index) => {
+      const url = e.replace(/\/+$/, '');
+      return { index, url, client: new etcd3.Etcd3({ ...clientOptions, hosts: url }) };
+    });
+    // Spread clients over the members; each one then stays where it is while that works.
+    this.current = Math.floor(Math.random() * this.members.length);
+  }
+
+  private pick(): Endpoint {
+    return this.members[this.current]!;
+  }
+
+  /** `member` failed: unless another call already moved on, the next call goes to the next endpoint. */
+  private failover(member: Endpoint, err: Error): void {
+    if (this.members.length < 2 || this.current !== member.index || this.closed) return;
+    this.current = (member.index + 1) % this.members.length;
+    this.logger.info(`etcd ${member.url} failed (${describeError(err)}); using ${this.members[this.current]!.url}`);
   }
 
   private deadline() {
     return { deadline: Date.now() + this.timeoutMs };
   }
 
-  /** Runs a unary call with a deadline, mapping etcd3's errors to ours. */
-  private async unary<T>(what: string, call: () => Promise<T>): Promise<T> {
+  /** Runs a unary call on the current endpoint, mapping etcd3's errors to ours; fails over on unavailability. */
+  private async unary<T>(what: string, call: (client: Etcd3) => Promise<T>, member = this.pick()): Promise<T> {
     if (this.closed) throw new EtcdUnavailableError(`${what}: connection closed`);
     try {
-      return await call();
+      return await call(member.client);
     } catch (err) {
-      throw this.translate(what, err);
+      throw this.failed(member, this.translate(what, err));
     }
+  }
+
+  /** Moves off `member` when `err` says it is unreachable; returns `err`. */
+  private failed(member: Endpoint, err: Error): Error {
+    if (err instanceof EtcdUnavailableError) this.failover(member, err);
+    return err;
   }
 
   private translate(what: string, err: unknown): Error {
     const e = this.etcd3;
     const text = describeError(err);
     if (/required revision has been compacted/.test(text)) return new CompactedError(0n);
+    // gRPC calls a failed TLS handshake UNAVAILABLE; a certificate verdict does not heal by retrying.
+    const tls = describeTlsFailure(text);
+    if (tls) return new EtcdAccessError(`${what} (${this.endpoints.join(', ')}): ${tls}`, { cause: err });
     if (
       err instanceof e.EtcdPermissionDeniedError ||
       err instanceof e.EtcdAuthenticationFailedError ||
@@ -163,7 +211,8 @@ class Etcd3Connection implements EtcdConnection {
       err instanceof e.EtcdUserNotFoundError ||
       err instanceof e.EtcdRoleNotGrantedError
     ) {
-      return new EtcdAccessError(`${what}: ${text}`, { cause: err });
+      // Whose permissions fell short is the first thing an operator needs to know.
+      return new EtcdAccessError(`${what}: ${text}${this.username ? ` (etcd user ${this.username})` : ''}`, { cause: err });
     }
     if (err instanceof e.EtcdError || err instanceof e.GRPCInvalidArgumentError || err instanceof e.EtcdLeaseInvalidError) {
       return err instanceof Error ? err : new Error(text);
@@ -173,8 +222,10 @@ class Etcd3Connection implements EtcdConnection {
 
   /** Forget a cached auth token so the next call or stream authenticates again. */
   private invalidateAuthToken(): void {
-    const pool = (this.client as unknown as { pool?: { authenticator?: { invalidateMetadata?: () => void } } }).pool;
-    pool?.authenticator?.invalidateMetadata?.();
+    for (const { client } of this.members) {
+      const pool = (client as unknown as { pool?: { authenticator?: { invalidateMetadata?: () => void } } }).pool;
+      pool?.authenticator?.invalidateMetadata?.();
+    }
   }
 
   private isAuthTokenError(err: unknown): boolean {
@@ -182,8 +233,8 @@ class Etcd3Connection implements EtcdConnection {
   }
 
   async range(range: KeyRange, options: { revision?: bigint } = {}): Promise<RangeResult> {
-    const res = await this.unary('read', () =>
-      this.client.kv.range(
+    const res = await this.unary('read', (client) =>
+      client.kv.range(
         {
           key: Buffer.from(range.key, 'utf8'),
           ...(range.prefix ? { range_end: rangeEnd(range) } : {}),
@@ -197,8 +248,8 @@ class Etcd3Connection implements EtcdConnection {
   }
 
   async put(key: string, value: string, options: { lease?: string } = {}): Promise<bigint> {
-    const res = await this.unary('put', () =>
-      this.client.kv.put(
+    const res = await this.unary('put', (client) =>
+      client.kv.put(
         { key: Buffer.from(key, 'utf8'), value: Buffer.from(value, 'utf8'), ...(options.lease ? { lease: options.lease } : {}) },
         this.deadline(),
       ),
@@ -207,24 +258,24 @@ class Etcd3Connection implements EtcdConnection {
   }
 
   async delete(key: string): Promise<number> {
-    const res = await this.unary('delete', () => this.client.kv.deleteRange({ key: Buffer.from(key, 'utf8') }, this.deadline()));
+    const res = await this.unary('delete', (client) => client.kv.deleteRange({ key: Buffer.from(key, 'utf8') }, this.deadline()));
     return Number(res.deleted);
   }
 
   async grantLease(ttlSeconds: number): Promise<string> {
-    const res = await this.unary('lease grant', () => this.client.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: 0 }, this.deadline()));
+    const res = await this.unary('lease grant', (client) => client.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: 0 }, this.deadline()));
     if (res.error) throw new Error(`lease grant: ${res.error}`);
     return String(res.ID);
   }
 
   async leaseTimeToLive(leaseId: string): Promise<number> {
-    const res = await this.unary('lease lookup', () => this.client.leaseClient.leaseTimeToLive({ ID: leaseId, keys: false }, this.deadline()));
+    const res = await this.unary('lease lookup', (client) => client.leaseClient.leaseTimeToLive({ ID: leaseId, keys: false }, this.deadline()));
     return Number(res.TTL);
   }
 
   async revokeLease(leaseId: string): Promise<void> {
     try {
-      await this.unary('lease revoke', () => this.client.leaseClient.leaseRevoke({ ID: leaseId }, this.deadline()));
+      await this.unary('lease revoke', (client) => client.leaseClient.leaseRevoke({ ID: leaseId }, this.deadline()));
     } catch (err) {
       if (/requested lease not found/.test(describeError(err))) return; // already gone: the goal is met
       throw err;
@@ -234,7 +285,10 @@ class Etcd3Connection implements EtcdConnection {
   async keepAlive(leaseId: string): Promise<number> {
     if (this.closed) throw new EtcdUnavailableError('keepalive: connection closed');
     if (!this.keepAliveStream || this.keepAliveStream.broken) {
-      this.keepAliveStream = await this.unary('keepalive', async () => new KeepAliveStream(await this.client.leaseClient.leaseKeepAlive()));
+      const idleError = this.keepAliveStream?.idleError;
+      if (idleError) this.failed(this.keepAliveStream!.member, this.translate('keepalive', this.etcd3.castGrpcError(idleError)));
+      const member = this.pick();
+      this.keepAliveStream = await this.unary('keepalive', async (client) => new KeepAliveStream(await client.leaseClient.leaseKeepAlive(), member), member);
     }
     const stream = this.keepAliveStream;
     try {
@@ -242,13 +296,14 @@ class Etcd3Connection implements EtcdConnection {
     } catch (err) {
       stream.destroy();
       if (this.isAuthTokenError(err)) this.invalidateAuthToken();
-      throw this.translate('keepalive', err);
+      throw this.failed(stream.member, this.translate('keepalive', err));
     }
   }
 
   async watch(range: KeyRange, startRevision: bigint, listener: WatchListener): Promise<WatchHandle> {
     if (this.closed) throw new EtcdUnavailableError('watch: connection closed');
-    const stream = await this.unary('watch', () => this.client.watchClient.watch());
+    const member = this.pick();
+    const stream = await this.unary('watch', (client) => client.watchClient.watch(), member);
     // A gRPC stream with no 'error' listener crashes the process on error; there is always one.
     let created = false;
     let finished = false;
@@ -259,6 +314,7 @@ class Etcd3Connection implements EtcdConnection {
         clearTimeout(createTimer);
         cancelStream(stream);
         if (this.isAuthTokenError(err)) this.invalidateAuthToken();
+        this.failed(member, err);
         if (created) listener.onBroken(err);
         else reject(err);
       };
@@ -287,9 +343,11 @@ class Etcd3Connection implements EtcdConnection {
             requestProgress: () => {
               if (!finished) stream.write({ progress_request: {} });
             },
-            close: () => {
+            close: (stalled?: Error) => {
+              if (finished) return;
               finished = true;
               cancelStream(stream);
+              if (stalled) this.failover(member, stalled);
             },
           });
         }
@@ -310,7 +368,7 @@ class Etcd3Connection implements EtcdConnection {
   close(): void {
     this.closed = true;
     this.keepAliveStream?.destroy();
-    this.client.close();
+    for (const { client } of this.members) client.close();
   }
 }
 
@@ -330,9 +388,15 @@ function cancelStream(stream: Duplex | Awaited<ReturnType<Etcd3['leaseClient']['
 /** One long-lived LeaseKeepAlive stream; requests are answered in order. */
 class KeepAliveStream {
   broken = false;
+  /** What broke the stream while no keepalive was waiting for an answer. */
+  idleError: Error | undefined;
   private readonly waiting: { id: string; resolve: (ttl: number) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }[] = [];
 
-  constructor(private readonly stream: Awaited<ReturnType<Etcd3['leaseClient']['leaseKeepAlive']>>) {
+  constructor(
+    private readonly stream: Awaited<ReturnType<Etcd3['leaseClient']['leaseKeepAlive']>>,
+    /** The endpoint the stream runs to. */
+    readonly member: Endpoint,
+  ) {
     stream.on('data', (res: ILeaseKeepAliveResponse) => {
       const index = this.waiting.findIndex((w) => w.id === String(res.ID));
       if (index < 0) return;
@@ -340,8 +404,8 @@ class KeepAliveStream {
       clearTimeout(w!.timer);
       w!.resolve(Number(res.TTL));
     });
-    stream.on('error', (err: Error) => this.fail(err));
-    stream.on('end', () => this.fail(new Error('keepalive stream ended by etcd')));
+    stream.on('error', (err: Error) => this.fail(err, true));
+    stream.on('end', () => this.fail(new Error('keepalive stream ended by etcd'), true));
   }
 
   send(id: string, timeoutMs: number): Promise<number> {
@@ -352,7 +416,8 @@ class KeepAliveStream {
     });
   }
 
-  private fail(err: Error): void {
+  private fail(err: Error, fromStream = false): void {
+    if (fromStream && !this.broken && this.waiting.length === 0) this.idleError = err;
     this.broken = true;
     for (const w of this.waiting.splice(0)) {
       clearTimeout(w.timer);

@@ -73,18 +73,23 @@ describe('Reloader', () => {
     expect(logged.join('\n')).toMatch(/retrying in \d+ ms/);
   });
 
-  it('runs at once when a request arrives during a backoff wait', async () => {
+  it('keeps its backoff when requests arrive during the wait: they join the retry (no reload storm under churn)', async () => {
     const counter = join(dir, 'count');
     const metrics = createMetrics();
     const script = 'n=$(cat "$0" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$0"; [ $n -ge 2 ]';
-    const r = reloader({ argv: ['sh', '-c', script, counter], metrics, backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    // Backoff 1 s with jitter: the retry comes 500-1000 ms after the failure.
+    const r = reloader({ argv: ['sh', '-c', script, counter], metrics, backoff: { initialMs: 1000, maxMs: 1000 } });
     r.request();
     await vi.waitFor(() => expect(reloads(metrics, 'failed')).toBe(1));
-    const started = Date.now();
-    r.request();
+    for (let i = 0; i < 10; i++) {
+      r.request();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // Ten requests later, still waiting out the backoff: no run since the failure.
+    expect((await readFile(counter, 'utf8')).trim()).toBe('1');
     await r.idle();
-    expect(Date.now() - started).toBeLessThan(5000);
     expect(reloads(metrics, 'ok')).toBe(1);
+    expect((await readFile(counter, 'utf8')).trim()).toBe('2'); // one failure, one retry for all those requests
   });
 
   it('treats a timeout or a missing command as a failure, never throwing', async () => {

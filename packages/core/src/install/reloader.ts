@@ -15,7 +15,9 @@ export interface ReloaderOptions {
 
 /**
  * Runs the reload command after file replacements. Requests made while a run is in progress
- * coalesce into one more run; a failed run is retried with backoff until one succeeds.
+ * coalesce into one more run; a failed run is retried with backoff until one succeeds. Requests
+ * made during a backoff wait join the retry instead of cutting the wait short: under churn a
+ * failing reload would otherwise run once per replacement, with no backoff at all.
  * Nothing here throws into the caller: the watcher must keep going whatever the reload does.
  */
 export class Reloader {
@@ -23,7 +25,7 @@ export class Reloader {
   private closed = false;
   private failures = 0;
   private loop: Promise<void> | undefined;
-  /** Ends the current backoff wait early (a new request, or close). */
+  /** Ends the current backoff wait early (close). */
   private wake: (() => void) | undefined;
 
   constructor(private readonly options: ReloaderOptions) {}
@@ -31,7 +33,6 @@ export class Reloader {
   request(): void {
     if (this.closed) return;
     this.pending = true;
-    this.wake?.();
     this.loop ??= this.run();
   }
 

@@ -31,7 +31,12 @@ export type RegistrationEnd = 'removed' | 'stopped';
 export class Registration {
   private readonly controller = new AbortController();
   private leaseId: string | undefined;
-  /** When etcd last confirmed the lease alive: a lease gone sooner than its TTL was revoked. */
+  /**
+   * When etcd last confirmed the lease alive: a lease gone sooner than its TTL after it was
+   * revoked. Taken when the confirming request was sent, not when its answer arrived: etcd
+   * refreshed the lease somewhere in between, and a slow answer (a busy etcd, a starved process)
+   * must not make a lease that simply expired look revoked.
+   */
   private lastConfirmed = 0;
   private deciding: Promise<void> | undefined;
   private stopped = false;
@@ -55,16 +60,19 @@ export class Registration {
     const { key, value, ttl, logger } = this.options;
     for (;;) {
       try {
+        const sent = Date.now();
         const lease = await this.etcd.grantLease(ttl);
         await this.etcd.put(key, value, { lease });
         this.leaseId = lease;
-        this.lastConfirmed = Date.now();
+        this.lastConfirmed = sent;
         this.backoff.reset();
         this.options.metrics?.set('cluster_control_registered', 1);
         logger.info(`registered ${key} (lease ${BigInt(lease).toString(16)}, ttl ${ttl}s)`);
         return;
       } catch (err) {
-        if (err instanceof EtcdAccessError || this.controller.signal.aborted) throw err;
+        // Not allowed (e.g. a role that may not write this key): retrying cannot help; say which key.
+        if (err instanceof EtcdAccessError) throw new EtcdAccessError(`could not register ${key}: ${describeError(err)}`, { cause: err });
+        if (this.controller.signal.aborted) throw err;
         logger.warn(`could not register ${key}: ${describeError(err)}; retrying`);
         await sleep(this.backoff.next(), this.controller.signal);
         if (this.controller.signal.aborted) throw new Error('registration stopped');
@@ -126,9 +134,10 @@ export class Registration {
       const lease = this.leaseId;
       if (!lease) continue;
       try {
+        const sent = Date.now();
         const ttl = await this.etcd.keepAlive(lease);
         if (ttl > 0) {
-          this.lastConfirmed = Date.now();
+          this.lastConfirmed = sent;
           wait = heartbeat * 1000;
         } else {
           await this.decideOnLostLease();

@@ -1,5 +1,5 @@
 import type { EtcdConnection, KeyValue, WatchEvent, WatchHandle } from '../etcd/connection.js';
-import { CompactedError, EtcdAccessError, describeError } from '../etcd/errors.js';
+import { CompactedError, EtcdAccessError, EtcdUnavailableError, describeError } from '../etcd/errors.js';
 import type { KeyRange } from '../etcd/key-range.js';
 import { Backoff, type BackoffOptions, sleep } from '../util/backoff.js';
 import type { Logger } from '../util/log.js';
@@ -169,6 +169,8 @@ export class ResilientWatch {
         if (Date.now() - lastHeard > this.stallTimeoutMs) {
           logger.warn(`${label}: watch silent for over ${this.stallTimeoutMs} ms; re-creating it`);
           metrics?.inc('cluster_control_watch_stalls_total', { cluster: label });
+          // Tells the connection its member stopped answering, so the re-read goes elsewhere.
+          handle?.close(new EtcdUnavailableError(`watch silent for over ${this.stallTimeoutMs} ms`));
           end('broken');
         } else {
           handle?.requestProgress();
