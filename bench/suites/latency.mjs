@@ -1,202 +1,31 @@
-#!/usr/bin/env node
-// Change-latency benchmark: how long after a put does the watcher's output file contain the new
-// member, compared with the floor (a bare etcd3 watch seeing an equivalent put)?
+// Change latency: how long after a put does the watcher's output file contain the new member,
+// compared with the floor (a bare etcd3 watch seeing an equivalent put) in the same run?
 // Plain Node 20 ESM, no build step. See bench/README.md.
 //
-//   node bench/run.mjs [--samples 200] [--warmup 20] [--file-dir DIR] [--out FILE]
-//                      [--skip-fsync] [--fs-ops] [--quiet]
+//   node bench/suites/latency.mjs [--samples 200] [--warmup 20] [--file-dir DIR] [--out FILE]
+//                                 [--skip-fsync] [--fs-ops]
 
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import fsp, { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import fs from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { ClusterSync, connectEtcd, silentLogger } from '@cluster-control/core';
 import etcd3 from 'etcd3';
 
+import { etcdVersion, startEtcd } from '../lib/etcd.mjs';
+import { deferred, onCleanup, runMain, trackDir, withTimeout } from '../lib/resources.mjs';
+import { writeResult } from '../lib/results.mjs';
+import { ms, r3, roundAll, summarize } from '../lib/stats.mjs';
+import { fileSystemOf } from '../lib/system.mjs';
+
 const { Etcd3 } = etcd3;
 const HERE = dirname(fileURLToPath(import.meta.url));
-const ETCD_BIN = process.env.ETCD_BIN ?? '/usr/bin/etcd';
 const SAMPLE_TIMEOUT_MS = 10_000;
-
-// ---------------------------------------------------------------------------------------------
-// Options
-
-const { values: opts } = parseArgs({
-  options: {
-    samples: { type: 'string', default: '200' },
-    warmup: { type: 'string', default: '20' },
-    'file-dir': { type: 'string' },
-    out: { type: 'string' },
-    'skip-fsync': { type: 'boolean', default: false },
-    'fs-ops': { type: 'boolean', default: false },
-    quiet: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-if (opts.help) {
-  process.stdout.write(`usage: node bench/run.mjs [options]
-  --samples N      measured changes per side (default 200)
-  --warmup N       unmeasured changes per side first (default 20)
-  --file-dir DIR   where the watcher's output file lives (default: a new dir under ${os.tmpdir()})
-  --out FILE       results JSON (default bench/results/latest.json)
-  --skip-fsync     DIAGNOSTIC ONLY: make FileHandle.sync() a no-op, to show what fsync costs;
-                   writes bench/results/diagnostic-skip-fsync.json unless --out is given
-  --fs-ops         also time every fs call of the install (adds a little overhead; prints a table)
-  --quiet          no progress on stderr
-`);
-  process.exit(0);
-}
-const SAMPLES = positiveInt(opts.samples, 'samples');
-const WARMUP = nonNegativeInt(opts.warmup, 'warmup');
-const SKIP_FSYNC = opts['skip-fsync'];
-const FS_OPS = opts['fs-ops'];
-const OUT = opts.out ?? join(HERE, 'results', SKIP_FSYNC ? 'diagnostic-skip-fsync.json' : 'latest.json');
-if (SAMPLES > 65536 || WARMUP > 65536) fail('--samples and --warmup must be at most 65536 (one /16 of member names each)');
-
-function positiveInt(text, name) {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) fail(`--${name} must be a positive integer, got ${text}`);
-  return n;
-}
-function nonNegativeInt(text, name) {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) fail(`--${name} must be a non-negative integer, got ${text}`);
-  return n;
-}
-function fail(message) {
-  process.stderr.write(`bench: ${message}\n`);
-  process.exit(2);
-}
-const progress = (message) => {
-  if (!opts.quiet) process.stderr.write(`bench: ${message}\n`);
-};
-
-// ---------------------------------------------------------------------------------------------
-// Cleanup: etcd process, its data dir, the output dir, clients. Runs once, on success, error,
-// SIGINT/SIGTERM; a synchronous last resort runs on 'exit'.
-
-const resources = { etcd: undefined, dirs: [], closers: [] };
-let cleaning;
-
-function cleanup() {
-  cleaning ??= (async () => {
-    for (const close of resources.closers.splice(0).reverse()) {
-      try {
-        await withTimeout(Promise.resolve().then(close), 3_000, 'close');
-      } catch {
-        // best effort
-      }
-    }
-    await stopEtcd();
-    for (const dir of resources.dirs.splice(0)) await rm(dir, { recursive: true, force: true }).catch(() => {});
-  })();
-  return cleaning;
-}
-
-async function stopEtcd() {
-  const child = resources.etcd;
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-process.on('exit', () => {
-  const child = resources.etcd;
-  if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  for (const dir of resources.dirs) rmSync(dir, { recursive: true, force: true });
-});
-let interrupted = false;
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
-  process.on(signal, () => {
-    if (interrupted) return;
-    interrupted = true;
-    process.stderr.write(`bench: ${signal}, cleaning up\n`);
-    cleanup().finally(() => process.exit(code));
-  });
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms))),
-  ]).finally(() => clearTimeout(timer));
-}
-
-// ---------------------------------------------------------------------------------------------
-// etcd
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function startEtcd() {
-  const dataDir = await mkdtemp(join(os.tmpdir(), 'cc-bench-etcd-'));
-  resources.dirs.push(dataDir);
-  // A free port can be taken between probing and etcd binding it: try a few times.
-  for (let attempt = 1; ; attempt++) {
-    const clientPort = await freePort();
-    const peerPort = await freePort();
-    const endpoint = `http://127.0.0.1:${clientPort}`;
-    const peer = `http://127.0.0.1:${peerPort}`;
-    let output = '';
-    const child = spawn(
-      ETCD_BIN,
-      [
-        '--name', 'bench',
-        '--data-dir', dataDir,
-        '--listen-client-urls', endpoint,
-        '--advertise-client-urls', endpoint,
-        '--listen-peer-urls', peer,
-        '--initial-advertise-peer-urls', peer,
-        '--initial-cluster', `bench=${peer}`,
-        '--logger', 'zap',
-        '--log-level', 'error',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch } },
-    );
-    resources.etcd = child;
-    child.stdout.on('data', (d) => (output = (output + d).slice(-4000)));
-    child.stderr.on('data', (d) => (output = (output + d).slice(-4000)));
-    const spawnError = new Promise((resolve) => child.once('error', resolve));
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      const err = await Promise.race([spawnError, new Promise((r) => setTimeout(r, 100, undefined))]);
-      if (err) throw new Error(`could not start ${ETCD_BIN}: ${err.message} (install Debian's etcd-server, or set ETCD_BIN)`);
-      if (child.exitCode !== null) break;
-      try {
-        const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1_000) });
-        if (res.ok && (await res.json()).health === 'true') return { endpoint, dataDir };
-      } catch {
-        // not up yet
-      }
-    }
-    await stopEtcd();
-    if (attempt >= 3 || !/address already in use/.test(output)) {
-      throw new Error(`etcd did not become healthy (attempt ${attempt}): ${output.trim().slice(-2000)}`);
-    }
-    progress(`etcd port taken, retrying (${output.trim().split('\n').pop()})`);
-    await rm(dataDir, { recursive: true, force: true });
-    mkdirSync(dataDir, { recursive: true });
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Instrumentation: timestamps per stage of our pipeline, taken from outside core (core is
@@ -204,55 +33,54 @@ async function startEtcd() {
 
 /** The ours-sample in flight, if any: stage timestamps are recorded into it. */
 let active;
-
-async function instrumentFsync() {
-  // FileHandle is not exported; take its prototype from a handle. core's installFile calls
-  // handle.sync() once for the temp file and once for the directory.
-  const handle = await open(HERE, 'r');
-  const proto = Object.getPrototypeOf(handle);
-  await handle.close();
-  const original = proto.sync;
-  proto.sync = async function sync() {
-    const start = performance.now();
-    try {
-      return SKIP_FSYNC ? undefined : await original.call(this);
-    } finally {
-      active?.syncs.push([start, performance.now()]);
-    }
-  };
-}
+/** DIAGNOSTIC --skip-fsync: fs.fdatasync and fs.fsync do nothing. */
+let skipFsync = false;
 
 /**
- * --fs-ops: time every fs call core's install makes, as [name, start, end] in the active sample.
- * Module functions are swapped on node:fs/promises and pushed into the ESM bindings core imported
- * (syncBuiltinESMExports); FileHandle methods are swapped on the prototype.
+ * Stamps around every flush to disk: core's installFile calls fs.fdatasync for the temp file, then
+ * fs.fsync for the directory. fs functions are swapped on node:fs and pushed into the ESM bindings core
+ * imported (syncBuiltinESMExports).
  */
-async function instrumentFsOps() {
-  const wrap = (owner, name, label = name) => {
-    const original = owner[name];
-    owner[name] = async function (...args) {
+function instrumentFsync() {
+  for (const name of ['fdatasync', 'fsync']) {
+    const original = fs[name];
+    fs[name] = function (fd, callback) {
+      const start = performance.now();
+      const done = (err) => {
+        active?.syncs.push([start, performance.now()]);
+        callback(err);
+      };
+      if (skipFsync) process.nextTick(done, null);
+      else original.call(this, fd, done);
+    };
+  }
+  syncBuiltinESMExports();
+}
+
+/** --fs-ops: time every fs call core's install makes, as [name, start, end] in the active sample. */
+function instrumentFsOps() {
+  for (const name of ['realpathSync', 'openSync', 'fstatSync', 'readFileSync', 'writeFileSync', 'fchmodSync', 'fchownSync', 'closeSync', 'renameSync', 'unlinkSync']) {
+    const original = fs[name];
+    fs[name] = function (...args) {
       const start = performance.now();
       try {
-        return await original.apply(this, args);
+        return original.apply(this, args);
       } finally {
-        active?.ops.push([label, start, performance.now()]);
+        active?.ops.push([name, start, performance.now()]);
       }
     };
-  };
-  for (const name of ['realpath', 'rename', 'readdir', 'unlink']) wrap(fsp, name);
-  wrap(fsp, 'open');
-  // FileHandle#close is an own property of each handle (not on the prototype): wrap it per handle.
-  const timedOpen = fsp.open;
-  fsp.open = async function (...args) {
-    const handle = await timedOpen.apply(this, args);
-    wrap(handle, 'close', 'handle.close');
-    return handle;
-  };
+  }
+  for (const name of ['fdatasync', 'fsync']) {
+    const original = fs[name];
+    fs[name] = function (fd, callback) {
+      const start = performance.now();
+      original.call(this, fd, (err) => {
+        active?.ops.push([name, start, performance.now()]);
+        callback(err);
+      });
+    };
+  }
   syncBuiltinESMExports();
-  const handle = await open(HERE, 'r');
-  const proto = Object.getPrototypeOf(handle);
-  await handle.close();
-  for (const name of ['stat', 'readFile', 'writeFile', 'chmod', 'chown', 'sync']) wrap(proto, name, `handle.${name}`);
 }
 
 /** An EtcdConnection whose watch listener stamps when core's connection layer hands over events. */
@@ -294,56 +122,41 @@ const jsonHandler = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Statistics
-
-/** Nearest-rank percentile of an ascending array. */
-function percentile(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
-function summarize(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mean = sorted.reduce((s, v) => s + v, 0) / sorted.length;
-  return {
-    n: sorted.length,
-    min: sorted[0],
-    p50: percentile(sorted, 50),
-    p90: percentile(sorted, 90),
-    p99: percentile(sorted, 99),
-    max: sorted[sorted.length - 1],
-    mean,
-  };
-}
-const r3 = (v) => Math.round(v * 1000) / 1000;
-const roundAll = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === 'number' && k !== 'n' ? r3(v) : v]));
-const ms = (v) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
-
-// ---------------------------------------------------------------------------------------------
 // The benchmark
 
 // Measured change i adds 10.9.<i/256>.<i%256>:80; warm-up change j adds 10.8.<j/256>.<j%256>:80.
 const memberName = (i, net = 9) => `10.${net}.${Math.floor(i / 256)}.${i % 256}:80`;
 
-async function main() {
+/**
+ * Runs the benchmark; resolves to { name, title, lines, result, targets }.
+ * options: samples (200), warmup (20), fileDir (a new dir under the OS temp dir), fsOps (time
+ * every fs call), skipFsync (DIAGNOSTIC: fs.fdatasync/fsync no-ops), progress (message => void).
+ */
+export async function run(options = {}) {
+  const SAMPLES = options.samples ?? 200;
+  const WARMUP = options.warmup ?? 20;
+  const FS_OPS = options.fsOps ?? false;
+  const SKIP_FSYNC = options.skipFsync ?? false;
+  const progress = options.progress ?? (() => {});
+  if (SAMPLES > 65536 || WARMUP > 65536) throw new Error('samples and warmup must be at most 65536 (one /16 of member names each)');
+  skipFsync = SKIP_FSYNC;
   const startedAt = new Date();
-  await instrumentFsync();
-  if (FS_OPS) await instrumentFsOps();
+  if (FS_OPS) instrumentFsOps(); // first: instrumentFsync's stamps then include the fs-ops wrapper
+  instrumentFsync();
 
-  progress(`starting etcd (${ETCD_BIN})`);
-  const { endpoint, dataDir } = await startEtcd();
-  const etcdVersion = tryExec(ETCD_BIN, ['--version']).split('\n')[0]?.replace(/^etcd Version:\s*/, '') ?? 'unknown';
+  progress('starting etcd');
+  const { endpoint, dataDir } = await startEtcd({ progress });
 
-  const fileDir = opts['file-dir'] ? await mkdtemp(join(opts['file-dir'], 'cc-bench-out-')) : await mkdtemp(join(os.tmpdir(), 'cc-bench-out-'));
-  resources.dirs.push(fileDir);
+  const fileDir = trackDir(await mkdtemp(join(options.fileDir ?? os.tmpdir(), 'cc-bench-out-')));
   const file = join(fileDir, 'members.json');
 
   // Three clients, as in production: the one doing the puts is not the one watching.
   const putter = new Etcd3({ hosts: endpoint });
-  resources.closers.push(() => putter.close());
+  onCleanup(() => putter.close());
   const floorClient = new Etcd3({ hosts: endpoint });
-  resources.closers.push(() => floorClient.close());
+  onCleanup(() => floorClient.close());
   const connection = await connectEtcd({ endpoints: [endpoint], logger: silentLogger });
-  resources.closers.push(() => connection.close());
+  onCleanup(() => connection.close());
 
   // Ours: ClusterSync writing `file`.
   let outcomeWaiter;
@@ -370,7 +183,7 @@ async function main() {
       }
     },
   });
-  resources.closers.unshift(() => sync.stop()); // stopped before the connection closes
+  onCleanup(() => sync.stop()); // cleanup runs latest first: stopped before the connection closes
   await sync.start();
   await sync.idle();
 
@@ -385,7 +198,7 @@ async function main() {
       floorWaiter.resolve();
     }
   });
-  resources.closers.unshift(() => floorWatcher.cancel());
+  onCleanup(() => floorWatcher.cancel());
 
   // One put to warm the putter's channel before anything is timed.
   await putter.put('/bench/warm').value('x').exec();
@@ -460,9 +273,9 @@ async function main() {
     ['put -> watch event (core connection)', (s) => s.event - s.t0],
     ['event -> render start (membership)', (s) => s.renderStart - s.event],
     ['render (handler)', (s) => s.renderEnd - s.renderStart],
-    ['render -> fsync temp (realpath, read, write tmp)', (s) => s.syncs[0][0] - s.renderEnd],
-    ['fsync temp file', (s) => s.syncs[0][1] - s.syncs[0][0]],
-    ['close + rename + open dir', (s) => s.syncs[1][0] - s.syncs[0][1]],
+    ['render -> fsync temp (read back, write temp)', (s) => s.syncs[0][0] - s.renderEnd],
+    ['fdatasync temp file', (s) => s.syncs[0][1] - s.syncs[0][0]],
+    ['close + rename + open directory', (s) => s.syncs[1][0] - s.syncs[0][1]],
     ['fsync directory', (s) => s.syncs[1][1] - s.syncs[1][0]],
     ['dir fsync -> onOutcome installed', (s) => s.installed - s.syncs[1][1]],
   ];
@@ -519,22 +332,21 @@ async function main() {
         ]
       : []),
     '',
-    `node ${process.version}, ${os.cpus().length} cpu(s) ${os.cpus()[0]?.model ?? ''}, etcd ${etcdVersion}`,
+    `node ${process.version}, ${os.cpus().length} cpu(s) ${os.cpus()[0]?.model ?? ''}, etcd ${etcdVersion()}`,
     `output file on ${fsType} (${fileDir}), etcd data on ${fileSystemOf(dataDir)}${FS_OPS ? '; --fs-ops instrumentation on' : ''}`,
     '',
   ];
-  process.stdout.write(lines.join('\n'));
 
   const results = {
     benchmark: 'change-latency',
     date: startedAt.toISOString(),
-    diagnostic: SKIP_FSYNC ? 'skip-fsync: FileHandle.sync() was a no-op; not a real configuration' : null,
+    diagnostic: SKIP_FSYNC ? 'skip-fsync: fs.fdatasync/fsync were no-ops; not a real configuration' : null,
     instrumentation: FS_OPS ? 'stage stamps + every fs call (--fs-ops)' : 'stage stamps',
     node: process.version,
     platform: `${process.platform} ${os.release()} ${process.arch}`,
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model ?? null,
-    etcd: etcdVersion,
+    etcd: etcdVersion(),
     outputFileSystem: fsType,
     samples: SAMPLES,
     warmup: WARMUP,
@@ -550,41 +362,59 @@ async function main() {
     fsOps,
     raw: { latency: oursTotal.map(r3), floor: floorTotal.map(r3) },
   };
-  mkdirSync(dirname(OUT), { recursive: true });
-  writeFileSync(OUT, JSON.stringify(results, null, 2) + '\n');
-  progress(`wrote ${OUT}`);
+  return { name: 'latency', title: 'change latency', lines, result: results, targets: results.targets };
 }
 
-function deferred() {
-  let resolve, reject;
-  const promise = new Promise((res, rej) => ((resolve = res), (reject = rej)));
-  promise.catch(() => {}); // observed via withTimeout
-  return { promise, resolve, reject };
-}
+// ---------------------------------------------------------------------------------------------
+// Direct run: node bench/suites/latency.mjs [options]
 
-/** e.g. ext4, tmpfs; best effort (findmnt is util-linux, stat -f says ext2/ext3 for ext4). */
-function fileSystemOf(dir) {
-  return tryExec('findmnt', ['-n', '-o', 'FSTYPE', '-T', dir]) || tryExec('stat', ['-f', '-c', '%T', dir]) || 'unknown';
-}
-
-function tryExec(cmd, args) {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return '';
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { values: opts } = parseArgs({
+    options: {
+      samples: { type: 'string', default: '200' },
+      warmup: { type: 'string', default: '20' },
+      'file-dir': { type: 'string' },
+      out: { type: 'string' },
+      'skip-fsync': { type: 'boolean', default: false },
+      'fs-ops': { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (opts.help) {
+    process.stdout.write(`usage: node bench/suites/latency.mjs [options]
+  --samples N      measured changes per side (default 200)
+  --warmup N       unmeasured changes per side first (default 20)
+  --file-dir DIR   where the watcher's output file lives (default: a new dir under ${os.tmpdir()})
+  --out FILE       results JSON (default bench/results/latency.json)
+  --skip-fsync     DIAGNOSTIC ONLY: make fs.fdatasync/fsync no-ops, to show what fsync costs;
+                   writes bench/results/diagnostic-skip-fsync.json unless --out is given
+  --fs-ops         also time every fs call of the install (adds a little overhead; prints a table)
+  --quiet          no progress on stderr
+`);
+    process.exit(0);
   }
+  const count = (text, name, min) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min) {
+      process.stderr.write(`bench: --${name} must be an integer >= ${min}, got ${text}\n`);
+      process.exit(2);
+    }
+    return n;
+  };
+  const options = {
+    samples: count(opts.samples, 'samples', 1),
+    warmup: count(opts.warmup, 'warmup', 0),
+    fileDir: opts['file-dir'],
+    skipFsync: opts['skip-fsync'],
+    fsOps: opts['fs-ops'],
+    progress: opts.quiet ? undefined : (m) => process.stderr.write(`bench: ${m}\n`),
+  };
+  const out = opts.out ?? join(HERE, '..', 'results', opts['skip-fsync'] ? 'diagnostic-skip-fsync.json' : 'latency.json');
+  await runMain(async () => {
+    const report = await run(options);
+    process.stdout.write(report.lines.join('\n') + '\n');
+    writeResult(out, report);
+    options.progress?.(`wrote ${out}`);
+  });
 }
-
-let exitCode = 0;
-try {
-  await main();
-} catch (err) {
-  // After SIGINT/SIGTERM the clients are closed under the running loop: that error is expected.
-  if (!interrupted) {
-    process.stderr.write(`bench: failed: ${err?.stack ?? err}\n`);
-    exitCode = 1;
-  }
-} finally {
-  await cleanup();
-}
-if (!interrupted) process.exit(exitCode); // else the signal handler exits with 130/143

@@ -1,0 +1,56 @@
+// Facts about the machine a result was measured on.
+
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+
+export function tryExec(cmd, args) {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+/** e.g. ext4, tmpfs; best effort (findmnt is util-linux, stat -f says ext2/ext3 for ext4). */
+export function fileSystemOf(dir) {
+  return tryExec('findmnt', ['-n', '-o', 'FSTYPE', '-T', dir]) || tryExec('stat', ['-f', '-c', '%T', dir]) || 'unknown';
+}
+
+export function machine() {
+  return {
+    node: process.version,
+    platform: `${process.platform} ${os.release()} ${process.arch}`,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? null,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  };
+}
+
+/** CPU time (user + system) of a process in ms, from /proc; undefined when it is gone. */
+export function cpuTimeMs(pid) {
+  try {
+    const stat = execFileSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' });
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+    return (ticks * 1000) / clockTicks();
+  } catch {
+    return undefined;
+  }
+}
+
+let ticksPerSecond;
+function clockTicks() {
+  ticksPerSecond ??= Number(tryExec('getconf', ['CLK_TCK'])) || 100;
+  return ticksPerSecond;
+}
+
+/** Resident set size of a process in bytes, from /proc; undefined when it is gone. */
+export function rssBytes(pid) {
+  try {
+    const status = execFileSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' });
+    const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+    return kb === undefined ? undefined : Number(kb) * 1024;
+  } catch {
+    return undefined;
+  }
+}

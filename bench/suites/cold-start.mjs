@@ -1,0 +1,151 @@
+// Cold start of the one-shot commands: how long does `cluster-control prepare`, `removekey` and
+// `heartbeat --once` take from exec to exit, next to `node -e 0` (the least any Node program
+// costs) and `etcdctl get` (etcd's own Go client) in the same run?
+//
+// Each command runs `runs` times, round-robin (node, etcdctl, prepare, removekey, heartbeat,
+// node, ...) so machine noise hits all alike; the first round is a warm-up (page cache) and not
+// counted. Then each cluster-control command runs once more under --cpu-prof, and its samples are
+// added up by where the code lives, and the modules it loads are counted by package, to show
+// where the time goes.
+//
+//   node bench/suites/cold-start.mjs [--runs 15] [--out FILE]
+
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { ETCDCTL_BIN, etcdVersion, startEtcd } from '../lib/etcd.mjs';
+import { countModules, profileNode } from '../lib/profile.mjs';
+import { runMain, trackDir } from '../lib/resources.mjs';
+import { writeResult } from '../lib/results.mjs';
+import { r3, roundAll, summarize, table } from '../lib/stats.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const CLI = join(HERE, '..', '..', 'packages', 'cli', 'bin.js');
+const CORE_DIR = join(HERE, '..', '..', 'packages', 'core');
+
+/** Runs `command` to completion; resolves to its wall time in ms. A failure is an error: a fast failure is no result. */
+function timed(label, file, args, env) {
+  const start = performance.now();
+  const result = spawnSync(file, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const elapsed = performance.now() - start;
+  if (result.error) throw new Error(`${label}: could not run ${file}: ${result.error.message}`);
+  if (result.status !== 0) throw new Error(`${label}: exit ${result.status ?? result.signal}: ${(result.stderr || result.stdout).trim().slice(-500)}`);
+  return elapsed;
+}
+
+export async function run(options = {}) {
+  const runs = options.runs ?? 15;
+  const progress = options.progress ?? (() => {});
+  progress('starting etcd');
+  const { endpoint } = await startEtcd({ progress });
+  const dir = trackDir(await mkdtemp(join(os.tmpdir(), 'cc-bench-cold-')));
+  const conf = join(dir, 'cluster-control.json');
+  await writeFile(
+    conf,
+    JSON.stringify({
+      etcd: { endpoints: [endpoint] },
+      self: { key: '/bench/cold/web/10.0.0.5:80', ttl: 30 },
+      clusters: [{ name: 'web', path: '/bench/cold/web', handler: 'json', handlerConfig: join(dir, 'web.json') }],
+    }),
+  );
+  const env = { ...process.env, ETCDCTL_API: '3' };
+  const commands = [
+    { label: 'node -e 0', floor: 'node', file: process.execPath, args: ['-e', '0'] },
+    { label: 'etcdctl get', floor: 'etcdctl', file: ETCDCTL_BIN, args: ['--endpoints', endpoint, 'get', '/bench/cold/web/10.0.0.5:80'] },
+    { label: 'cluster-control heartbeat --once', ours: true, file: process.execPath, args: [CLI, '--conf', conf, 'heartbeat', '--once'] },
+    { label: 'cluster-control prepare web', ours: true, file: process.execPath, args: [CLI, '--conf', conf, 'prepare', 'web'] },
+    { label: 'cluster-control removekey', ours: true, file: process.execPath, args: [CLI, '--conf', conf, 'removekey'] },
+    // For comparison: what loading the gRPC client alone costs (the one-shot commands no longer do).
+    { label: '(node + import etcd3 alone)', reference: true, file: process.execPath, args: ['--input-type=module', '-e', "await import('etcd3')"], cwd: CORE_DIR },
+  ];
+
+  const times = new Map(commands.map((c) => [c.label, []]));
+  progress(`${runs} runs of ${commands.length} commands, round-robin (+1 warm-up round)`);
+  for (let round = 0; round <= runs; round++) {
+    for (const c of commands) {
+      const ms = c.cwd ? timedIn(c, env) : timed(c.label, c.file, c.args, env);
+      if (round > 0) times.get(c.label).push(ms);
+    }
+  }
+
+  const stats = new Map(commands.map((c) => [c.label, summarize(times.get(c.label))]));
+  const node = stats.get('node -e 0');
+  const etcdctl = stats.get('etcdctl get');
+  const rows = commands.map((c) => {
+    const s = stats.get(c.label);
+    return [c.label, s.p50.toFixed(1), s.p90.toFixed(1), s.min.toFixed(1), (s.p50 / etcdctl.p50).toFixed(2) + 'x', c.floor === 'node' ? '' : (s.p50 - node.p50).toFixed(1)];
+  });
+  const targets = commands
+    .filter((c) => c.ours)
+    .map((c) => {
+      const s = stats.get(c.label);
+      return { target: `${c.label.replace('cluster-control ', '')} <= 2 x etcdctl get`, value: `${s.p50.toFixed(1)} vs ${(2 * etcdctl.p50).toFixed(1)} ms`, pass: s.p50 <= 2 * etcdctl.p50 };
+    });
+
+  progress('profiling each cluster-control command once (--cpu-prof)');
+  const profiles = commands
+    .filter((c) => c.ours)
+    .map((c) => ({ command: c.label, ...profileNode(c.args, { env }), modules: countModules(c.args, { env }) }));
+
+  const lines = [
+    '',
+    `cold start, ${runs} runs each, round-robin; wall time from exec to exit, ms`,
+    table(['command', 'p50', 'p90', 'min', 'p50 / etcdctl', 'p50 - node'], rows),
+    '',
+    ...targets.map((t) => `${t.pass ? 'PASS' : 'MISS'}  ${t.target.padEnd(36)} (${t.value})`),
+    `      floor of any Node program: node -e 0 = ${(node.p50 / etcdctl.p50).toFixed(2)} x etcdctl get`,
+    '',
+    'where the time goes (one --cpu-prof run each; self time by where the code lives, ms):',
+    ...profiles.flatMap((p) => [
+      `  ${p.command}: ${p.totalMs.toFixed(1)} ms profiled; ${p.modules.reduce((n, m) => n + m.modules, 0)} modules loaded (${p.modules.map((m) => `${m.group} ${m.modules}`).join(', ')})`,
+      ...p.groups.filter((g) => g.ms >= 1).slice(0, 8).map((g) => `    ${g.group.padEnd(52)} ${g.ms.toFixed(1).padStart(6)}`),
+    ]),
+    '',
+    `etcd ${etcdVersion()}, ${ETCDCTL_BIN}, node ${process.version}`,
+    '',
+  ];
+  const result = {
+    benchmark: 'cold-start',
+    date: new Date().toISOString(),
+    runs,
+    unit: 'ms',
+    commands: commands.map((c) => ({ command: c.label, args: c.args.map((a) => (a === conf ? '<conf>' : a)), ...roundAll(stats.get(c.label)) })),
+    ratioToEtcdctl: Object.fromEntries(commands.map((c) => [c.label, r3(stats.get(c.label).p50 / etcdctl.p50)])),
+    targets,
+    profiles: profiles.map((p) => ({ command: p.command, totalMs: r3(p.totalMs), groups: p.groups.map((g) => ({ group: g.group, ms: r3(g.ms) })), modules: p.modules })),
+    raw: Object.fromEntries([...times].map(([k, v]) => [k, v.map(r3)])),
+  };
+  return { name: 'cold-start', title: 'cold start of one-shot commands', lines, result, targets };
+}
+
+function timedIn(c, env) {
+  const start = performance.now();
+  const result = spawnSync(c.file, c.args, { env, cwd: c.cwd, stdio: 'ignore' });
+  if (result.status !== 0) throw new Error(`${c.label}: exit ${result.status ?? result.signal}`);
+  return performance.now() - start;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Direct run
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { values: opts } = parseArgs({ options: { runs: { type: 'string', default: '15' }, out: { type: 'string' }, quiet: { type: 'boolean', default: false } } });
+  const runs = Number(opts.runs);
+  if (!Number.isInteger(runs) || runs < 1) {
+    process.stderr.write(`bench: --runs must be a positive integer, got ${opts.runs}\n`);
+    process.exit(2);
+  }
+  const progress = opts.quiet ? undefined : (m) => process.stderr.write(`bench: ${m}\n`);
+  const out = opts.out ?? join(HERE, '..', 'results', 'cold-start.json');
+  await runMain(async () => {
+    const report = await run({ runs, progress });
+    process.stdout.write(report.lines.join('\n') + '\n');
+    writeResult(out, report);
+    progress?.(`wrote ${out}`);
+  });
+}
