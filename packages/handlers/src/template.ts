@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
 import type { Handler, Member, RenderContext } from '@cluster-control/core';
-import { Liquid, LiquidError, type Template } from 'liquidjs';
+import type { Liquid, Template } from 'liquidjs';
 import { HandlerOptionsError } from './options-error.js';
 import { metaBoolean, metaInteger, metaToken, safeMembers } from './shared/meta.js';
 import { OptionReader } from './shared/options.js';
@@ -23,10 +24,22 @@ export type TemplateOptions = {
  * (they accept "now"), no `sample` (random). `base64_decode` is gone too: it is the one filter
  * that turns a checked meta token back into arbitrary bytes. Unknown filters are errors.
  */
-const engine = new Liquid({ ownPropertyOnly: true, strictFilters: true, templates: {} });
-for (const tag of ['include', 'render', 'layout']) delete engine.tags[tag];
-for (const filter of ['date', 'date_to_xmlschema', 'date_to_rfc822', 'date_to_string', 'date_to_long_string', 'sample', 'base64_decode']) {
-  delete engine.filters[filter];
+let loaded: { engine: Liquid; LiquidError: typeof import('liquidjs').LiquidError } | undefined;
+
+/**
+ * liquidjs, loaded on first use: it is a large module graph, and most commands (and most
+ * configurations) never render a template. Required, not imported, so parseOptions stays synchronous.
+ */
+function liquid(): NonNullable<typeof loaded> {
+  if (loaded) return loaded;
+  const { Liquid, LiquidError } = createRequire(import.meta.url)('liquidjs') as typeof import('liquidjs');
+  const engine = new Liquid({ ownPropertyOnly: true, strictFilters: true, templates: {} });
+  for (const tag of ['include', 'render', 'layout']) delete engine.tags[tag];
+  for (const filter of ['date', 'date_to_xmlschema', 'date_to_rfc822', 'date_to_string', 'date_to_long_string', 'sample', 'base64_decode']) {
+    delete engine.filters[filter];
+  }
+  loaded = { engine, LiquidError };
+  return loaded;
 }
 
 /** Meta keys a template may see by default. */
@@ -63,7 +76,7 @@ export const template: Handler<TemplateOptions> = {
 
     let compiled: Template[];
     try {
-      compiled = engine.parse(text);
+      compiled = liquid().engine.parse(text);
     } catch (err) {
       throw new HandlerOptionsError(file !== undefined ? 'templateFile' : 'template', describe(err, file));
     }
@@ -77,7 +90,7 @@ export const template: Handler<TemplateOptions> = {
       vars: options.vars,
     };
     try {
-      return String(engine.renderSync(options.compiled, scope));
+      return String(liquid().engine.renderSync(options.compiled, scope));
     } catch (err) {
       throw new Error(`template ${describe(err, options.source === 'template' ? undefined : options.source)}`);
     }
@@ -87,7 +100,7 @@ export const template: Handler<TemplateOptions> = {
 /** One line (newlines in quoted template text shown as \n): `FILE:LINE:COL: message`, or `line L, column C: message` inline. */
 function describe(err: unknown, file: string | undefined): string {
   const message = (err instanceof Error ? err.message : String(err)).replace(/, line:\d+, col:\d+$/, '').replace(/\r?\n/g, '\\n');
-  if (!(err instanceof LiquidError)) return file !== undefined ? `${file}: ${message}` : message;
+  if (!(err instanceof liquid().LiquidError)) return file !== undefined ? `${file}: ${message}` : message;
   const [line, column] = err.token.getPosition();
   return file !== undefined ? `${file}:${line}:${column}: ${message}` : `line ${line}, column ${column}: ${message}`;
 }

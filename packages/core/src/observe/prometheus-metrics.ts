@@ -1,4 +1,5 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Counter, Gauge, Registry } from 'prom-client';
 import type { Metrics } from '../util/metrics.js';
 
 export type MetricType = 'counter' | 'gauge';
@@ -78,6 +79,9 @@ const REVISION_LAG = 'cluster_control_revision_lag';
  * must never take down the watcher or the supervisor.
  */
 export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}): PrometheusMetrics {
+  // Required here, not imported at the top: prom-client costs ~50 ms to load, and the one-shot
+  // commands, which import this package too, never export metrics.
+  const { Counter, Gauge, Registry, collectDefaultMetrics } = createRequire(import.meta.url)('prom-client') as typeof import('prom-client');
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
 
