@@ -57,6 +57,25 @@ export interface WatchHandle {
 }
 
 /**
+ * The unary calls: all a one-shot command needs. Implemented over gRPC by `connectEtcd` and over
+ * etcd's JSON gateway by `connectEtcdGateway` (no gRPC to load: fast start-up).
+ */
+export interface EtcdClient {
+  readonly endpoints: readonly string[];
+  range(range: KeyRange, options?: { revision?: bigint }): Promise<RangeResult>;
+  put(key: string, value: string, options?: { lease?: string }): Promise<bigint>;
+  /** Deletes one key; resolves to the number deleted (0 or 1). */
+  delete(key: string): Promise<number>;
+  grantLease(ttlSeconds: number): Promise<string>;
+  /** One keepalive; resolves to the remaining TTL in seconds, 0 when the lease no longer exists. */
+  keepAlive(leaseId: string): Promise<number>;
+  /** Remaining TTL in seconds, or -1 when the lease does not exist. */
+  leaseTimeToLive(leaseId: string): Promise<number>;
+  revokeLease(leaseId: string): Promise<void>;
+  close(): void;
+}
+
+/**
  * Our small interface to etcd. Everything else in core talks to this, never to `etcd3` directly,
  * so the client's gaps are covered in one place:
  * - every unary call carries a deadline (etcd3's `dialTimeout` does nothing);
@@ -72,21 +91,9 @@ export interface WatchHandle {
  *   endpoint, never back to the failed one by chance (etcd3 picks a random host per call, so a
  *   frozen member would keep eating a third of all calls until their deadlines).
  */
-export interface EtcdConnection {
-  readonly endpoints: readonly string[];
-  range(range: KeyRange, options?: { revision?: bigint }): Promise<RangeResult>;
-  put(key: string, value: string, options?: { lease?: string }): Promise<bigint>;
-  /** Deletes one key; resolves to the number deleted (0 or 1). */
-  delete(key: string): Promise<number>;
-  grantLease(ttlSeconds: number): Promise<string>;
-  /** One keepalive; resolves to the remaining TTL in seconds, 0 when the lease no longer exists. */
-  keepAlive(leaseId: string): Promise<number>;
-  /** Remaining TTL in seconds, or -1 when the lease does not exist. */
-  leaseTimeToLive(leaseId: string): Promise<number>;
-  revokeLease(leaseId: string): Promise<void>;
+export interface EtcdConnection extends EtcdClient {
   /** Opens a watch from `startRevision`; resolves once etcd confirmed it. */
   watch(range: KeyRange, startRevision: bigint, listener: WatchListener): Promise<WatchHandle>;
-  close(): void;
 }
 
 type Etcd3Module = typeof import('etcd3');

@@ -1,4 +1,4 @@
-import type { EtcdConnection } from '../etcd/connection.js';
+import type { EtcdClient, EtcdConnection } from '../etcd/connection.js';
 import { EtcdAccessError, describeError } from '../etcd/errors.js';
 import { singleKey } from '../etcd/key-range.js';
 import { ResilientWatch } from '../watch/resilient-watch.js';
@@ -57,27 +57,10 @@ export class Registration {
 
   /** Grants a lease and puts the key on it, retrying while etcd is unreachable. */
   async register(): Promise<void> {
-    const { key, value, ttl, logger } = this.options;
-    for (;;) {
-      try {
-        const sent = Date.now();
-        const lease = await this.etcd.grantLease(ttl);
-        await this.etcd.put(key, value, { lease });
-        this.leaseId = lease;
-        this.lastConfirmed = sent;
-        this.backoff.reset();
-        this.options.metrics?.set('cluster_control_registered', 1);
-        logger.info(`registered ${key} (lease ${BigInt(lease).toString(16)}, ttl ${ttl}s)`);
-        return;
-      } catch (err) {
-        // Not allowed (e.g. a role that may not write this key): retrying cannot help; say which key.
-        if (err instanceof EtcdAccessError) throw new EtcdAccessError(`could not register ${key}: ${describeError(err)}`, { cause: err });
-        if (this.controller.signal.aborted) throw err;
-        logger.warn(`could not register ${key}: ${describeError(err)}; retrying`);
-        await sleep(this.backoff.next(), this.controller.signal);
-        if (this.controller.signal.aborted) throw new Error('registration stopped');
-      }
-    }
+    const { lease, sent } = await registerKey(this.etcd, { ...this.options, backoff: this.backoff, signal: this.controller.signal });
+    this.leaseId = lease;
+    this.lastConfirmed = sent;
+    this.options.metrics?.set('cluster_control_registered', 1);
   }
 
   /**
@@ -194,6 +177,36 @@ export class Registration {
         logger.warn(`checking the lease of ${key} failed: ${describeError(err)}; retrying`);
         await sleep(this.backoff.next(), signal);
       }
+    }
+  }
+}
+
+/**
+ * Grants a lease and puts `key` on it, retrying while etcd is unreachable (until `signal` aborts).
+ * Needs only unary calls, so `heartbeat --once` can use the light gateway client. Resolves to the
+ * lease and when its grant was sent (the lease's TTL runs from about then).
+ */
+export async function registerKey(
+  etcd: EtcdClient,
+  options: { key: string; value: string; ttl: number; logger: Logger; backoff?: Backoff; signal?: AbortSignal },
+): Promise<{ lease: string; sent: number }> {
+  const { key, value, ttl, logger, signal } = options;
+  const backoff = options.backoff ?? new Backoff();
+  for (;;) {
+    try {
+      const sent = Date.now();
+      const lease = await etcd.grantLease(ttl);
+      await etcd.put(key, value, { lease });
+      backoff.reset();
+      logger.info(`registered ${key} (lease ${BigInt(lease).toString(16)}, ttl ${ttl}s)`);
+      return { lease, sent };
+    } catch (err) {
+      // Not allowed (e.g. a role that may not write this key): retrying cannot help; say which key.
+      if (err instanceof EtcdAccessError) throw new EtcdAccessError(`could not register ${key}: ${describeError(err)}`, { cause: err });
+      if (signal?.aborted) throw err;
+      logger.warn(`could not register ${key}: ${describeError(err)}; retrying`);
+      await sleep(backoff.next(), signal);
+      if (signal?.aborted) throw new Error('registration stopped');
     }
   }
 }

@@ -1,4 +1,4 @@
-import type { EtcdConnection } from '../etcd/connection.js';
+import type { EtcdClient } from '../etcd/connection.js';
 import { prefixRange } from '../etcd/key-range.js';
 import type { LogOnce } from '../model/log-once.js';
 import type { Member } from '../model/member.js';
@@ -15,7 +15,7 @@ export interface ClusterRead {
 }
 
 /** One consistent read of a cluster's members. */
-export async function readCluster(etcd: EtcdConnection, path: string): Promise<ClusterRead> {
+export async function readCluster(etcd: EtcdClient, path: string): Promise<ClusterRead> {
   const res = await etcd.range(prefixRange(path + '/'));
   const membership = new Membership(path);
   const diagnostics = membership.reset(res.kvs);
@@ -44,7 +44,7 @@ export function logDiagnostics(
 
 /** `prepare`: read once, write the file, return the read's revision. */
 export async function prepareCluster(
-  etcd: EtcdConnection,
+  etcd: EtcdClient,
   target: ClusterTarget,
   logger: Logger,
   metrics?: Metrics,
