@@ -1,9 +1,11 @@
 import {
   type ClusterControlConfig,
   type ClusterTarget,
+  type EtcdClient,
   type EtcdConnection,
   type Logger,
   ConfigError,
+  clientFromConfig,
   connectFromConfig,
   createLogger,
   findCluster,
@@ -21,6 +23,7 @@ export interface GlobalOptions {
 /** What a command runs with: its configuration, a logger, and etcd on demand. */
 export class CommandContext {
   private connection: EtcdConnection | undefined;
+  private client: EtcdClient | undefined;
 
   private constructor(
     readonly config: ClusterControlConfig,
@@ -33,9 +36,16 @@ export class CommandContext {
     return new CommandContext(config, logger);
   }
 
+  /** The full connection (gRPC): watches and leases kept alive, for long-running commands. */
   async etcd(): Promise<EtcdConnection> {
     this.connection ??= await connectFromConfig(this.config.etcd, this.logger);
     return this.connection;
+  }
+
+  /** Unary calls only, over etcd's JSON gateway: one-shot commands start without loading gRPC. */
+  etcdClient(): EtcdClient {
+    this.client ??= clientFromConfig(this.config.etcd, this.logger);
+    return this.client;
   }
 
   async target(clusterName: string): Promise<ClusterTarget> {
@@ -50,5 +60,6 @@ export class CommandContext {
 
   close(): void {
     this.connection?.close();
+    this.client?.close();
   }
 }

@@ -1,4 +1,4 @@
-import { aborted, Registration } from '@cluster-control/core';
+import { aborted, Registration, registerKey } from '@cluster-control/core';
 import type { CommandContext } from '../context.js';
 import { shutdownSignal } from '../signals.js';
 
@@ -10,6 +10,14 @@ export async function heartbeat(ctx: CommandContext, options: { once?: boolean }
   const self = ctx.self();
   const shutdown = shutdownSignal();
   try {
+    if (options.once) {
+      // The key lives for one TTL unless a later heartbeat takes it over. Unary calls only: the
+      // light gateway client, no gRPC to load. A signal while etcd is away just ends the command.
+      const registering = registerKey(ctx.etcdClient(), { key: self.key, value: self.value, ttl: self.ttl, logger: ctx.logger, signal: shutdown.signal });
+      registering.catch(() => {}); // after a signal, its "stopped" rejection is expected
+      await Promise.race([registering, aborted(shutdown.signal)]);
+      return 0;
+    }
     const etcd = await ctx.etcd();
     const registration = new Registration(etcd, { key: self.key, value: self.value, ttl: self.ttl, heartbeat: self.heartbeat, logger: ctx.logger });
     // Registering retries while etcd is away; a signal meanwhile just ends the command.
@@ -18,7 +26,6 @@ export async function heartbeat(ctx: CommandContext, options: { once?: boolean }
       await registration.stop();
       return 0;
     }
-    if (options.once) return 0; // the key lives for one TTL unless a later heartbeat takes it over
     const stopOnSignal = aborted(shutdown.signal).then(() => registration.stop());
     const end = await registration.run();
     if (end === 'stopped') await stopOnSignal;

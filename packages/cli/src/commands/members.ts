@@ -4,7 +4,7 @@ import type { CommandContext } from '../context.js';
 /** `members <cluster> [--json]`: the current valid members, one name per line or as JSON. */
 export async function members(ctx: CommandContext, clusterName: string, options: { json?: boolean; timeout: number }): Promise<number> {
   const cluster = findCluster(ctx.config, clusterName);
-  const etcd = await ctx.etcd();
+  const etcd = ctx.etcdClient();
   const read = await retryUntil('members', () => readCluster(etcd, cluster.path), { timeoutMs: options.timeout, logger: ctx.logger });
   logDiagnostics(cluster.name, cluster.path, read.diagnostics, ctx.logger);
   if (options.json) {

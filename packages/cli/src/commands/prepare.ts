@@ -5,7 +5,7 @@ import { RuntimeError } from '../errors.js';
 /** `prepare <cluster>`: write the cluster's file now; print the read's revision (stdout's only line). */
 export async function prepare(ctx: CommandContext, clusterName: string, options: { timeout: number }): Promise<number> {
   const target = await ctx.target(clusterName);
-  const etcd = await ctx.etcd();
+  const etcd = ctx.etcdClient();
   const result = await retryUntil('prepare', () => prepareCluster(etcd, target, ctx.logger), { timeoutMs: options.timeout, logger: ctx.logger });
   if (result.outcome === 'check-failed' || result.outcome === 'failed') {
     throw new RuntimeError(`prepare ${clusterName}: ${target.file} was not written (${result.outcome})`);
