@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLogger, silentLogger } from '../util/log.js';
 import { createMetrics } from '../util/metrics.js';
+import { MAX_MEMBERS_ENV_BYTES } from '../sync/reload-env.js';
 import { Reloader, type ReloaderOptions } from './reloader.js';
 
 let dir: string;
@@ -36,6 +37,17 @@ describe('Reloader', () => {
     expect(env).toContain('CLUSTER_CONTROL_FILE=/etc/web.conf\n');
     expect(env).toContain('CLUSTER_CONTROL_MEMBERS=a:1 b:2\n');
     expect(env).toContain(`PATH=${process.env.PATH}\n`);
+  });
+
+  it('starts with a member list as long as reloadEnvironment ever passes (no E2BIG)', async () => {
+    const out = join(dir, 'length');
+    const members = 'm'.repeat(MAX_MEMBERS_ENV_BYTES);
+    const metrics = createMetrics();
+    const r = reloader({ argv: ['sh', '-c', 'printf %s "$CLUSTER_CONTROL_MEMBERS" | wc -c > "$0"', out], envFor: () => ({ CLUSTER_CONTROL_MEMBERS: members }), metrics });
+    r.request();
+    await r.idle();
+    expect(Number((await readFile(out, 'utf8')).trim())).toBe(MAX_MEMBERS_ENV_BYTES);
+    expect(reloads(metrics, 'ok')).toBe(1);
   });
 
   it('coalesces requests made during a run into one more run, which starts after the last request', async () => {

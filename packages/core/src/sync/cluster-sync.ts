@@ -9,6 +9,7 @@ import type { Metrics } from '../util/metrics.js';
 import { ResilientWatch, type ResilientWatchOptions } from '../watch/resilient-watch.js';
 import { type ClusterTarget, type InstallOutcome, renderAndInstall } from './cluster-target.js';
 import { logDiagnostics } from './prepare.js';
+import { reloadEnvironment } from './reload-env.js';
 
 export interface ClusterSyncOptions {
   target: ClusterTarget;
@@ -55,11 +56,13 @@ export class ClusterSync {
         cluster: target.name,
         logger,
         ...(metrics ? { metrics } : {}),
-        envFor: () => ({
-          CLUSTER_CONTROL_CLUSTER: target.name,
-          CLUSTER_CONTROL_FILE: target.file,
-          CLUSTER_CONTROL_MEMBERS: this.membership.members().map((m) => m.name).join(' '),
-        }),
+        envFor: () => {
+          const env = reloadEnvironment(target.name, target.file, this.membership.members());
+          if (env.CLUSTER_CONTROL_MEMBERS_OMITTED && this.logOnce.first('members-env-omitted')) {
+            logger.warn(`${target.name}: ${env.CLUSTER_CONTROL_MEMBER_COUNT} members are too many for CLUSTER_CONTROL_MEMBERS; reloads get CLUSTER_CONTROL_MEMBERS_OMITTED=1 instead (read ${target.file})`);
+          }
+          return env;
+        },
       });
     }
     this.watch = new ResilientWatch(
