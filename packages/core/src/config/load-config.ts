@@ -1,11 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { z } from 'zod';
 import { ConfigError } from './config-error.js';
 import { describeJsonError } from './json-error.js';
 import { FieldError, normalizeConfig } from './normalize.js';
-import { configErrorMap, configFileSchema } from './schema.js';
 import type { ClusterConfig, ClusterControlConfig } from './schema.js';
+import { validateConfigFile } from './validate.js';
 
 export const DEFAULT_CONFIG_FILE = 'cluster-control.conf';
 
@@ -54,15 +53,11 @@ export function parseConfig(text: string, sourceName: string, baseDir: string): 
     throw new ConfigError(`${sourceName}:${line}:${column}: invalid JSON: ${message}`);
   }
 
-  const parsed = configFileSchema.safeParse(data, { error: configErrorMap, reportInput: true });
-  if (!parsed.success) {
-    const { at, message } = firstIssue(parsed.error.issues);
-    throw new ConfigError(at ? `${sourceName}: ${at}: ${message}` : `${sourceName}: ${message}`);
-  }
   try {
-    return normalizeConfig(parsed.data, sourceName, baseDir);
+    return normalizeConfig(validateConfigFile(data), sourceName, baseDir);
   } catch (error) {
-    if (error instanceof FieldError) throw new ConfigError(`${sourceName}: ${error.path}: ${error.message}`);
+    // The path is empty when the file is not a JSON object at all.
+    if (error instanceof FieldError) throw new ConfigError(error.path ? `${sourceName}: ${error.path}: ${error.message}` : `${sourceName}: ${error.message}`);
     throw error;
   }
 }
@@ -74,20 +69,4 @@ export function findCluster(config: ClusterControlConfig, name: string): Cluster
   const names = config.clusters.map((c) => c.name);
   const known = names.length > 0 ? `configured: ${names.join(', ')}` : 'no clusters configured';
   throw new ConfigError(`${config.sourcePath}: unknown cluster ${JSON.stringify(name)} (${known})`);
-}
-
-/** The first issue, with its field path; inside a union, that of the one branch whose type matched. */
-function firstIssue(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): { at: string; message: string } {
-  const issue = issues[0];
-  if (issue === undefined) return { at: formatPath(prefix), message: 'invalid value' };
-  const at = [...prefix, ...issue.path];
-  if (issue.code === 'invalid_union') {
-    const matched = issue.errors.filter((branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0));
-    if (matched.length === 1) return firstIssue(matched[0]!, at);
-  }
-  return { at: formatPath(at), message: issue.message };
-}
-
-function formatPath(keys: readonly PropertyKey[]): string {
-  return keys.map((key, i) => (typeof key === 'number' ? `[${key}]` : i === 0 ? String(key) : `.${String(key)}`)).join('');
 }
