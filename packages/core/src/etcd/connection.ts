@@ -92,6 +92,11 @@ export interface EtcdClient {
  *   frozen member would keep eating a third of all calls until their deadlines).
  */
 export interface EtcdConnection extends EtcdClient {
+  /**
+   * The highest mod revision of any key in `range` (0 when it is empty): a key newer than what a
+   * watch delivered proves that the watch is behind. One key, no values: cheap at any size.
+   */
+  newestModRevision(range: KeyRange): Promise<bigint>;
   /** Opens a watch from `startRevision`; resolves once etcd confirmed it. */
   watch(range: KeyRange, startRevision: bigint, listener: WatchListener): Promise<WatchHandle>;
 }
@@ -252,6 +257,24 @@ class Etcd3Connection implements EtcdConnection {
       ),
     );
     return { kvs: res.kvs.map(toKeyValue), revision: BigInt(res.header.revision) };
+  }
+
+  async newestModRevision(range: KeyRange): Promise<bigint> {
+    const res = await this.unary('read', (client) =>
+      client.kv.range(
+        {
+          key: Buffer.from(range.key, 'utf8'),
+          ...(range.prefix ? { range_end: rangeEnd(range) } : {}),
+          sort_target: 'Mod',
+          sort_order: 'Descend',
+          limit: 1,
+          keys_only: true,
+          serializable: false,
+        },
+        this.deadline(),
+      ),
+    );
+    return res.kvs[0] ? BigInt(res.kvs[0].mod_revision) : 0n;
   }
 
   async put(key: string, value: string, options: { lease?: string } = {}): Promise<bigint> {

@@ -142,3 +142,112 @@ describe('Debouncer with injected timers', () => {
     expect(fire).toHaveBeenCalledTimes(1);
   });
 });
+
+describe('Debouncer with wait and a settled check', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A check whose answers the test gives, one per call. */
+  function controlledCheck() {
+    const calls: Array<(settled: boolean) => void> = [];
+    const check = vi.fn(() => new Promise<boolean>((resolve) => calls.push(resolve)));
+    return { check, answer: (settled: boolean) => calls.shift()!(settled) };
+  }
+
+  it('fires after min ms of quiet once the check says the source is settled', async () => {
+    const fire = vi.fn();
+    const { check, answer } = controlledCheck();
+    const d = new Debouncer({ min: 50, max: 1000 }, fire, undefined, check);
+    d.trigger();
+    vi.advanceTimersByTime(50);
+    expect(check).toHaveBeenCalledTimes(1);
+    expect(fire).not.toHaveBeenCalled();
+    answer(true);
+    await Promise.resolve();
+    expect(fire).toHaveBeenCalledTimes(1);
+    expect(d.pending).toBe(false);
+  });
+
+  it('keeps waiting while the source has undelivered changes, asking again after each min', async () => {
+    const fire = vi.fn();
+    const { check, answer } = controlledCheck();
+    const d = new Debouncer({ min: 50, max: 1000 }, fire, undefined, check);
+    d.trigger();
+    vi.advanceTimersByTime(50);
+    answer(false);
+    await Promise.resolve();
+    expect(fire).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(49);
+    expect(check).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(1);
+    expect(check).toHaveBeenCalledTimes(2);
+    answer(true);
+    await Promise.resolve();
+    expect(fire).toHaveBeenCalledTimes(1);
+  });
+
+  it('ignores an answer that arrives after a newer trigger', async () => {
+    const fire = vi.fn();
+    const { check, answer } = controlledCheck();
+    const d = new Debouncer({ min: 50, max: 1000 }, fire, undefined, check);
+    d.trigger();
+    vi.advanceTimersByTime(50);
+    d.trigger(); // the events the check was about arrived
+    answer(true);
+    await Promise.resolve();
+    expect(fire).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(50);
+    expect(check).toHaveBeenCalledTimes(2);
+    answer(true);
+    await Promise.resolve();
+    expect(fire).toHaveBeenCalledTimes(1);
+  });
+
+  it('still fires at max while the source keeps saying not yet, or while a check hangs', async () => {
+    const fire = vi.fn();
+    const { check, answer } = controlledCheck();
+    const d = new Debouncer({ min: 50, max: 200 }, fire, undefined, check);
+    d.trigger();
+    vi.advanceTimersByTime(50);
+    answer(false);
+    await Promise.resolve();
+    vi.advanceTimersByTime(50);
+    answer(false);
+    await Promise.resolve();
+    vi.advanceTimersByTime(50); // a third check, never answered
+    expect(check).toHaveBeenCalledTimes(3);
+    expect(fire).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(50);
+    expect(fire).toHaveBeenCalledTimes(1);
+    answer(true); // too late: already fired
+    await Promise.resolve();
+    expect(fire).toHaveBeenCalledTimes(1);
+  });
+
+  it('fires when the check fails (etcd unreachable is no reason to hold a render back)', async () => {
+    const fire = vi.fn();
+    const d = new Debouncer({ min: 50, max: 1000 }, fire, undefined, () => Promise.reject(new Error('unavailable')));
+    d.trigger();
+    vi.advanceTimersByTime(50);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(fire).toHaveBeenCalledTimes(1);
+  });
+
+  it('does not fire after cancel, whatever the check answers', async () => {
+    const fire = vi.fn();
+    const { answer, check } = controlledCheck();
+    const d = new Debouncer({ min: 50, max: 1000 }, fire, undefined, check);
+    d.trigger();
+    vi.advanceTimersByTime(50);
+    d.cancel();
+    answer(true);
+    await Promise.resolve();
+    vi.advanceTimersByTime(2000);
+    expect(fire).not.toHaveBeenCalled();
+  });
+});

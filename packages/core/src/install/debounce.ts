@@ -12,20 +12,33 @@ const realTimers: DebounceTimers = {
 };
 
 /**
+ * Asked when `min` ms have passed without a trigger: has the source really gone quiet? Resolves
+ * false while it still holds changes not delivered yet. etcd delivers a watch that fell behind in
+ * batches with pauses of 50-150 ms between them (a burst of registrations does that), and each
+ * pause would otherwise look like quiet and cost a render and a reload.
+ */
+export type SettledCheck = () => Promise<boolean>;
+
+/**
  * The `wait: { min, max }` policy: fire after `min` ms without a new trigger, but no later than `max` ms
  * after the first trigger that is still pending. Without `wait`, fire on the next microtask, so
  * triggers from the same synchronous batch (one watch response) fire once.
+ * With `settled`, `min` ms without a trigger fire only once the check agrees (or fails: then as if
+ * it had); `max` is kept either way.
  * `fire` must not throw: it runs from a timer.
  */
 export class Debouncer {
   private scheduled = false;
   private firstAt = 0;
   private timer: unknown;
+  /** Counts triggers, so that a settled check answered after a newer trigger is ignored. */
+  private epoch = 0;
 
   constructor(
     private readonly wait: { min: number; max: number } | undefined,
     private readonly fire: () => void,
     private readonly timers: DebounceTimers = realTimers,
+    private readonly settled?: SettledCheck,
   ) {}
 
   get pending(): boolean {
@@ -46,9 +59,33 @@ export class Debouncer {
       this.scheduled = true;
       this.firstAt = now;
     }
+    this.epoch++;
+    this.arm(this.wait, now);
+  }
+
+  /** Wakes up after `min` ms of quiet or at the `max` deadline, whichever comes first. */
+  private arm(wait: { min: number; max: number }, now: number): void {
     this.clearTimer();
-    const due = Math.min(now + this.wait.min, this.firstAt + this.wait.max);
-    this.timer = this.timers.setTimeout(() => this.flushNow(), Math.max(0, due - now));
+    const due = Math.min(now + wait.min, this.firstAt + wait.max);
+    this.timer = this.timers.setTimeout(() => this.quiet(wait), Math.max(0, due - now));
+  }
+
+  private quiet(wait: { min: number; max: number }): void {
+    this.timer = undefined;
+    const now = this.timers.now();
+    if (!this.settled || now >= this.firstAt + wait.max) {
+      this.flushNow();
+      return;
+    }
+    // However long the check takes, `max` still holds.
+    this.timer = this.timers.setTimeout(() => this.flushNow(), this.firstAt + wait.max - now);
+    const epoch = this.epoch;
+    const answer = (settled: boolean) => {
+      if (!this.scheduled || epoch !== this.epoch) return; // fired, cancelled, or re-armed by a trigger meanwhile
+      if (settled) this.flushNow();
+      else this.arm(wait, this.timers.now());
+    };
+    this.settled().then(answer, () => answer(true));
   }
 
   /** Fires now if a trigger is pending. */
@@ -61,6 +98,7 @@ export class Debouncer {
   /** Drops a pending trigger without firing. */
   cancel(): void {
     this.scheduled = false;
+    this.epoch++;
     this.clearTimer();
   }
 

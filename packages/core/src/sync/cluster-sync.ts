@@ -41,6 +41,8 @@ export class ClusterSync {
   private again = false;
   /** A failed check or write is retried on the next change, even if that change renders the same. */
   private retryPending = true;
+  /** Every change up to this revision has been applied to `membership` (the last read, then events). */
+  private applied = 0n;
 
   constructor(
     etcd: EtcdConnection,
@@ -48,7 +50,10 @@ export class ClusterSync {
   ) {
     const { target, logger, metrics } = options;
     this.membership = new Membership(target.path);
-    this.debouncer = new Debouncer(options.wait, () => this.render());
+    // With `wait`, quiet is judged at the source: etcd pausing delivery to a watch that fell
+    // behind (a burst) is not quiet while it still holds newer keys than those applied.
+    const settled = async () => (await etcd.newestModRevision(prefixRange(target.path + '/'))) <= this.applied;
+    this.debouncer = new Debouncer(options.wait, () => this.render(), undefined, settled);
     if (options.reload && options.reload.length > 0) {
       this.reloader = new Reloader({
         argv: options.reload,
@@ -69,11 +74,13 @@ export class ClusterSync {
       etcd,
       prefixRange(target.path + '/'),
       {
-        snapshot: (kvs) => {
+        snapshot: (kvs, revision) => {
+          this.applied = revision;
           this.report(this.membership.reset(kvs));
           this.changed();
         },
         events: (events) => {
+          for (const e of events) if (e.modRevision > this.applied) this.applied = e.modRevision;
           this.report(this.membership.apply(events));
           this.changed();
         },
