@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EtcdServer, haveEtcd, startEtcd } from '../../../../test/support/etcd-server.js';
-import { type EtcdConnection, connectEtcd } from './connection.js';
+import { type EtcdConnection, type WatchEvent, connectEtcd } from './connection.js';
 import { prefixRange } from './key-range.js';
 
 describe.skipIf(!haveEtcd)('EtcdConnection.newestModRevision against a real etcd', () => {
@@ -29,5 +29,43 @@ describe.skipIf(!haveEtcd)('EtcdConnection.newestModRevision against a real etcd
     await conn.delete('/newest/web/a'); // deletes leave no key behind: the newest remaining one counts
     expect(await conn.newestModRevision(range)).toBe(b);
     expect(a).toBeLessThan(b);
+  });
+});
+
+describe.skipIf(!haveEtcd)('EtcdConnection with large responses against a real etcd', () => {
+  let etcd: EtcdServer;
+  let conn: EtcdConnection;
+  beforeAll(async () => {
+    etcd = await startEtcd();
+    conn = await connectEtcd({ endpoints: [etcd.endpoint], timeoutMs: 10_000 });
+  });
+  afterAll(async () => {
+    conn?.close();
+    await etcd?.dispose();
+  });
+
+  // gRPC refuses messages over 4 MiB unless told otherwise: a cluster of ~65k members (or a
+  // watch catching up over a few MiB of changes) would never be read, only retried.
+  it('reads and watches responses larger than 4 MiB', async () => {
+    const big = 'x'.repeat(1_000_000); // under etcd's 1.5 MiB request limit; five make 5 MB
+    const before = await etcd.revision();
+    for (let i = 0; i < 5; i++) await conn.put(`/big/${i}`, big);
+
+    const read = await conn.range(prefixRange('/big/'));
+    expect(read.kvs.map((kv) => kv.value.length)).toEqual([1_000_000, 1_000_000, 1_000_000, 1_000_000, 1_000_000]);
+
+    // Watching from before the puts: etcd sends the catch-up as one response of ~5 MB.
+    const events: WatchEvent[] = [];
+    let broken: Error | undefined;
+    const handle = await conn.watch(prefixRange('/big/'), before + 1n, {
+      onEvents: (batch) => events.push(...batch),
+      onProgress: () => {},
+      onBroken: (err) => (broken = err),
+    });
+    const deadline = Date.now() + 10_000;
+    while (events.length < 5 && !broken && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    handle.close();
+    expect(broken).toBeUndefined();
+    expect(events.map((e) => e.key)).toEqual(['/big/0', '/big/1', '/big/2', '/big/3', '/big/4']);
   });
 });

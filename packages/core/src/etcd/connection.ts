@@ -110,6 +110,10 @@ const grpcChannelOptions = {
   'grpc.keepalive_permit_without_calls': 1,
   'grpc.initial_reconnect_backoff_ms': 200,
   'grpc.max_reconnect_backoff_ms': 5_000,
+  // gRPC's default of 4 MiB per received message fails the read of a cluster of ~65k members
+  // (RESOURCE_EXHAUSTED, retried for ever) and any watch response that large (a catch-up or a
+  // mass expiry). etcd itself sends up to 2 GiB; 256 MiB is ~4M members with short values.
+  'grpc.max_receive_message_length': 256 * 2 ** 20,
 };
 
 export async function connectEtcd(options: EtcdConnectionOptions): Promise<EtcdConnection> {
@@ -415,12 +419,24 @@ function cancelStream(stream: Duplex | Awaited<ReturnType<Etcd3['leaseClient']['
   }
 }
 
-/** One long-lived LeaseKeepAlive stream; requests are answered in order. */
-class KeepAliveStream {
+interface KeepAliveWaiter {
+  resolve: (ttl: number) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * One long-lived LeaseKeepAlive stream; requests are answered in order. Exported for its tests.
+ * An answer finds its request by lease ID in O(1): with many leases on one connection, a slow
+ * etcd leaves thousands of keepalives in flight, and a linear search per answer would burn CPU
+ * quadratically exactly when etcd is struggling.
+ */
+export class KeepAliveStream {
   broken = false;
   /** What broke the stream while no keepalive was waiting for an answer. */
   idleError: Error | undefined;
-  private readonly waiting: { id: string; resolve: (ttl: number) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }[] = [];
+  /** Keepalives sent and not answered yet, by lease ID, oldest first. */
+  private readonly waiting = new Map<string, KeepAliveWaiter[]>();
 
   constructor(
     private readonly stream: Awaited<ReturnType<Etcd3['leaseClient']['leaseKeepAlive']>>,
@@ -428,11 +444,13 @@ class KeepAliveStream {
     readonly member: Endpoint,
   ) {
     stream.on('data', (res: ILeaseKeepAliveResponse) => {
-      const index = this.waiting.findIndex((w) => w.id === String(res.ID));
-      if (index < 0) return;
-      const [w] = this.waiting.splice(index, 1);
-      clearTimeout(w!.timer);
-      w!.resolve(Number(res.TTL));
+      const id = String(res.ID);
+      const queue = this.waiting.get(id);
+      const w = queue?.shift();
+      if (!w) return;
+      if (queue!.length === 0) this.waiting.delete(id);
+      clearTimeout(w.timer);
+      w.resolve(Number(res.TTL));
     });
     stream.on('error', (err: Error) => this.fail(err, true));
     stream.on('end', () => this.fail(new Error('keepalive stream ended by etcd'), true));
@@ -441,17 +459,24 @@ class KeepAliveStream {
   send(id: string, timeoutMs: number): Promise<number> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.fail(new Error(`keepalive not answered within ${timeoutMs} ms`)), timeoutMs);
-      this.waiting.push({ id, resolve, reject, timer });
+      const waiter = { resolve, reject, timer };
+      const queue = this.waiting.get(id);
+      if (queue) queue.push(waiter);
+      else this.waiting.set(id, [waiter]);
       this.stream.write({ ID: id });
     });
   }
 
   private fail(err: Error, fromStream = false): void {
-    if (fromStream && !this.broken && this.waiting.length === 0) this.idleError = err;
+    if (fromStream && !this.broken && this.waiting.size === 0) this.idleError = err;
     this.broken = true;
-    for (const w of this.waiting.splice(0)) {
-      clearTimeout(w.timer);
-      w.reject(err);
+    const queues = [...this.waiting.values()];
+    this.waiting.clear();
+    for (const queue of queues) {
+      for (const w of queue) {
+        clearTimeout(w.timer);
+        w.reject(err);
+      }
     }
   }
 
@@ -473,3 +498,4 @@ function toWatchEvent(ev: IWatchResponse['events'][number]): WatchEvent {
     modRevision: BigInt(ev.kv.mod_revision),
   };
 }
+
