@@ -116,6 +116,38 @@ describe('Membership', () => {
     expect(c.members()[0]!.key).toBe(`${P}/web`);
   });
 
+  it('with many spellings of one name, the highest key wins whatever is added, changed or deleted', () => {
+    // Code-unit order of these keys: 'WEB' < 'Web' < 'wEb' < 'web'.
+    const m = new Membership(P);
+    const winner = () => {
+      const list = m.members();
+      expect(list.length).toBeLessThanOrEqual(1);
+      return list[0] ? `${list[0].key.slice(P.length + 1)}=${list[0].value}` : 'none';
+    };
+    m.apply([put('Web', '1'), put('WEB', '2')]);
+    expect(winner()).toBe('Web=1');
+    expect(m.takeChanged()).toBe(true);
+    m.apply([put('web', '3'), put('wEb', '4')]);
+    expect(winner()).toBe('web=3');
+    expect(m.takeChanged()).toBe(true);
+    m.apply([put('wEb', '5'), put('WEB', '6')]); // losers change: nothing visible
+    expect(m.takeChanged()).toBe(false);
+    m.apply([del('web')]); // the next highest takes over, with its latest value
+    expect(winner()).toBe('wEb=5');
+    expect(m.takeChanged()).toBe(true);
+    m.apply([del('Web'), del('wEb')]);
+    expect(winner()).toBe('WEB=6');
+    m.apply([put('web', '7'), del('WEB')]);
+    expect(winner()).toBe('web=7');
+    expect(m.size).toBe(1);
+    m.apply([del('web')]);
+    expect(winner()).toBe('none');
+    expect(m.size).toBe(0);
+    // Nothing left behind: the same keys again behave as new.
+    m.reset([kv('WEB', 'a'), kv('wEb', 'b')]);
+    expect(winner()).toBe('wEb=b');
+  });
+
   it('keeps the sort order across incremental changes', () => {
     const m = new Membership(P);
     m.reset([kv('10.0.0.5'), kv('b'), kv('[::1]')]);

@@ -39,15 +39,17 @@ const MAX_INCREMENTAL = 256;
  * percent-encoded one; the choice never depends on the order events arrived in.
  *
  * Built for large clusters: an event costs O(1); the sorted list is patched lazily with a binary
- * search per changed name; a re-read that matches the current state changes nothing.
+ * search per changed name; a re-read that matches the current state changes nothing. Memory per
+ * member is kept small (a watcher may hold 100k+): one entry per key, one per name, and a list of
+ * the other spellings only for the rare names that have them.
  */
 export class Membership {
   /** Every key whose name is valid. */
   private readonly entries = new Map<string, Entry>();
-  /** The entries of each canonical name; more than one only for duplicate spellings. */
-  private readonly groups = new Map<string, Entry[]>();
-  /** The effective entry of each name. */
+  /** The effective entry of each name: the highest of its keys. */
   private readonly winners = new Map<string, Entry>();
+  /** The other entries of names spelt by more than one key (rare); absent for all others. */
+  private readonly others = new Map<string, Entry[]>();
   /** `winners` sorted, and their members (same indexes), as of the last `sorted()`. */
   private order: Entry[] = [];
   private list: Member[] = [];
@@ -174,16 +176,25 @@ export class Membership {
         diagnostics.rejected.push({ key, reason: parsed.reason });
         return;
       }
-      ({ name, host, port } = parsed);
-      sortKey = memberSortKey(parsed);
+      ({ host, port } = parsed);
+      name = flat(parsed.name);
+      sortKey = flat(memberSortKey(parsed));
     }
     const entry: Entry = { member: { name, host, port, key, meta: parseMeta(value), value }, sortKey };
     this.entries.set(key, entry);
-    const group = this.groups.get(name);
-    if (!group) this.groups.set(name, [entry]);
-    else if (previous) group[group.indexOf(previous)] = entry;
-    else group.push(entry);
-    this.elect(name, sortKey);
+    const winner = this.winners.get(name);
+    if (previous) {
+      // Same key, new value: it keeps its place, winner or not.
+      if (winner === previous) this.crown(name, sortKey, entry);
+      else this.replaceOther(name, previous, entry);
+    } else if (!winner) {
+      this.crown(name, sortKey, entry);
+    } else if (key > winner.member.key) {
+      this.addOther(name, winner);
+      this.crown(name, sortKey, entry);
+    } else {
+      this.addOther(name, entry);
+    }
   }
 
   private delete(key: string): void {
@@ -191,20 +202,14 @@ export class Membership {
     if (!entry) return;
     this.entries.delete(key);
     const name = entry.member.name;
-    const group = this.groups.get(name)?.filter((e) => e !== entry) ?? [];
-    if (group.length > 0) this.groups.set(name, group);
-    else this.groups.delete(name);
-    this.elect(name, entry.sortKey);
+    if (this.winners.get(name) === entry) this.crown(name, entry.sortKey, this.takeHighestOther(name));
+    else this.removeOther(name, entry);
   }
 
-  /** Make the highest key of `name`'s group its effective entry. */
-  private elect(name: string, sortKey: string): void {
-    let best: Entry | undefined;
-    for (const e of this.groups.get(name) ?? []) if (!best || e.member.key > best.member.key) best = e;
-    const current = this.winners.get(name);
-    if (best === current) return;
+  /** Makes `next` the effective entry of `name` (none: the name is gone), noting the change. */
+  private crown(name: string, sortKey: string, next: Entry | undefined): void {
     if (!this.untakenOverflow && !this.untaken.has(name)) {
-      this.untaken.set(name, current?.member);
+      this.untaken.set(name, this.winners.get(name)?.member);
       if (this.untaken.size > this.winners.size + MAX_INCREMENTAL) {
         this.untakenOverflow = true;
         this.untaken.clear();
@@ -217,9 +222,48 @@ export class Membership {
         this.unsorted.clear();
       }
     }
-    if (best) this.winners.set(name, best);
+    if (next) this.winners.set(name, next);
     else this.winners.delete(name);
   }
+
+  private addOther(name: string, entry: Entry): void {
+    const others = this.others.get(name);
+    if (others) others.push(entry);
+    else this.others.set(name, [entry]);
+  }
+
+  private replaceOther(name: string, previous: Entry, entry: Entry): void {
+    const others = this.others.get(name)!;
+    others[others.indexOf(previous)] = entry;
+  }
+
+  private removeOther(name: string, entry: Entry): void {
+    const others = this.others.get(name)!;
+    others.splice(others.indexOf(entry), 1);
+    if (others.length === 0) this.others.delete(name);
+  }
+
+  /** Removes and returns the other entry of `name` with the highest key, if any. */
+  private takeHighestOther(name: string): Entry | undefined {
+    const others = this.others.get(name);
+    if (!others) return undefined;
+    let best = 0;
+    for (let i = 1; i < others.length; i++) if (others[i]!.member.key > others[best]!.member.key) best = i;
+    const [entry] = others.splice(best, 1);
+    if (others.length === 0) this.others.delete(name);
+    return entry;
+  }
+}
+
+/**
+ * The same text, as one flat string. Names and sort keys are built by concatenation, which V8
+ * keeps as a tree of pieces (several objects per string) until the string is first compared; a
+ * large cluster holds 100k+ of both. Both are lowercase already, and `toLowerCase()` of a
+ * lowercase string returns its flat form, so the pieces can be freed. (Not lowercase: unchanged.)
+ */
+function flat(text: string): string {
+  const lower = text.toLowerCase();
+  return lower === text ? lower : text;
 }
 
 function emptyDiagnostics(): MembershipDiagnostics {
