@@ -1,14 +1,13 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EtcdConnection, connectEtcd } from '@cluster-control/core';
 import { runCli, spawnCli, tempDir, writeJson } from '../support/cli.js';
 import { type EtcdServer, haveEtcd, startEtcd } from '../support/etcd-server.js';
 import { Churn, ExpiryMonitor, type Registrant, type Watcher, lostChanges, startRegistrant, startWatcher, waitConverged } from './harness.js';
 import { recordResult } from './results.js';
+import { OPENSSL, type Pki, makePki } from '../support/pki.js';
 
 /*
  * 9. TLS: etcd serves clients over TLS and requires client certificates (--client-cert-auth),
@@ -20,54 +19,9 @@ import { recordResult } from './results.js';
  *   every command (members, prepare, heartbeat, watch) prints one clear line and exits 1 at once
  *   — no retries, no hang, no stack trace.
  */
-const OPENSSL = '/usr/bin/openssl';
 const PATH = '/faults/tls';
 const POOL = 39; // odd: with an even pool Churn stops changing the member set after one pass
 const RESTARTS = 2;
-const run = promisify(execFile);
-
-interface Pki {
-  dir: string;
-  ca: string;
-  serverCert: string;
-  serverKey: string;
-  clientCert: string;
-  clientKey: string;
-  /** A CA that signed nothing etcd uses. */
-  wrongCa: string;
-  /** A client certificate signed by the wrong CA. */
-  foreignCert: string;
-  foreignKey: string;
-}
-
-/** A CA, etcd's certificate (SAN IP:127.0.0.1) and client certificates, made with openssl. */
-async function makePki(): Promise<Pki> {
-  const dir = await tempDir('cc-fault-pki-');
-  const p = (name: string) => join(dir, name);
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  const ca = async (name: string) => run(OPENSSL, ['req', '-x509', ...ec, '-keyout', p(`${name}-key.pem`), '-out', p(`${name}.pem`), '-days', '2', '-subj', `/CN=${name}`]);
-  const cert = async (name: string, signer: string, extensions: string) => {
-    await run(OPENSSL, ['req', '-new', ...ec, '-keyout', p(`${name}-key.pem`), '-out', p(`${name}.csr`), '-subj', `/CN=${name}`]);
-    await writeFile(p(`${name}.ext`), extensions);
-    await run(OPENSSL, ['x509', '-req', '-in', p(`${name}.csr`), '-CA', p(`${signer}.pem`), '-CAkey', p(`${signer}-key.pem`), '-CAcreateserial', '-days', '2', '-extfile', p(`${name}.ext`), '-out', p(`${name}.pem`)]);
-  };
-  await ca('cc-test-ca');
-  await ca('cc-wrong-ca');
-  await cert('etcd-server', 'cc-test-ca', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
-  await cert('cc-client', 'cc-test-ca', 'extendedKeyUsage=clientAuth\n');
-  await cert('cc-foreign-client', 'cc-wrong-ca', 'extendedKeyUsage=clientAuth\n');
-  return {
-    dir,
-    ca: p('cc-test-ca.pem'),
-    serverCert: p('etcd-server.pem'),
-    serverKey: p('etcd-server-key.pem'),
-    clientCert: p('cc-client.pem'),
-    clientKey: p('cc-client-key.pem'),
-    wrongCa: p('cc-wrong-ca.pem'),
-    foreignCert: p('cc-foreign-client.pem'),
-    foreignKey: p('cc-foreign-client-key.pem'),
-  };
-}
 
 describe.skipIf(!haveEtcd)('9 TLS with client-certificate auth', () => {
   let pki: Pki | undefined;
@@ -81,7 +35,7 @@ describe.skipIf(!haveEtcd)('9 TLS with client-certificate auth', () => {
 
   beforeAll(async () => {
     expect(existsSync(OPENSSL) || process.env.CI !== 'true', `${OPENSSL} is needed`).toBe(true);
-    pki = await makePki();
+    pki = await makePki('cc-fault-pki-');
     etcd = await startEtcd({ tls: { cert: pki.serverCert, key: pki.serverKey, ca: pki.ca, clientCert: pki.clientCert, clientKey: pki.clientKey } });
     client = await connectEtcd({ endpoints: [etcd.endpoint], tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey }, timeoutMs: 2000 });
   });

@@ -1,13 +1,10 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { type Server, type Socket, createServer } from 'node:net';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type EtcdServer, freePort, haveEtcd, startEtcd } from '../../../../test/support/etcd-server.js';
-import { tempDir } from '../../../../test/support/cli.js';
+import { OPENSSL, type Pki, makePki } from '../../../../test/support/pki.js';
 import { createLogger } from '../util/log.js';
 import { type EtcdClient, type EtcdConnection, connectEtcd } from './connection.js';
 import { CompactedError, EtcdAccessError, EtcdUnavailableError } from './errors.js';
@@ -17,8 +14,6 @@ import { prefixRange, singleKey } from './key-range.js';
 // connectEtcdGateway (etcd's JSON gateway over node:http) against real etcd servers, side by side
 // with connectEtcd (gRPC): the same operations must give the same results and the same errors.
 
-const run = promisify(execFile);
-const OPENSSL = '/usr/bin/openssl';
 
 function capture() {
   const lines: string[] = [];
@@ -312,49 +307,6 @@ describe.skipIf(!haveEtcd)('connectEtcdGateway with etcd authentication (tokens 
   });
 });
 
-interface Pki {
-  dir: string;
-  ca: string;
-  serverCert: string;
-  serverKey: string;
-  clientCert: string;
-  clientKey: string;
-  /** A CA that signed nothing etcd uses. */
-  wrongCa: string;
-  /** A client certificate signed by the wrong CA. */
-  foreignCert: string;
-  foreignKey: string;
-}
-
-/** A CA, etcd's certificate (SAN IP:127.0.0.1) and client certificates, made with openssl (as in test/faults/tls). */
-async function makePki(): Promise<Pki> {
-  const dir = await tempDir('cc-gw-pki-');
-  const p = (name: string) => join(dir, name);
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  const ca = async (name: string) => run(OPENSSL, ['req', '-x509', ...ec, '-keyout', p(`${name}-key.pem`), '-out', p(`${name}.pem`), '-days', '2', '-subj', `/CN=${name}`]);
-  const cert = async (name: string, signer: string, extensions: string) => {
-    await run(OPENSSL, ['req', '-new', ...ec, '-keyout', p(`${name}-key.pem`), '-out', p(`${name}.csr`), '-subj', `/CN=${name}`]);
-    await writeFile(p(`${name}.ext`), extensions);
-    await run(OPENSSL, ['x509', '-req', '-in', p(`${name}.csr`), '-CA', p(`${signer}.pem`), '-CAkey', p(`${signer}-key.pem`), '-CAcreateserial', '-days', '2', '-extfile', p(`${name}.ext`), '-out', p(`${name}.pem`)]);
-  };
-  await ca('cc-test-ca');
-  await ca('cc-wrong-ca');
-  await cert('etcd-server', 'cc-test-ca', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
-  await cert('cc-client', 'cc-test-ca', 'extendedKeyUsage=clientAuth\n');
-  await cert('cc-foreign-client', 'cc-wrong-ca', 'extendedKeyUsage=clientAuth\n');
-  return {
-    dir,
-    ca: p('cc-test-ca.pem'),
-    serverCert: p('etcd-server.pem'),
-    serverKey: p('etcd-server-key.pem'),
-    clientCert: p('cc-client.pem'),
-    clientKey: p('cc-client-key.pem'),
-    wrongCa: p('cc-wrong-ca.pem'),
-    foreignCert: p('cc-foreign-client.pem'),
-    foreignKey: p('cc-foreign-client-key.pem'),
-  };
-}
-
 describe.skipIf(!haveEtcd || (!existsSync(OPENSSL) && process.env.CI !== 'true'))('connectEtcdGateway over TLS', () => {
   let pki: Pki;
   /** Requires client certificates (--client-cert-auth). */
@@ -362,7 +314,7 @@ describe.skipIf(!haveEtcd || (!existsSync(OPENSSL) && process.env.CI !== 'true')
   /** Serves TLS, asks for no client certificate. */
   let serverOnly: EtcdServer;
   beforeAll(async () => {
-    pki = await makePki();
+    pki = await makePki('cc-gw-pki-');
     const tls = { cert: pki.serverCert, key: pki.serverKey, ca: pki.ca, clientCert: pki.clientCert, clientKey: pki.clientKey };
     mtls = await startEtcd({ tls });
     // Later flags win: no client-certificate auth, no trusted CA (etcd would then require client certificates).
