@@ -5,7 +5,7 @@
 //    members under one prefix (puts from this process's own etcd3 client, txns of 128 puts,
 //    etcd's default --max-txn-ops). Then a watcher starts in a separate child process
 //    (scale-watcher.mjs: core's ClusterSync with the json handler, installing a real file with
-//    temp file + fsync + rename + directory fsync), so that its RSS is its own. It reports when
+//    temp file + fdatasync + rename + directory fsync), so that its RSS is its own. It reports when
 //    the snapshot's file is installed (load time). Then K sequential changes, alternately adding
 //    a new member and deleting it again; each is timed from just before the put/delete here to
 //    the child's onOutcome 'installed' arriving here over IPC (so the figure includes etcd's
