@@ -176,7 +176,9 @@ class Etcd3Connection implements EtcdConnection {
     }
     this.members = options.endpoints.map((e, index) => {
       const url = e.replace(/\/+$/, '');
-      return { index, url, client: new etcd3.Etcd3({ ...clientOptions, hosts: url }) };
+      const client = new etcd3.Etcd3({ ...clientOptions, hosts: url });
+      keepChannelsOnCallErrors(client);
+      return { index, url, client };
     });
     // Spread clients over the members; each one then stays where it is while that works.
     this.current = Math.floor(Math.random() * this.members.length);
@@ -499,3 +501,30 @@ function toWatchEvent(ev: IWatchResponse['events'][number]): WatchEvent {
   };
 }
 
+/**
+ * etcd3 closes every gRPC channel to a host, with every watch and keepalive stream on them,
+ * whenever one call fails with an error it deems recoverable: a missed deadline, etcd's "too many
+ * requests". One slow read then broke every watch of the process, whose re-reads were slow again:
+ * 10k registrations in one process kept dropping their streams (bench/, scale suite). So the
+ * channels are only closed when their connection is gone anyway (fresh channels then reconnect at
+ * once, where grpc's own backoff may wait seconds), never while it is up; close() still closes
+ * them. This reaches into etcd3's connection pool, whose Host class this matches in 1.1.2, the
+ * pinned version (connection.integration.test.ts fails if that changes).
+ */
+function keepChannelsOnCallErrors(client: Etcd3): void {
+  type Channel = { getConnectivityState(connect: boolean): number };
+  type Host = { resetAllServices(): void; close(): void; closed: boolean; cachedServices: Record<string, { getChannel(): Channel } | undefined> };
+  const READY = 2; // grpc.connectivityState.READY
+  const hosts = (client as unknown as { pool?: { hosts?: Host[] } }).pool?.hosts;
+  for (const host of hosts ?? []) {
+    const closeChannels = host.resetAllServices.bind(host);
+    host.resetAllServices = () => {
+      const connected = Object.values(host.cachedServices).some((service) => service?.getChannel().getConnectivityState(false) === READY);
+      if (!connected) closeChannels();
+    };
+    host.close = () => {
+      closeChannels();
+      host.closed = true;
+    };
+  }
+}
