@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EtcdConnection, connectEtcd } from '@cluster-control/core';
 import { type CliProcess, runCli, spawnCli, tempDir, writeJson } from '../support/cli.js';
 import { type EtcdServer, haveEtcd, startEtcd } from '../support/etcd-server.js';
-import { Churn, ExpiryMonitor, type Registrant, type Watcher, lostChanges, waitConverged } from './harness.js';
+import { Churn, ExpiryMonitor, type Registrant, type Watcher, lostChanges, waitConverged, watcherOf } from './harness.js';
 import { recordResult } from './results.js';
 
 /*
@@ -90,23 +90,14 @@ describe.skipIf(!haveEtcd)('10 auth and least-privilege roles', () => {
     const webChurn = new Churn(admin, '/clusters/web', { intervalMs: 50, poolSize: POOL, subnet: 11 }).start();
     churns.push(dbChurn, webChurn);
 
-    const watcherOf = async (conf: string, cluster: string, file: string): Promise<Watcher> => {
+    const startWatch = async (conf: string, cluster: string, file: string): Promise<Watcher> => {
       const proc = spawnCli(['--conf', conf, 'watch', cluster, '0']);
       procs.push(proc);
       await proc.waitForLog(/in sync at revision/, 30_000);
-      return {
-        proc,
-        file,
-        conf,
-        members: async () => JSON.parse(await readFile(file, 'utf8')) as string[],
-        stop: async () => {
-          proc.kill('SIGTERM');
-          await proc.exited(15_000);
-        },
-      };
+      return watcherOf(proc, file, conf);
     };
-    const nodeWatcher = await watcherOf(nodeConf, 'db', join(nodeDir, 'db.json'));
-    const lbWatcher = await watcherOf(lbConf, 'web', join(lbDir, 'web.json'));
+    const nodeWatcher = await startWatch(nodeConf, 'db', join(nodeDir, 'db.json'));
+    const lbWatcher = await startWatch(lbConf, 'web', join(lbDir, 'web.json'));
     const heartbeat = spawnCli(['--conf', nodeConf, 'heartbeat']);
     procs.push(heartbeat);
     await heartbeat.waitForLog(/registered \/clusters\/web\/10\.0\.0\.5:80/, 30_000);

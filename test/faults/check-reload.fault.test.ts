@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EtcdConnection } from '@cluster-control/core';
 import { type CliProcess, spawnCli, tempDir, waitFor, writeJson } from '../support/cli.js';
 import { type EtcdServer, freePort, haveEtcd, startEtcd } from '../support/etcd-server.js';
-import { Churn, type Watcher, etcdMembers, lostChanges, testClient, waitConverged } from './harness.js';
+import { Churn, etcdMembers, lostChanges, testClient, waitConverged, watcherOf } from './harness.js';
 import { recordResult } from './results.js';
 
 /*
@@ -101,16 +101,7 @@ describe.skipIf(!haveEtcd)('7 failing check and reload', () => {
     const metric = async (name: string, labels: Record<string, string>) =>
       (await metrics()).find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value ?? 0;
     await waitFor(async () => (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status === 200, { timeoutMs: 30_000, what: 'run to be ready' });
-    const watcher: Watcher = {
-      proc,
-      file,
-      conf,
-      members: async () => JSON.parse(await readFile(file, 'utf8')) as string[],
-      stop: async () => {
-        proc.kill('SIGTERM');
-        await proc.exited(15_000);
-      },
-    };
+    const watcher = watcherOf(proc, file, conf);
     await new Promise((r) => setTimeout(r, 1500)); // normal operation under churn
     let worstConvergeMs = await waitConverged(client!, PATH, [watcher], 20_000);
 

@@ -1,11 +1,9 @@
-import { rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EtcdConnection } from '@cluster-control/core';
 import { waitFor } from '../support/cli.js';
 import { type EtcdCluster, type EtcdMember, connectedMembers, startEtcdCluster, watchStreamMember } from '../support/etcd-cluster.js';
 import { haveEtcd } from '../support/etcd-server.js';
-import { Churn, ExpiryMonitor, type Registrant, type Watcher, etcdMembers, lostChanges, startRegistrant, startWatcher, testClient, waitConverged } from './harness.js';
+import { Churn, ExpiryMonitor, type Registrant, type Watcher, etcdMembers, lostChanges, startRegistrant, startWatcher, testClient, stopScenario, waitConverged } from './harness.js';
 import { recordResult } from './results.js';
 
 /*
@@ -30,12 +28,6 @@ const CONVERGE_BOUND_MS = 15_000;
 /** From a kill to a watcher that was watching on the victim re-reading from a survivor. */
 const FAILOVER_BOUND_MS = 5_000;
 
-function confDir(proc: { child: { spawnargs: string[] } }): string | undefined {
-  const args = proc.child.spawnargs;
-  const i = args.indexOf('--conf');
-  return i >= 0 && args[i + 1] ? dirname(args[i + 1]!) : undefined;
-}
-
 const CHURN_POOL = 41;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -50,15 +42,7 @@ describe.skipIf(!haveEtcd)('2 a 3-member etcd cluster', () => {
   const registrants: Registrant[] = [];
 
   afterAll(async () => {
-    monitor?.stop();
-    await churn?.stop();
-    for (const p of [...watchers.map((w) => w.proc), ...registrants.map((r) => r.proc)]) {
-      if (p.child.exitCode === null && p.child.signalCode === null) p.kill('SIGKILL');
-    }
-    await Promise.allSettled([...watchers.map((w) => w.proc.exited(5_000)), ...registrants.map((r) => r.proc.exited(5_000))]);
-    for (const dir of [...watchers.map((w) => dirname(w.file)), ...registrants.map((r) => confDir(r.proc))]) {
-      if (dir) await rm(dir, { recursive: true, force: true });
-    }
+    await stopScenario({ monitor, churn, watchers, registrants });
     client?.close();
     await cluster?.dispose();
   });

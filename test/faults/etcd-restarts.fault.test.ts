@@ -1,10 +1,8 @@
-import { rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EtcdConnection } from '@cluster-control/core';
 import { waitFor } from '../support/cli.js';
 import { type EtcdServer, haveEtcd, startEtcd } from '../support/etcd-server.js';
-import { Churn, ExpiryMonitor, type Registrant, type Watcher, etcdMembers, lostChanges, startRegistrant, startWatcher, testClient, waitConverged } from './harness.js';
+import { Churn, ExpiryMonitor, type Registrant, type Watcher, etcdMembers, lostChanges, startRegistrant, startWatcher, testClient, stopScenario, waitConverged } from './harness.js';
 import { recordResult } from './results.js';
 
 /*
@@ -23,13 +21,6 @@ const DOWN_MS = 3_000;
 /** After etcd is healthy again: every file equals etcd's state within this. */
 const CONVERGE_BOUND_MS = 20_000;
 
-/** The directory of a CLI process's --conf file (the harness's temp dir for it). */
-function confDir(proc: { child: { spawnargs: string[] } }): string | undefined {
-  const args = proc.child.spawnargs;
-  const i = args.indexOf('--conf');
-  return i >= 0 && args[i + 1] ? dirname(args[i + 1]!) : undefined;
-}
-
 describe.skipIf(!haveEtcd)('1 etcd restarts', () => {
   let server: EtcdServer | undefined;
   let client: EtcdConnection | undefined;
@@ -39,15 +30,7 @@ describe.skipIf(!haveEtcd)('1 etcd restarts', () => {
   const registrants: Registrant[] = [];
 
   afterAll(async () => {
-    monitor?.stop();
-    await churn?.stop();
-    for (const p of [...watchers.map((w) => w.proc), ...registrants.map((r) => r.proc)]) {
-      if (p.child.exitCode === null && p.child.signalCode === null) p.kill('SIGKILL');
-    }
-    await Promise.allSettled([...watchers.map((w) => w.proc.exited(5_000)), ...registrants.map((r) => r.proc.exited(5_000))]);
-    for (const dir of [...watchers.map((w) => dirname(w.file)), ...registrants.map((r) => confDir(r.proc))]) {
-      if (dir) await rm(dir, { recursive: true, force: true });
-    }
+    await stopScenario({ monitor, churn, watchers, registrants });
     client?.close();
     await server?.dispose();
   });

@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { type EtcdConnection, connectEtcd, prefixRange } from '@cluster-control/core';
 import { type CliProcess, spawnCli, tempDir, waitFor, writeJson } from '../support/cli.js';
 
@@ -89,6 +89,11 @@ export async function startWatcher(endpoints: string[], path: string, extra: { e
   });
   const proc = spawnCli(['--conf', conf, 'watch', 'c', '0']);
   await proc.waitForLog(/in sync at revision/, 30_000);
+  return watcherOf(proc, file, conf);
+}
+
+/** A Watcher for a process already started on `conf` that keeps `file` (a json members list) current. */
+export function watcherOf(proc: CliProcess, file: string, conf: string): Watcher {
   return {
     proc,
     file,
@@ -185,4 +190,28 @@ export class ExpiryMonitor {
       this.present.set(r.key, now);
     }
   }
+}
+
+/**
+ * A scenario's teardown, whatever state it stopped in: monitor and churn stopped, every watcher
+ * and registrant process SIGKILLed and reaped, and their temp dirs removed.
+ */
+export async function stopScenario(parts: { monitor?: ExpiryMonitor | undefined; churn?: Churn | undefined; watchers: Watcher[]; registrants: Registrant[] }): Promise<void> {
+  parts.monitor?.stop();
+  await parts.churn?.stop();
+  const procs = [...parts.watchers.map((w) => w.proc), ...parts.registrants.map((r) => r.proc)];
+  for (const p of procs) {
+    if (p.child.exitCode === null && p.child.signalCode === null) p.kill('SIGKILL');
+  }
+  await Promise.allSettled(procs.map((p) => p.exited(5_000)));
+  for (const dir of [...parts.watchers.map((w) => dirname(w.file)), ...parts.registrants.map((r) => confDir(r.proc))]) {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The directory of the config file a CLI process was started with (`--conf FILE`). */
+function confDir(proc: CliProcess): string | undefined {
+  const args = proc.child.spawnargs;
+  const i = args.indexOf('--conf');
+  return i >= 0 && args[i + 1] ? dirname(args[i + 1]!) : undefined;
 }

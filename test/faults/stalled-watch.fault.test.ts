@@ -1,12 +1,10 @@
-import { rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EtcdConnection } from '@cluster-control/core';
 import type { CliProcess } from '../support/cli.js';
 import { waitFor } from '../support/cli.js';
 import { type EtcdCluster, type EtcdMember, startEtcdCluster, watchStreamMember } from '../support/etcd-cluster.js';
 import { haveEtcd } from '../support/etcd-server.js';
-import { Churn, ExpiryMonitor, type Registrant, type Watcher, etcdMembers, lostChanges, startRegistrant, startWatcher, testClient, waitConverged } from './harness.js';
+import { Churn, ExpiryMonitor, type Registrant, type Watcher, etcdMembers, lostChanges, startRegistrant, startWatcher, testClient, stopScenario, waitConverged } from './harness.js';
 import { recordResult } from './results.js';
 
 /*
@@ -33,12 +31,6 @@ const CONVERGE_BOUND_MS = 30_000;
 /** How long the member stays frozen at least: longer than the TTL, so a keepalive stuck on it would lose its lease. */
 const FROZEN_MS = 20_000;
 
-function confDir(proc: { child: { spawnargs: string[] } }): string | undefined {
-  const args = proc.child.spawnargs;
-  const i = args.indexOf('--conf');
-  return i >= 0 && args[i + 1] ? dirname(args[i + 1]!) : undefined;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
 
@@ -62,15 +54,7 @@ describe.skipIf(!haveEtcd)('3 a silently stalled watch', () => {
 
   afterAll(async () => {
     for (const m of cluster?.members ?? []) m.signal('SIGCONT');
-    monitor?.stop();
-    await churn?.stop();
-    for (const p of [...watchers.map((w) => w.proc), ...registrants.map((r) => r.proc)]) {
-      if (p.child.exitCode === null && p.child.signalCode === null) p.kill('SIGKILL');
-    }
-    await Promise.allSettled([...watchers.map((w) => w.proc.exited(5_000)), ...registrants.map((r) => r.proc.exited(5_000))]);
-    for (const dir of [...watchers.map((w) => dirname(w.file)), ...registrants.map((r) => confDir(r.proc))]) {
-      if (dir) await rm(dir, { recursive: true, force: true });
-    }
+    await stopScenario({ monitor, churn, watchers, registrants });
     client?.close();
     await cluster?.dispose();
   });
