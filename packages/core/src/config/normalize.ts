@@ -3,6 +3,7 @@ import { parseSignalName } from './signal-name.js';
 import { splitCommandLine } from './split-command-line.js';
 import type { ClusterConfig, ClusterControlConfig, ClusterEntry, ConfigFile, EtcdConfig, SelfConfig } from './schema.js';
 import { ConfigError } from './config-error.js';
+import { type AddressPolicy, type Cidr, parseCidr } from '../model/address-policy.js';
 
 const DEFAULT_ETCD_PORT = 2379;
 
@@ -142,6 +143,9 @@ function normalizeCluster(cluster: ClusterEntry, at: string, dir: string): Clust
     reloadTimeoutMs: cluster.reloadTimeoutMs,
     checkTimeoutMs: cluster.checkTimeoutMs,
     minMembers: cluster.minMembers,
+    addressPolicy: addressPolicy(cluster.members, `${at}.members`),
+    limits: cluster.limits,
+    reloadMinIntervalMs: cluster.reloadMinIntervalMs,
   };
   if (cluster.reload !== undefined) result.reload = argv(cluster.reload, `${at}.reload`);
   if (cluster.check !== undefined) result.check = argv(cluster.check, `${at}.check`);
@@ -153,6 +157,17 @@ function normalizeCluster(cluster: ClusterEntry, at: string, dir: string): Clust
   }
   if (cluster.mode !== undefined) result.mode = Number.parseInt(cluster.mode, 8);
   return result;
+}
+
+function addressPolicy(members: ClusterEntry['members'], at: string): AddressPolicy {
+  const cidrs = (list: string[], where: string): Cidr[] =>
+    list.map((text, i) => parseCidr(text) ?? fail(`${where}[${i}]`, `expected an address or network such as "10.0.0.0/8" or "fd00::/8", got ${JSON.stringify(text)}`));
+  const policy: { allow?: Cidr[]; deny: Cidr[]; hostnames: boolean } = {
+    deny: cidrs(members?.deny ?? [], `${at}.deny`),
+    hostnames: members?.hostnames ?? true,
+  };
+  if (members?.allow) policy.allow = cidrs(members.allow, `${at}.allow`);
+  return policy;
 }
 
 function argv(command: string | string[], at: string): string[] {

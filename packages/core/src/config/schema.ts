@@ -1,3 +1,6 @@
+import type { AddressPolicy } from '../model/address-policy.js';
+import type { MemberLimits } from '../model/member-limits.js';
+
 // ---- Normalized configuration, as the rest of cluster-control sees it ----
 
 export interface EtcdConfig {
@@ -44,6 +47,12 @@ export interface ClusterConfig {
   minMembers: number;
   /** Permission bits for a newly created `file`. */
   mode?: number;
+  /** Which member addresses may reach `file` (`members` in the file). */
+  addressPolicy: AddressPolicy;
+  /** Caps on one member's data; a member over one is quarantined. */
+  limits: MemberLimits;
+  /** Least time between two runs of the reload (command or signal), ms. */
+  reloadMinIntervalMs: number;
 }
 
 export interface ClusterControlConfig {
@@ -97,6 +106,9 @@ export interface ClusterEntry {
   minMembers: number;
   /** An octal string such as `"0640"`. */
   mode?: string;
+  members?: { allow?: string[]; deny?: string[]; hostnames?: boolean };
+  limits: MemberLimits;
+  reloadMinIntervalMs: number;
 }
 
 /** The configuration file after validation, before normalization. */

@@ -1,4 +1,5 @@
 import { FieldError } from './normalize.js';
+import { DEFAULT_MEMBER_LIMITS, type MemberLimits } from '../model/member-limits.js';
 import type { ClusterEntry, ConfigFile, EtcdEntry, HandlerConfigEntry, SelfEntry } from './schema.js';
 
 // Checks the parsed JSON of a configuration file against its fixed shape, applies the defaults and
@@ -87,7 +88,29 @@ function cluster(value: unknown, at: string): ClusterEntry {
     }),
     minMembers: withDefault(o, 'minMembers', at, 0, integer(0)),
     mode: optional(o, 'mode', at, mode),
+    members: optional(o, 'members', at, (v, a) => {
+      const fields = object(v, a);
+      return defined({
+        allow: optional(fields, 'allow', a, array(text)),
+        deny: optional(fields, 'deny', a, array(text)),
+        hostnames: optional(fields, 'hostnames', a, boolean),
+      });
+    }),
+    limits: withDefault(o, 'limits', at, DEFAULT_MEMBER_LIMITS, memberLimits),
+    reloadMinIntervalMs: withDefault(o, 'reloadMinIntervalMs', at, 1000, integer(0)),
   });
+}
+
+function memberLimits(value: unknown, at: string): MemberLimits {
+  const o = object(value, at);
+  const d = DEFAULT_MEMBER_LIMITS;
+  return {
+    valueBytes: withDefault(o, 'valueBytes', at, d.valueBytes, integer(1)),
+    metaDepth: withDefault(o, 'metaDepth', at, d.metaDepth, integer(1, 1000)),
+    metaKeys: withDefault(o, 'metaKeys', at, d.metaKeys, integer(1)),
+    spellings: withDefault(o, 'spellings', at, d.spellings, integer(1)),
+    clusterBytes: withDefault(o, 'clusterBytes', at, d.clusterBytes, integer(1)),
+  };
 }
 
 /** A file name, or the handler's options (all keys kept) with perhaps the file among them. */
@@ -117,6 +140,11 @@ function mode(value: unknown, at: string): string {
 
 function string(value: unknown, at: string): string {
   if (typeof value !== 'string') invalid(at, 'a string', value);
+  return value;
+}
+
+function boolean(value: unknown, at: string): boolean {
+  if (typeof value !== 'boolean') invalid(at, 'true or false', value);
   return value;
 }
 

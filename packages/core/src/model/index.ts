@@ -6,3 +6,7 @@ export { classifyKey, parseMeta } from './key-model.js';
 export type { MembershipDiagnostics, MembershipEvent, KeyValue } from './membership.js';
 export { Membership } from './membership.js';
 export { LogOnce } from './log-once.js';
+export type { MemberLimits } from './member-limits.js';
+export { DEFAULT_MEMBER_LIMITS } from './member-limits.js';
+export type { AddressPolicy, Cidr } from './address-policy.js';
+export { DEFAULT_ADDRESS_POLICY, DEFAULT_DENIED, addressVerdict, parseCidr } from './address-policy.js';

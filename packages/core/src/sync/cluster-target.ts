@@ -3,6 +3,8 @@ import { installFile } from '../install/atomic-write.js';
 import type { LogOnce } from '../model/log-once.js';
 import type { Member } from '../model/member.js';
 import { describeError } from '../etcd/errors.js';
+import type { AddressPolicy } from '../model/address-policy.js';
+import type { MemberLimits } from '../model/member-limits.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
 
@@ -18,6 +20,10 @@ export interface ClusterTarget {
   checkTimeoutMs: number;
   minMembers: number;
   mode?: number | undefined;
+  /** Which member addresses may reach the file; default DEFAULT_ADDRESS_POLICY. */
+  policy?: AddressPolicy | undefined;
+  /** Caps on one member's data; default DEFAULT_MEMBER_LIMITS. */
+  limits?: MemberLimits | undefined;
 }
 
 export type InstallOutcome = 'installed' | 'unchanged' | 'refused' | 'check-failed' | 'failed';

@@ -43,5 +43,7 @@ export async function resolveClusterTarget(
     checkTimeoutMs: cluster.checkTimeoutMs,
     minMembers: cluster.minMembers,
     mode: cluster.mode,
+    policy: cluster.addressPolicy,
+    limits: cluster.limits,
   };
 }
