@@ -24,6 +24,16 @@ export interface KeyValue {
   lease: string;
 }
 
+/** Who holds a key that putIfFree did not put: its lease ('0': none) and since when. */
+export interface KeyHolder {
+  lease: string;
+  createRevision: bigint;
+  modRevision: bigint;
+}
+
+/** putIfFree's answer: put (at `revision`), or left alone because `holder` has it. */
+export type PutIfFreeResult = { ok: true; revision: bigint } | { ok: false; holder: KeyHolder };
+
 export interface RangeResult {
   kvs: KeyValue[];
   /** The store revision the read was served at. */
@@ -64,6 +74,11 @@ export interface EtcdClient {
   readonly endpoints: readonly string[];
   range(range: KeyRange, options?: { revision?: bigint }): Promise<RangeResult>;
   put(key: string, value: string, options?: { lease?: string }): Promise<bigint>;
+  /**
+   * Puts `key` on `lease` only if the key is absent or already on that lease, in one transaction
+   * (SPEC §9): a key held by another lease (or by none) is left alone and its holder returned.
+   */
+  putIfFree(key: string, value: string, lease: string): Promise<PutIfFreeResult>;
   /** Deletes one key; resolves to the number deleted (0 or 1). */
   delete(key: string): Promise<number>;
   grantLease(ttlSeconds: number): Promise<string>;
@@ -291,6 +306,28 @@ class Etcd3Connection implements EtcdConnection {
       ),
     );
     return BigInt(res.header.revision);
+  }
+
+  async putIfFree(key: string, value: string, lease: string): Promise<PutIfFreeResult> {
+    const k = Buffer.from(key, 'utf8');
+    const put = { request_put: { key: k, value: Buffer.from(value, 'utf8'), lease } };
+    // One atomic transaction (nested, etcd >= 3.3): absent → put; else on our lease → put; else read the holder.
+    const res = await this.unary('put', (client) =>
+      client.kv.txn(
+        {
+          compare: [{ key: k, result: 'Equal', target: 'Create', create_revision: '0' }],
+          success: [put],
+          failure: [{ request_txn: { compare: [{ key: k, result: 'Equal', target: 'Lease', lease }], success: [put], failure: [{ request_range: { key: k } }] } }],
+        },
+        this.deadline(),
+      ),
+    );
+    const inner = res.succeeded ? undefined : res.responses[0]?.response_txn;
+    if (res.succeeded || inner?.succeeded) return { ok: true, revision: BigInt(res.header.revision) };
+    const kv = inner?.responses[0]?.response_range?.kvs[0];
+    // The range ran in the same transaction as the compares that found the key present.
+    if (!kv) throw new Error(`put ${key}: etcd answered the transaction without the key's holder`);
+    return { ok: false, holder: { lease: String(kv.lease), createRevision: BigInt(kv.create_revision), modRevision: BigInt(kv.mod_revision) } };
   }
 
   async delete(key: string): Promise<number> {

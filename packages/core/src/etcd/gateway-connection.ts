@@ -22,7 +22,7 @@ import { Agent as HttpAgent, type IncomingMessage, type RequestOptions, request 
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
-import type { EtcdClient, EtcdConnectionOptions, KeyValue, RangeResult } from './connection.js';
+import type { EtcdClient, EtcdConnectionOptions, KeyValue, PutIfFreeResult, RangeResult } from './connection.js';
 import { CompactedError, EtcdAccessError, EtcdUnavailableError, describeError } from './errors.js';
 import { type KeyRange, rangeEnd } from './key-range.js';
 import { describeTlsFailure } from './tls-failure.js';
@@ -109,6 +109,23 @@ class GatewayConnection implements EtcdClient {
   async put(key: string, value: string, options: { lease?: string } = {}): Promise<bigint> {
     const res = await this.call('put', '/v3/kv/put', { key: base64(key), value: base64(value), ...(options.lease ? { lease: options.lease } : {}) });
     return revisionOf(res);
+  }
+
+  async putIfFree(key: string, value: string, lease: string): Promise<PutIfFreeResult> {
+    const k = base64(key);
+    const put = { request_put: { key: k, value: base64(value), lease } };
+    // As connectEtcd's: one nested transaction. The gateway omits false and zero fields.
+    const res = await this.call('put', '/v3/kv/txn', {
+      compare: [{ key: k, result: 'EQUAL', target: 'CREATE', create_revision: '0' }],
+      success: [put],
+      failure: [{ request_txn: { compare: [{ key: k, result: 'EQUAL', target: 'LEASE', lease }], success: [put], failure: [{ request_range: { key: k } }] } }],
+    });
+    const inner = res.succeeded ? undefined : ((res.responses as Json[] | undefined)?.[0]?.response_txn as Json | undefined);
+    if (res.succeeded || inner?.succeeded) return { ok: true, revision: revisionOf(res) };
+    const kv = (((inner?.responses as Json[] | undefined)?.[0]?.response_range as Json | undefined)?.kvs as Json[] | undefined)?.[0];
+    if (!kv) throw new Error(`put ${key}: etcd answered the transaction without the key's holder`);
+    const revision = (field: unknown) => BigInt((field as string | undefined) ?? '0');
+    return { ok: false, holder: { lease: String(kv.lease ?? '0'), createRevision: revision(kv.create_revision), modRevision: revision(kv.mod_revision) } };
   }
 
   async delete(key: string): Promise<number> {
