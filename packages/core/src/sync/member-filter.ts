@@ -1,0 +1,58 @@
+import { type AddressPolicy, addressVerdict } from '../model/address-policy.js';
+import type { Member } from '../model/member.js';
+import type { QuarantinedMember } from '../model/quarantine.js';
+import type { HostResolver } from './host-resolver.js';
+
+export interface FilteredMembers {
+  allowed: Member[];
+  quarantined: QuarantinedMember[];
+}
+
+/**
+ * The members whose address the cluster's policy allows. IP literals are checked as they are; a
+ * host name must be allowed (`hostnames`), resolve, and every address it resolves to must pass
+ * the policy too (a name is no way around a denied network). Order is kept.
+ */
+export async function filterByAddress(members: readonly Member[], policy: AddressPolicy, resolver: HostResolver | undefined): Promise<FilteredMembers> {
+  const allowed: Member[] = [];
+  const quarantined: QuarantinedMember[] = [];
+  const hostNames = new Set<string>();
+  for (const m of members) if (isHostName(m.host)) hostNames.add(m.host);
+  const resolved = new Map<string, Awaited<ReturnType<HostResolver['resolve']>>>();
+  if (policy.hostnames && resolver && hostNames.size > 0) {
+    await Promise.all([...hostNames].map(async (host) => resolved.set(host, await resolver.resolve(host))));
+  }
+  for (const member of members) {
+    const verdict = check(member, policy, resolved, resolver !== undefined);
+    if (verdict) quarantined.push({ name: member.name, key: member.key, ...verdict });
+    else allowed.push(member);
+  }
+  return { allowed, quarantined };
+}
+
+function check(
+  member: Member,
+  policy: AddressPolicy,
+  resolved: Map<string, Awaited<ReturnType<HostResolver['resolve']>>>,
+  resolving: boolean,
+): Pick<QuarantinedMember, 'kind' | 'reason'> | undefined {
+  if (!isHostName(member.host)) {
+    const why = addressVerdict(policy, member.host);
+    return why ? { kind: 'address', reason: why } : undefined;
+  }
+  if (!policy.hostnames) return { kind: 'address', reason: 'host names are not allowed in this cluster (members.hostnames is false)' };
+  if (!resolving) return undefined;
+  const answer = resolved.get(member.host);
+  if (!answer) return undefined;
+  if (!answer.ok) return { kind: 'unresolved', reason: answer.reason };
+  for (const address of answer.addresses) {
+    const why = addressVerdict(policy, address);
+    if (why) return { kind: 'address', reason: `host name ${member.host} resolves to ${address}: ${why}` };
+  }
+  return undefined;
+}
+
+/** Core's member names are IPv4, IPv6 (no brackets in `host`) or RFC 1123 names. */
+function isHostName(host: string): boolean {
+  return !host.includes(':') && !/^[0-9.]+$/.test(host);
+}
