@@ -1,5 +1,5 @@
 export type { InstallOptions, InstallResult } from './atomic-write.js';
-export { installFile, cleanupStaleTempFiles } from './atomic-write.js';
+export { installFile, cleanupStaleTempFiles, UnsafeTargetError } from './atomic-write.js';
 export type { RunOptions, RunResult } from './run-command.js';
 export { runCommand, describeFailure, truncateOutput, OUTPUT_LIMIT, KILL_GRACE_MS } from './run-command.js';
 export type { ReloaderOptions } from './reloader.js';
