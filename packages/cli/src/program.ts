@@ -86,8 +86,13 @@ export function buildProgram(version: string, dispatch: (globals: GlobalOptions,
     .command('heartbeat')
     .alias('cc:heartbeat')
     .description('register the own key (self.key) on a lease and keep it alive; exit 0 when an operator deletes it')
-    .option('--once', 'register and exit; the key lives for one TTL unless a later heartbeat takes it over')
-    .action((opts: { once?: boolean }, cmd: Command) => dispatch(globals(cmd), (ctx) => heartbeat(ctx, opts)));
+    .option('--once', 'register and exit; the key lives for one TTL (a later heartbeat waits for it to expire: a held key is never taken over)')
+    .addOption(
+      new Option('--timeout <seconds>', 'give up (exit 1) if the key is not registered by then: etcd unreachable, or the key held by another lease (default: keep trying)').argParser(
+        parseTimeout,
+      ),
+    )
+    .action((opts: { once?: boolean; timeout?: number }, cmd: Command) => dispatch(globals(cmd), (ctx) => heartbeat(ctx, opts)));
 
   program
     .command('watchkey')
@@ -115,7 +120,11 @@ export function buildProgram(version: string, dispatch: (globals: GlobalOptions,
     .addOption(new Option('--drain <seconds>', 'on shutdown, wait this long between deregistering and stopping the server').argParser(parseTimeout).default(2_000, '2'))
     .option('--metrics <addr>', 'serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT')
     .option('--check-config', 'validate the configuration and options, print the plan, and exit')
-    .addOption(timeoutOption())
+    .addOption(
+      new Option('--timeout <seconds>', 'give up (exit 1, server stopped) if preparing or registering takes longer: etcd unreachable, or the own key held by another lease')
+        .argParser(parseTimeout)
+        .default(30_000, '30'),
+    )
     .passThroughOptions()
     .addHelpText(
       'after',

@@ -15,7 +15,7 @@ export { resolveHandler, builtinNameFor, type ResolveHandlerOptions } from './ha
 // etcd
 export { connectEtcd } from './etcd/connection.js';
 export { connectEtcdGateway } from './etcd/gateway-connection.js';
-export type { EtcdClient, EtcdConnection, EtcdConnectionOptions, KeyValue as EtcdKeyValue, RangeResult, WatchEvent, WatchHandle, WatchListener } from './etcd/connection.js';
+export type { EtcdClient, EtcdConnection, EtcdConnectionOptions, KeyHolder, KeyValue as EtcdKeyValue, PutIfFreeResult, RangeResult, WatchEvent, WatchHandle, WatchListener } from './etcd/connection.js';
 export { CompactedError, EtcdAccessError, EtcdUnavailableError, describeError } from './etcd/errors.js';
 export { prefixRange, singleKey, type KeyRange } from './etcd/key-range.js';
 export { clientFromConfig, connectFromConfig } from './etcd/from-config.js';
@@ -34,7 +34,7 @@ export { resolveClusterTarget } from './sync/resolve-target.js';
 export { parseMembersJson, readMembersFile, type ListedMember } from './sync/members-file.js';
 
 // Registration
-export { Registration, registerKey, type RegistrationOptions, type RegistrationEnd } from './registration/registration.js';
+export { Registration, RegistrationTimeoutError, registerKey, type RegisterKeyOptions, type RegistrationOptions, type RegistrationEnd } from './registration/registration.js';
 export { waitForKeyDeletion, type WatchKeyOptions } from './registration/watch-key.js';
 
 // Supervisor: `cluster-control run` as an API

@@ -1,27 +1,41 @@
-import { aborted, Registration, registerKey } from '@cluster-control/core';
+import { aborted, Registration, RegistrationTimeoutError, registerKey } from '@cluster-control/core';
 import type { CommandContext } from '../context.js';
+import { RuntimeError } from '../errors.js';
 import { shutdownSignal } from '../signals.js';
 
 /**
- * `heartbeat [--once]`: register the own key on a lease and keep it alive. Exits 0 when an
- * operator deletes the key (or revokes the lease), and on SIGTERM/SIGINT after revoking the lease.
+ * `heartbeat [--once] [--timeout S]`: register the own key on a lease and keep it alive. Exits 0
+ * when an operator deletes the key (or revokes the lease), and on SIGTERM/SIGINT after revoking
+ * the lease. A key held by another lease is waited for, never taken over (SPEC §9); `--timeout`
+ * bounds that wait and any etcd outage while registering (exit 1, one line saying why).
  */
-export async function heartbeat(ctx: CommandContext, options: { once?: boolean }): Promise<number> {
+export async function heartbeat(ctx: CommandContext, options: { once?: boolean; timeout?: number | undefined }): Promise<number> {
   const self = ctx.self();
   const shutdown = shutdownSignal();
+  /** A failed registration: after a signal, its "stopped" is expected; otherwise one line, exit 1. */
+  const failed = (err: unknown): false => {
+    if (shutdown.signal.aborted) return false;
+    throw err instanceof RegistrationTimeoutError ? new RuntimeError(err.message) : err;
+  };
   try {
     if (options.once) {
-      // The key lives for one TTL unless a later heartbeat takes it over. Unary calls only: the
+      // The key lives for one TTL (a later heartbeat waits for it to expire). Unary calls only: the
       // light gateway client, no gRPC to load. A signal while etcd is away just ends the command.
-      const registering = registerKey(ctx.etcdClient(), { key: self.key, value: self.value, ttl: self.ttl, logger: ctx.logger, signal: shutdown.signal });
-      registering.catch(() => {}); // after a signal, its "stopped" rejection is expected
-      await Promise.race([registering, aborted(shutdown.signal)]);
+      const registering = registerKey(ctx.etcdClient(), {
+        key: self.key,
+        value: self.value,
+        ttl: self.ttl,
+        logger: ctx.logger,
+        signal: shutdown.signal,
+        timeoutMs: options.timeout,
+      });
+      await Promise.race([registering.catch(failed), aborted(shutdown.signal)]);
       return 0;
     }
     const etcd = await ctx.etcd();
     const registration = new Registration(etcd, { key: self.key, value: self.value, ttl: self.ttl, heartbeat: self.heartbeat, logger: ctx.logger });
     // Registering retries while etcd is away; a signal meanwhile just ends the command.
-    const registered = await Promise.race([registration.register().then(() => true), aborted(shutdown.signal).then(() => false)]);
+    const registered = await Promise.race([registration.register({ timeoutMs: options.timeout }).then(() => true, failed), aborted(shutdown.signal).then(() => false)]);
     if (!registered) {
       await registration.stop();
       return 0;

@@ -67,6 +67,9 @@ export async function run(ctx: CommandContext, command: string[], options: RunOp
     readyTimeoutMs: options.readyTimeout,
     drainMs: options.drain,
     prepareTimeoutMs: options.timeout,
+    registerTimeoutMs: options.timeout,
+    // Once the server has exited, its exit code is passed on within 2 s whatever etcd is doing.
+    deregisterTimeoutMs: Math.min(ctx.config.etcd.timeoutMs, 1_000),
     logger: ctx.logger,
     metrics,
   });

@@ -31,6 +31,11 @@ function slowEtcd(putDelayMs: number) {
       await new Promise((r) => setTimeout(r, putDelayMs));
       return 1n;
     },
+    async putIfFree(k: string, value: string, id: string) {
+      alive();
+      if (key && key.lease !== id) return { ok: false, holder: { lease: key.lease, createRevision: 1n, modRevision: 1n } };
+      return { ok: true, revision: await this.put(k, value, { lease: id }) };
+    },
     async keepAlive(id: string) {
       const l = alive();
       if (!l || l.id !== id) return 0;

@@ -1,8 +1,8 @@
-import type { EtcdClient, EtcdConnection } from '../etcd/connection.js';
+import type { EtcdClient, EtcdConnection, KeyHolder } from '../etcd/connection.js';
 import { EtcdAccessError, describeError } from '../etcd/errors.js';
 import { singleKey } from '../etcd/key-range.js';
 import { ResilientWatch } from '../watch/resilient-watch.js';
-import { Backoff, type BackoffOptions, sleep } from '../util/backoff.js';
+import { Backoff, type BackoffOptions, aborted, sleep } from '../util/backoff.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
 
@@ -31,6 +31,8 @@ export type RegistrationEnd = 'removed' | 'stopped';
 export class Registration {
   private readonly controller = new AbortController();
   private leaseId: string | undefined;
+  /** A lease granted by a registration in progress, not known to carry the key yet: stop() revokes it too. */
+  private pendingLease: string | undefined;
   /**
    * When etcd last confirmed the lease alive: a lease gone sooner than its TTL after it was
    * revoked. Taken when the confirming request was sent, not when its answer arrived: etcd
@@ -55,9 +57,18 @@ export class Registration {
     return this.leaseId;
   }
 
-  /** Grants a lease and puts the key on it, retrying while etcd is unreachable. */
-  async register(): Promise<void> {
-    const { lease, sent } = await registerKey(this.etcd, { ...this.options, backoff: this.backoff, signal: this.controller.signal });
+  /**
+   * Grants a lease and puts the key on it, retrying while etcd is unreachable and waiting while the
+   * key is held by another lease (registerKey). `timeoutMs`: give up with a RegistrationTimeoutError.
+   */
+  async register(options: { timeoutMs?: number | undefined } = {}): Promise<void> {
+    const { lease, sent } = await registerKey(this.etcd, {
+      ...this.options,
+      backoff: this.backoff,
+      signal: this.controller.signal,
+      timeoutMs: options.timeoutMs,
+      onPendingLease: (id) => (this.pendingLease = id),
+    });
     this.leaseId = lease;
     this.lastConfirmed = sent;
     this.options.metrics?.set('cluster_control_registered', 1);
@@ -74,11 +85,10 @@ export class Registration {
       singleKey(this.options.key),
       {
         snapshot: (kvs) => {
-          if (kvs.length === 0) this.checkMissing();
+          if (kvs.length === 0 || kvs[0]!.lease !== this.leaseId) this.checkMissing();
         },
-        events: (events) => {
-          if (events[events.length - 1]!.type === 'delete') this.checkMissing();
-        },
+        // A put too: our own re-registration, or someone else's plain put over our key (decide()).
+        events: () => this.checkMissing(),
       },
       { logger: this.options.logger, label: this.options.key, ...this.options.watch },
     ).start();
@@ -89,19 +99,38 @@ export class Registration {
     return end;
   }
 
-  /** Revokes the lease (the key disappears at once) and ends run() with 'stopped'. */
-  async stop(options: { revoke?: boolean } = {}): Promise<void> {
+  /**
+   * Revokes the lease (the key disappears at once) and ends run() with 'stopped'. A registration
+   * still in progress is abandoned and its lease revoked too. `timeoutMs`: wait no longer than
+   * this for etcd's answer (the lease then expires within its TTL).
+   */
+  async stop(options: { revoke?: boolean; timeoutMs?: number } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.controller.abort();
     this.finish('stopped');
     const lease = this.leaseId;
-    if (options.revoke !== false && lease) {
+    const pending = this.pendingLease;
+    if (options.revoke !== false && (lease || pending)) {
+      const revoking = (async () => {
+        if (pending && pending !== lease) await this.etcd.revokeLease(pending).catch(() => {});
+        if (lease) await this.etcd.revokeLease(lease);
+      })();
+      const bound = new AbortController();
       try {
-        await this.etcd.revokeLease(lease);
-        this.options.logger.info(`deregistered ${this.options.key}`);
+        const revoked = await Promise.race([
+          revoking.then(() => true),
+          ...(options.timeoutMs !== undefined ? [sleep(options.timeoutMs, bound.signal).then(() => false)] : []),
+        ]);
+        if (revoked && lease) this.options.logger.info(`deregistered ${this.options.key}`);
+        if (!revoked) {
+          revoking.catch(() => {});
+          this.options.logger.warn(`etcd did not confirm the revocation of the lease of ${this.options.key} within ${options.timeoutMs} ms; it expires within ${this.options.ttl}s`);
+        }
       } catch (err) {
         this.options.logger.warn(`could not revoke lease of ${this.options.key} (${describeError(err)}); it expires within ${this.options.ttl}s`);
+      } finally {
+        bound.abort();
       }
     }
     this.options.metrics?.set('cluster_control_registered', 0);
@@ -152,7 +181,20 @@ export class Registration {
       try {
         const remaining = await this.etcd.leaseTimeToLive(lease);
         const present = (await this.etcd.range(singleKey(key))).kvs[0];
-        if (present) return; // re-put meanwhile (by us or a takeover): still registered
+        if (present?.lease === lease) return; // still (or again) ours: still registered
+        if (present) {
+          // On another lease: someone put it over ours with a plain put (cluster-control itself
+          // never takes a held key over, SPEC §9). Not an operator's removal: this node keeps
+          // running. Nor do we put it back over theirs (two writers fighting over one key): we
+          // let our lease go and wait, as any second registrant does, for the key to be free
+          // again, then register. Meanwhile we are not registered (metric 0, /readyz says so).
+          logger.warn(`${key} was put on lease ${BigInt(present.lease).toString(16)} by someone else; not registered until it is free again`);
+          this.options.metrics?.set('cluster_control_registered', 0);
+          this.leaseId = undefined;
+          await this.etcd.revokeLease(lease).catch(() => {});
+          await this.register();
+          return;
+        }
         if (remaining > 0) {
           logger.info(`${key} was deleted by someone else: removing this node`);
           await this.etcd.revokeLease(lease).catch(() => {});
@@ -181,32 +223,119 @@ export class Registration {
   }
 }
 
+/** registerKey gave up: its `timeoutMs` passed before the key could be put. The message says why. */
+export class RegistrationTimeoutError extends Error {
+  override name = 'RegistrationTimeoutError';
+}
+
+export interface RegisterKeyOptions {
+  key: string;
+  value: string;
+  ttl: number;
+  logger: Logger;
+  backoff?: Backoff;
+  /** Stops the attempt (rejects with "registration stopped"). */
+  signal?: AbortSignal | undefined;
+  /** Give up after this long with a RegistrationTimeoutError; default: keep trying until `signal`. */
+  timeoutMs?: number | undefined;
+  /** How often a key held by another lease is read to see whether it is free yet. Default 1 s. */
+  pollMs?: number;
+  /** Told each lease granted and not yet known to carry the key (undefined once it is settled), so a stop can revoke it. */
+  onPendingLease?: (lease: string | undefined) => void;
+}
+
+const hex = (lease: string) => BigInt(lease).toString(16);
+const describeHolder = (key: string, holder: KeyHolder) =>
+  holder.lease === '0'
+    ? `${key} is held by a key without a lease (put by hand at revision ${holder.createRevision})`
+    : `${key} is held by lease ${hex(holder.lease)} (since revision ${holder.createRevision})`;
+
 /**
- * Grants a lease and puts `key` on it, retrying while etcd is unreachable (until `signal` aborts).
- * Needs only unary calls, so `heartbeat --once` can use the light gateway client. Resolves to the
- * lease and when its grant was sent (the lease's TTL runs from about then).
+ * Grants a lease and puts `key` on it, retrying while etcd is unreachable (until `signal` aborts or
+ * `timeoutMs` passes). The key is put only if it is absent or already on our lease (SPEC §9): a key
+ * held by another lease is never taken over; that is said once, and the key is read every
+ * `pollMs` until it is free (its holder deregistered or expired), then registered. Needs only
+ * unary calls, so `heartbeat --once` can use the light gateway client. Resolves to the lease and
+ * when its grant was sent (the lease's TTL runs from about then).
  */
-export async function registerKey(
-  etcd: EtcdClient,
-  options: { key: string; value: string; ttl: number; logger: Logger; backoff?: Backoff; signal?: AbortSignal },
-): Promise<{ lease: string; sent: number }> {
-  const { key, value, ttl, logger, signal } = options;
+export async function registerKey(etcd: EtcdClient, options: RegisterKeyOptions): Promise<{ lease: string; sent: number }> {
+  const { key, value, ttl, logger, signal, timeoutMs, pollMs = 1000, onPendingLease } = options;
   const backoff = options.backoff ?? new Backoff();
-  for (;;) {
-    try {
-      const sent = Date.now();
-      const lease = await etcd.grantLease(ttl);
-      await etcd.put(key, value, { lease });
-      backoff.reset();
-      logger.info(`registered ${key} (lease ${BigInt(lease).toString(16)}, ttl ${ttl}s)`);
-      return { lease, sent };
-    } catch (err) {
-      // Not allowed (e.g. a role that may not write this key): retrying cannot help; say which key.
-      if (err instanceof EtcdAccessError) throw new EtcdAccessError(`could not register ${key}: ${describeError(err)}`, { cause: err });
-      if (signal?.aborted) throw err;
-      logger.warn(`could not register ${key}: ${describeError(err)}; retrying`);
-      await sleep(backoff.next(), signal);
-      if (signal?.aborted) throw new Error('registration stopped');
+  // Aborts on `signal` or at the deadline; every call is raced against it, so neither waits for a
+  // call to a frozen etcd to reach its own deadline.
+  const giveUp = new AbortController();
+  const onAbort = () => giveUp.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) giveUp.abort();
+  const timer = timeoutMs === undefined ? undefined : setTimeout(() => giveUp.abort(), timeoutMs);
+  const call = <T>(promise: Promise<T>): Promise<T> => {
+    promise.catch(() => {}); // abandoned when giving up
+    return Promise.race([promise, aborted(giveUp.signal).then(() => Promise.reject(new Error('registration stopped')))]);
+  };
+  /** A lease granted for this attempt and not (yet) carrying the key. */
+  let lease: string | undefined;
+  let sent = 0;
+  /** The other lease that holds the key, while we wait for it to let go. */
+  let holder: KeyHolder | undefined;
+  let lastError: unknown;
+  const setLease = (id: string | undefined) => {
+    lease = id;
+    onPendingLease?.(id);
+  };
+  const dropLease = () => {
+    const id = lease;
+    setLease(undefined);
+    // Best effort: unrevoked, it expires within the TTL.
+    if (id) etcd.revokeLease(id).catch(() => {});
+  };
+  try {
+    while (!giveUp.signal.aborted) {
+      try {
+        if (holder) {
+          // Wait until the holder lets go: one read a poll (cheap; no lease of ours meanwhile).
+          const kv = (await call(etcd.range(singleKey(key)))).kvs[0];
+          if (kv && kv.lease === holder.lease) {
+            await sleep(pollMs, giveUp.signal);
+            continue;
+          }
+        }
+        if (!lease) {
+          sent = Date.now();
+          setLease(await call(etcd.grantLease(ttl)));
+        }
+        const result = await call(etcd.putIfFree(key, value, lease!));
+        if (result.ok) {
+          const ours = lease!;
+          lease = undefined;
+          onPendingLease?.(undefined);
+          backoff.reset();
+          logger.info(`registered ${key} (lease ${hex(ours)}, ttl ${ttl}s)${holder ? `; lease ${hex(holder.lease)} let go of it` : ''}`);
+          return { lease: ours, sent };
+        }
+        // Held by someone else: say so once per holder, never take it over, hold no lease meanwhile.
+        dropLease();
+        if (result.holder.lease !== holder?.lease) logger.info(`${describeHolder(key, result.holder)}; waiting for it to be free`);
+        holder = result.holder;
+        backoff.reset();
+        await sleep(pollMs, giveUp.signal);
+      } catch (err) {
+        // Not allowed (e.g. a role that may not write this key): retrying cannot help; say which key.
+        if (err instanceof EtcdAccessError) throw new EtcdAccessError(`could not register ${key}: ${describeError(err)}`, { cause: err });
+        if (giveUp.signal.aborted) break;
+        lastError = err;
+        // Our lease expired (a long outage) or was revoked: grant a new one. Kept otherwise: a put
+        // whose answer was lost may have landed on it, and retrying on the same lease finds it ours.
+        if (/lease not found/.test(describeError(err))) setLease(undefined);
+        logger.warn(`could not register ${key}: ${describeError(err)}; retrying`);
+        await sleep(backoff.next(), giveUp.signal);
+      }
     }
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
   }
+  dropLease();
+  if (signal?.aborted || timeoutMs === undefined) throw new Error('registration stopped');
+  const why = holder ? describeHolder(key, holder).replace(`${key} is held`, 'it is held') : `etcd did not accept it${lastError ? ` (${describeError(lastError)})` : ''}`;
+  throw new RegistrationTimeoutError(`could not register ${key} within ${Math.round(timeoutMs / 100) / 10}s: ${why}`);
 }

@@ -1,6 +1,6 @@
 import type { EtcdConnection } from '../etcd/connection.js';
 import { EtcdAccessError, describeError } from '../etcd/errors.js';
-import { Registration } from '../registration/registration.js';
+import { Registration, RegistrationTimeoutError } from '../registration/registration.js';
 import { ClusterSync } from '../sync/cluster-sync.js';
 import type { ClusterTarget } from '../sync/cluster-target.js';
 import { prepareCluster } from '../sync/prepare.js';
@@ -31,6 +31,17 @@ export interface SupervisorOptions {
   drainMs?: number;
   /** How long `prepare` may wait for etcd before the run fails. */
   prepareTimeoutMs?: number;
+  /**
+   * How long registering may take (etcd unreachable, or the key held by another lease) before the
+   * run stops the service and fails. Default: no limit.
+   */
+  registerTimeoutMs?: number | undefined;
+  /**
+   * Once the service has exited by itself: how long to wait for etcd to confirm the lease's
+   * revocation (and the watches to stop) before passing its exit code on. Default 1 s; an
+   * unconfirmed lease expires within its TTL.
+   */
+  deregisterTimeoutMs?: number;
   logger: Logger;
   metrics?: Metrics | undefined;
   /** Passed to the watches; tests shorten them. */
@@ -106,8 +117,27 @@ export class Supervisor {
     if (this.options.self) {
       const self = this.options.self;
       this.registration = new Registration(this.options.etcd, { ...self, logger, metrics, ...(this.options.watch ? { watch: this.options.watch } : {}) });
-      const registered = await Promise.race([this.registration.register().then(() => true), aborted(stop).then(() => false)]);
-      if (!registered) return this.finish('shutdown', await service.stop());
+      // The service exiting wins over registering (etcd unreachable, the key held by another
+      // lease): its exit code is passed on at once, and a dead server is never registered.
+      const registering = await Promise.race([
+        this.registration.register({ timeoutMs: this.options.registerTimeoutMs }).then(
+          () => ({ outcome: 'registered' as const }),
+          (err: unknown) => ({ outcome: 'failed' as const, err }),
+        ),
+        aborted(stop).then(() => ({ outcome: 'shutdown' as const })),
+        service.exited.then((code) => ({ outcome: 'exited' as const, code })),
+      ]);
+      if (registering.outcome === 'shutdown') return this.finish('shutdown', await service.stop());
+      if (registering.outcome === 'exited') {
+        logger.error(`the server exited with code ${registering.code} before it was registered`);
+        return this.finish('service-exited', registering.code);
+      }
+      if (registering.outcome === 'failed') {
+        await this.registration.stop({ timeoutMs: this.deregisterTimeoutMs });
+        await service.stop();
+        const { err } = registering;
+        throw err instanceof RegistrationTimeoutError ? new SupervisorError(`${err.message}; stopped the server`) : err;
+      }
       removed = this.registration.run();
     }
     await this.watchAll(revisions);
@@ -137,8 +167,11 @@ export class Supervisor {
       return this.finish('shutdown', await service.stop(), 0);
     }
     logger.info(`the server exited with code ${outcome.code}: deregistering`);
-    await this.deregister();
     return this.finish('service-exited', outcome.code);
+  }
+
+  private get deregisterTimeoutMs(): number {
+    return this.options.deregisterTimeoutMs ?? 1_000;
   }
 
   private async prepareAll(): Promise<Map<string, bigint>> {
@@ -214,6 +247,16 @@ export class Supervisor {
   }
 
   private async finish(end: SupervisorEnd, serviceCode: number, exitCode = serviceCode): Promise<SupervisorResult> {
+    if (end === 'service-exited') {
+      // Whatever etcd is doing, the exit code is passed on promptly: the revocation and the
+      // watches' ends get one short bound, together.
+      const bound = new AbortController();
+      const done = Promise.allSettled([this.registration?.stop({ timeoutMs: this.deregisterTimeoutMs }), ...[...this.syncs.values()].map((s) => s.stop())]);
+      const finished = await Promise.race([done.then(() => true), sleep(this.deregisterTimeoutMs + 200, bound.signal).then(() => false)]);
+      bound.abort();
+      if (!finished) this.options.logger.warn(`etcd did not answer within ${this.deregisterTimeoutMs} ms while stopping; exiting anyway`);
+      return { end, exitCode };
+    }
     await Promise.allSettled([...this.syncs.values()].map((s) => s.stop()));
     await this.registration?.stop({ revoke: end !== 'removed' });
     return { end, exitCode };
