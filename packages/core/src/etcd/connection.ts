@@ -38,6 +38,23 @@ export interface RangeResult {
   kvs: KeyValue[];
   /** The store revision the read was served at. */
   revision: bigint;
+  /**
+   * With `limit`: true when the range holds more keys than were returned (read on after
+   * `lastKey`). Both clients always set it; optional so that a stand-in which ignores `limit`
+   * (and returns everything) stays valid.
+   */
+  more?: boolean;
+  /** The bytes of the last key returned (keys need not be valid UTF-8, so `kvs`' strings may not round-trip). */
+  lastKey?: Buffer | undefined;
+}
+
+export interface RangeOptions {
+  /** Read at this revision (CompactedError when it was compacted). */
+  revision?: bigint;
+  /** At most this many keys (0 or absent: all); `more` says whether there are more. */
+  limit?: number;
+  /** Start at this key instead of `range.key` (the range's end stays): for the next page of a prefix. */
+  from?: string | Buffer;
 }
 
 export interface WatchEvent {
@@ -72,7 +89,7 @@ export interface WatchHandle {
  */
 export interface EtcdClient {
   readonly endpoints: readonly string[];
-  range(range: KeyRange, options?: { revision?: bigint }): Promise<RangeResult>;
+  range(range: KeyRange, options?: RangeOptions): Promise<RangeResult>;
   put(key: string, value: string, options?: { lease?: string }): Promise<bigint>;
   /**
    * Puts `key` on `lease` only if the key is absent or already on that lease, in one transaction
@@ -265,19 +282,20 @@ class Etcd3Connection implements EtcdConnection {
     return err instanceof this.etcd3.EtcdInvalidAuthTokenError || /invalid auth token|auth token is expired/i.test(describeError(err));
   }
 
-  async range(range: KeyRange, options: { revision?: bigint } = {}): Promise<RangeResult> {
+  async range(range: KeyRange, options: RangeOptions = {}): Promise<RangeResult> {
     const res = await this.unary('read', (client) =>
       client.kv.range(
         {
-          key: Buffer.from(range.key, 'utf8'),
+          key: typeof options.from === 'object' ? options.from : Buffer.from(options.from ?? range.key, 'utf8'),
           ...(range.prefix ? { range_end: rangeEnd(range) } : {}),
           ...(options.revision !== undefined ? { revision: options.revision.toString() } : {}),
+          ...(options.limit ? { limit: options.limit } : {}),
           serializable: false,
         },
         this.deadline(),
       ),
     );
-    return { kvs: res.kvs.map(toKeyValue), revision: BigInt(res.header.revision) };
+    return { kvs: res.kvs.map(toKeyValue), revision: BigInt(res.header.revision), more: Boolean(res.more), lastKey: res.kvs[res.kvs.length - 1]?.key };
   }
 
   async newestModRevision(range: KeyRange): Promise<bigint> {
@@ -380,6 +398,8 @@ class Etcd3Connection implements EtcdConnection {
     // A gRPC stream with no 'error' listener crashes the process on error; there is always one.
     let created = false;
     let finished = false;
+    /** Events of the fragments of a response received so far. */
+    let pending: WatchEvent[] | undefined;
     return new Promise<WatchHandle>((resolve, reject) => {
       const finish = (err: Error) => {
         if (finished) return;
@@ -424,17 +444,33 @@ class Etcd3Connection implements EtcdConnection {
             },
           });
         }
-        if (res.events.length > 0) listener.onEvents(res.events.map(toWatchEvent), headerRevision);
+        // A response etcd split into fragments (see `fragment` below): their events are one
+        // response's, delivered together once the last fragment (fragment: false) arrives.
+        if ((res as { fragment?: boolean }).fragment) {
+          pending ??= [];
+          for (const ev of res.events) pending.push(toWatchEvent(ev));
+          return;
+        }
+        let events = res.events.map(toWatchEvent);
+        if (pending) {
+          for (const ev of events) pending.push(ev);
+          events = pending;
+          pending = undefined;
+        }
+        if (events.length > 0) listener.onEvents(events, headerRevision);
         else if (!res.created) listener.onProgress(headerRevision);
       });
-      stream.write({
-        create_request: {
-          key: Buffer.from(range.key, 'utf8'),
-          ...(range.prefix ? { range_end: rangeEnd(range) } : {}),
-          start_revision: startRevision.toString(),
-          progress_notify: true,
-        },
-      });
+      const createRequest = {
+        key: Buffer.from(range.key, 'utf8'),
+        ...(range.prefix ? { range_end: rangeEnd(range) } : {}),
+        start_revision: startRevision.toString(),
+        progress_notify: true,
+        // A response over etcd's request size limit (a catch-up or a mass expiry with large
+        // values) comes in fragments rather than one message that could exceed gRPC's
+        // receive limit and break the watch on every retry. In etcd3 1.1.2's rpc.proto, not in its typings.
+        fragment: true,
+      };
+      stream.write({ create_request: createRequest });
     });
   }
 

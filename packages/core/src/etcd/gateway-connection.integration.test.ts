@@ -97,7 +97,7 @@ describe.skipIf(!haveEtcd)('connectEtcdGateway against a real etcd', () => {
     ]);
     expect(await gw.range(singleKey('/gw/kv/a'))).toEqual(await grpc.range(singleKey('/gw/kv/a')));
     const missing = await gw.range(singleKey('/gw/kv/missing'));
-    expect(missing).toEqual({ kvs: [], revision: viaGateway.revision });
+    expect(missing).toEqual({ kvs: [], revision: viaGateway.revision, more: false });
     expect(missing).toEqual(await grpc.range(singleKey('/gw/kv/missing')));
 
     expect(await gw.delete('/gw/kv/a')).toBe(1);

@@ -22,7 +22,7 @@ import { Agent as HttpAgent, type IncomingMessage, type RequestOptions, request 
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
-import type { EtcdClient, EtcdConnectionOptions, KeyValue, PutIfFreeResult, RangeResult } from './connection.js';
+import type { EtcdClient, EtcdConnectionOptions, KeyValue, PutIfFreeResult, RangeOptions, RangeResult } from './connection.js';
 import { CompactedError, EtcdAccessError, EtcdUnavailableError, describeError } from './errors.js';
 import { type KeyRange, rangeEnd } from './key-range.js';
 import { describeTlsFailure } from './tls-failure.js';
@@ -97,13 +97,17 @@ class GatewayConnection implements EtcdClient {
     this.current = Math.floor(Math.random() * this.members.length);
   }
 
-  async range(range: KeyRange, options: { revision?: bigint } = {}): Promise<RangeResult> {
+  async range(range: KeyRange, options: RangeOptions = {}): Promise<RangeResult> {
     const res = await this.call('read', '/v3/kv/range', {
-      key: base64(range.key),
+      key: typeof options.from === 'object' ? options.from.toString('base64') : base64(options.from ?? range.key),
       ...(range.prefix ? { range_end: rangeEnd(range)!.toString('base64') } : {}),
       ...(options.revision !== undefined ? { revision: options.revision.toString() } : {}),
+      // int64 fields are strings in the gateway's JSON.
+      ...(options.limit ? { limit: String(options.limit) } : {}),
     });
-    return { kvs: ((res.kvs ?? []) as Json[]).map(toKeyValue), revision: revisionOf(res) };
+    const kvs = (res.kvs ?? []) as Json[];
+    const last = kvs[kvs.length - 1]?.key;
+    return { kvs: kvs.map(toKeyValue), revision: revisionOf(res), more: res.more === true, lastKey: typeof last === 'string' ? Buffer.from(last, 'base64') : undefined };
   }
 
   async put(key: string, value: string, options: { lease?: string } = {}): Promise<bigint> {

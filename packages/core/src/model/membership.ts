@@ -1,12 +1,28 @@
-import { classifyKey, parseMeta } from './key-model.js';
+import { classifyKey, metaShapeProblem, parseMeta } from './key-model.js';
 import type { Member } from './member.js';
+import { DEFAULT_MEMBER_LIMITS, type MemberLimits } from './member-limits.js';
 import { memberSortKey, parseMemberName } from './member-name.js';
+
+/** A member key left out of `members()` because its data is over a cap (`MemberLimits`). */
+export interface QuarantinedKey {
+  /** The member name the key spells. */
+  readonly name: string;
+  /** The etcd key; for a name spelt by too many keys, `prefix/name` (one entry for all of them). */
+  readonly key: string;
+  /** One line, naming the cap: `value is 1468006 bytes, over the limit of 65536 (limits.valueBytes)`. */
+  readonly reason: string;
+}
 
 export interface MembershipDiagnostics {
   /** Keys directly under the prefix whose name is not a valid member name. */
   rejected: { key: string; reason: string }[];
   /** Keys deeper under the prefix (`prefix/a/b`): never members. */
   nested: string[];
+  /**
+   * Keys newly quarantined by this call (not those already quarantined for the same cap): log
+   * each once. `quarantined()` lists all of them.
+   */
+  quarantined: QuarantinedKey[];
 }
 
 export interface KeyValue {
@@ -18,38 +34,104 @@ export interface MembershipEvent extends KeyValue {
   type: 'put' | 'delete';
 }
 
+/**
+ * A full read delivered in parts (pages), applied at once by `end()`: until then `members()`,
+ * `size` and `quarantined()` show the state before the read, so a read that fails half-way
+ * (just drop the object) changes nothing. Each part is judged as it is added: a value over
+ * `limits.valueBytes`, or past the cluster's budget, is not kept, so a huge read never
+ * accumulates. Do not `apply()` events while a reset is open.
+ */
+export interface MembershipReset {
+  /** Adds the next part of the read (keys in etcd's order, i.e. ascending). */
+  add(kvs: Iterable<KeyValue>): void;
+  /** Makes the membership exactly the keys added; returns the diagnostics of the whole read. */
+  end(): MembershipDiagnostics;
+}
+
 interface Entry {
   readonly member: Member;
   /** Derived from the name alone, and unique per name: see `memberSortKey`. */
   readonly sortKey: string;
 }
 
+/** The caps a value can be over; `spellings` is a property of a name, not of one key's value. */
+type ValueCap = 'valueBytes' | 'metaDepth' | 'metaKeys' | 'clusterBytes';
+
+/** Why a value is not kept: the cap, and its measure (bytes, keys) where the reason names one. */
+interface Verdict {
+  readonly cap: ValueCap;
+  readonly detail: number;
+}
+
+/** A quarantined key: no value is kept for it, only what its listing needs. */
+interface Held extends Verdict {
+  readonly name: string;
+  readonly sortKey: string;
+}
+
+interface ParsedKey {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number | undefined;
+  readonly sortKey: string;
+}
+
+/** One key of a reset: its value (undefined: not kept, see `verdict`) and, for a new key, its parsed name. */
+interface Staged {
+  readonly value: string | undefined;
+  readonly verdict: Verdict | undefined;
+  readonly parsed: ParsedKey | undefined;
+}
+
 const bySortKey = (a: Entry, b: Entry): number => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0);
+const byteLength = (text: string): number => Buffer.byteLength(text, 'utf8');
 
 // Above this many changed names, re-sorting everything beats inserting one by one.
 const MAX_INCREMENTAL = 256;
 
 /**
- * The members of one cluster, kept up to date from a full read (`reset`) and watch events
- * (`apply`). Pure: no I/O, no logging; problems come back as diagnostics for the caller to log.
+ * The members of one cluster, kept up to date from a full read (`reset`, or `beginReset` for a
+ * read in pages) and watch events (`apply`). Pure: no I/O, no logging; problems come back as
+ * diagnostics for the caller to log.
  *
  * Two keys can decode to the same canonical name (`10.0.0.5:80` and `10.0.0.5%3A80`). The name
  * is then one member, taken from the highest key in code-unit order (the byte order etcd uses,
  * as valid member keys are ASCII). `:` sorts above `%`, so the plain spelling wins over the
  * percent-encoded one; the choice never depends on the order events arrived in.
  *
- * Built for large clusters: an event costs O(1); the sorted list is patched lazily with a binary
- * search per changed name; a re-read that matches the current state changes nothing. Memory per
- * member is kept small (a watcher may hold 100k+): one entry per key, one per name, and a list of
- * the other spellings only for the rare names that have them.
+ * Member data is untrusted (SPEC §7), so it is bounded by `limits`. A key with a valid name whose
+ * value is over a cap is quarantined: not a member, listed by `quarantined()`, no value kept,
+ * judged again when its value changes. Such a key spells no name (a lower spelling of the same
+ * name with a good value is the member). A name spelt by more than `limits.spellings` keys is
+ * quarantined as a whole until enough of them are deleted (then the highest key wins again), so
+ * the verdict depends on the keys present, never on the order they came in. The cluster budget
+ * (`limits.clusterBytes`) is spent in the order values arrive: a full read spends it in key
+ * order; a value that does not fit stays quarantined until it changes or the next full read.
+ *
+ * Built for large clusters: an event costs O(1) (a name with several spellings: O(spellings
+ * cap) at most); the sorted list is patched lazily with a binary search per changed name; a
+ * re-read that matches the current state changes nothing. Memory per member is kept small (a
+ * watcher may hold 100k+): one entry per key, one per name, and a set of the other spellings
+ * only for the rare names that have them; quarantined keys cost a small record and no value.
  */
 export class Membership {
-  /** Every key whose name is valid. */
+  /** Every key whose name is valid and whose value is within the caps. */
   private readonly entries = new Map<string, Entry>();
-  /** The effective entry of each name: the highest of its keys. */
+  /** The effective entry of each name: the highest of its keys (none: the name is crowded). */
   private readonly winners = new Map<string, Entry>();
-  /** The other entries of names spelt by more than one key (rare); absent for all others. */
-  private readonly others = new Map<string, Entry[]>();
+  /**
+   * The keys of the other entries of names spelt by more than one key (rare); absent for all
+   * others. For a crowded name (over `limits.spellings`): all of its keys, and no winner.
+   */
+  private readonly others = new Map<string, Set<string>>();
+  /** Names spelt by more than `limits.spellings` keys, with their sort keys. */
+  private readonly crowded = new Map<string, string>();
+  /** Keys with a valid name whose value is over a cap. */
+  private readonly held = new Map<string, Held>();
+  /** `quarantined()`'s answer, until `held` or `crowded` change. */
+  private quarantineList: QuarantinedKey[] | undefined;
+  /** UTF-8 bytes of the values of all entries (the budget `limits.clusterBytes` bounds). */
+  private usedBytes = 0;
   /** `winners` sorted, and their members (same indexes), as of the last `sorted()`. */
   private order: Entry[] = [];
   private list: Member[] = [];
@@ -61,8 +143,14 @@ export class Membership {
   private readonly untaken = new Map<string, Member | undefined>();
   /** ...unless that grew past the number of members (takeChanged not being called): then "changed". */
   private untakenOverflow = false;
+  private readonly limits: MemberLimits;
 
-  constructor(readonly prefix: string) {}
+  constructor(
+    readonly prefix: string,
+    limits: MemberLimits = DEFAULT_MEMBER_LIMITS,
+  ) {
+    this.limits = { ...limits, spellings: Math.max(1, limits.spellings) };
+  }
 
   /** Number of (deduplicated) valid members. */
   get size(): number {
@@ -71,20 +159,63 @@ export class Membership {
 
   /** Replace everything with a full read. */
   reset(kvs: Iterable<KeyValue>): MembershipDiagnostics {
+    const reset = this.beginReset();
+    reset.add(kvs);
+    return reset.end();
+  }
+
+  /**
+   * Starts a full read delivered in parts: `add()` each page as it arrives, then `end()`.
+   * Abandoning it (a read that failed) leaves the membership as it was.
+   */
+  beginReset(): MembershipReset {
+    const staged = new Map<string, string | Staged>();
     const diagnostics = emptyDiagnostics();
-    if (this.entries.size === 0) {
-      for (const { key, value } of kvs) this.put(key, value, diagnostics);
+    /** Budget spent by the values kept so far, in the order they were added. */
+    let spent = 0;
+    let ended = false;
+    const add = (kvs: Iterable<KeyValue>) => {
+      if (ended) throw new Error('Membership reset already ended');
+      for (const { key, value } of kvs) {
+        const known = this.entries.get(key);
+        if (known && known.member.value === value) {
+          // Unchanged (the usual case of a re-read): no parsing, no judging.
+          const bytes = byteLength(value);
+          if (spent + bytes <= this.limits.clusterBytes) {
+            spent += bytes;
+            staged.set(key, value);
+          } else {
+            staged.set(key, { value: undefined, verdict: { cap: 'clusterBytes', detail: 0 }, parsed: undefined });
+          }
+          continue;
+        }
+        let parsed: ParsedKey | undefined;
+        if (!known && !this.held.has(key)) {
+          parsed = this.parseKey(key, diagnostics);
+          if (!parsed) continue;
+        }
+        const bytes = byteLength(value);
+        let verdict = this.judge(value, bytes);
+        if (!verdict) {
+          if (spent + bytes <= this.limits.clusterBytes) spent += bytes;
+          else verdict = { cap: 'clusterBytes', detail: 0 };
+        }
+        staged.set(key, { value: verdict ? undefined : value, verdict, parsed });
+      }
+    };
+    const end = () => {
+      if (ended) throw new Error('Membership reset already ended');
+      ended = true;
+      // Keys gone first: they free their spellings and budget before the new values come in.
+      for (const key of [...this.entries.keys()]) if (!staged.has(key)) this.delete(key);
+      for (const key of [...this.held.keys()]) if (!staged.has(key)) this.delete(key);
+      for (const [key, item] of staged) {
+        if (typeof item === 'string') this.put(key, item, diagnostics);
+        else this.put(key, item.value ?? '', diagnostics, item);
+      }
       return diagnostics;
-    }
-    // Applied as a diff, so a re-read that matches what we have (the usual case after a
-    // reconnect) costs no parsing, no sorting and reports no change.
-    const seen = new Set<string>();
-    for (const { key, value } of kvs) {
-      seen.add(key);
-      this.put(key, value, diagnostics);
-    }
-    for (const key of [...this.entries.keys()]) if (!seen.has(key)) this.delete(key);
-    return diagnostics;
+    };
+    return { add, end };
   }
 
   /** Apply watch events in order. */
@@ -104,6 +235,21 @@ export class Membership {
   members(): Member[] {
     this.sort();
     return this.list.slice();
+  }
+
+  /**
+   * Keys with a valid name left out of `members()` for being over a cap, in member order (then
+   * by key), with the reason. A name spelt by too many keys is one entry (key `prefix/name`).
+   */
+  quarantined(): QuarantinedKey[] {
+    if (!this.quarantineList) {
+      const items: { sortKey: string; item: QuarantinedKey }[] = [];
+      for (const [key, held] of this.held) items.push({ sortKey: held.sortKey, item: { name: held.name, key, reason: this.reason(held) } });
+      for (const [name, sortKey] of this.crowded) items.push({ sortKey, item: this.crowdedItem(name) });
+      items.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : a.item.key < b.item.key ? -1 : a.item.key > b.item.key ? 1 : 0));
+      this.quarantineList = items.map((x) => x.item);
+    }
+    return this.quarantineList.slice();
   }
 
   /** True if the valid member set (names and values) changed since the previous call. */
@@ -157,53 +303,157 @@ export class Membership {
     }
   }
 
-  private put(key: string, value: string, diagnostics: MembershipDiagnostics): void {
-    const previous = this.entries.get(key);
-    let name: string;
-    let host: string;
-    let port: number | undefined;
-    let sortKey: string;
-    if (previous) {
-      if (previous.member.value === value) return;
-      ({ name, host, port } = previous.member);
-      sortKey = previous.sortKey;
-    } else {
-      const where = classifyKey(this.prefix, key);
-      if (where.kind === 'nested') diagnostics.nested.push(key);
-      if (where.kind !== 'member') return;
-      const parsed = parseMemberName(where.name);
-      if (!parsed.ok) {
-        diagnostics.rejected.push({ key, reason: parsed.reason });
-        return;
-      }
-      ({ host, port } = parsed);
-      name = flat(parsed.name);
-      sortKey = flat(memberSortKey(parsed));
+  /** The name of a member key, or undefined (reported in `diagnostics`) when it has none. */
+  private parseKey(key: string, diagnostics: MembershipDiagnostics | undefined): ParsedKey | undefined {
+    const where = classifyKey(this.prefix, key);
+    if (where.kind === 'nested') diagnostics?.nested.push(key);
+    if (where.kind !== 'member') return undefined;
+    const parsed = parseMemberName(where.name);
+    if (!parsed.ok) {
+      diagnostics?.rejected.push({ key, reason: parsed.reason });
+      return undefined;
     }
+    return { name: flat(parsed.name), host: parsed.host, port: parsed.port, sortKey: flat(memberSortKey(parsed)) };
+  }
+
+  /**
+   * The cap a value is over, budget aside: its size first (so the shape checks only ever scan
+   * a bounded text), then its JSON's depth and keys per object, when it is a JSON object.
+   */
+  private judge(value: string, bytes: number): Verdict | undefined {
+    const { limits } = this;
+    if (bytes > limits.valueBytes) return { cap: 'valueBytes', detail: bytes };
+    // Too short to nest deeper or hold more keys than allowed, or no JSON object: nothing to check.
+    if (value.length <= Math.min(limits.metaDepth, limits.metaKeys) || !value.trimStart().startsWith('{')) return undefined;
+    const problem = metaShapeProblem(value, limits.metaDepth, limits.metaKeys);
+    if (!problem || !isJsonObject(value)) return undefined; // not JSON: opaque, no meta, no harm
+    return problem.kind === 'depth' ? { cap: 'metaDepth', detail: 0 } : { cap: 'metaKeys', detail: problem.keys };
+  }
+
+  private reason(verdict: Verdict): string {
+    const { limits } = this;
+    switch (verdict.cap) {
+      case 'valueBytes':
+        return `value is ${verdict.detail} bytes, over the limit of ${limits.valueBytes} (limits.valueBytes)`;
+      case 'metaDepth':
+        return `meta nested deeper than ${limits.metaDepth} (limits.metaDepth)`;
+      case 'metaKeys':
+        return `meta object with ${verdict.detail} keys, over ${limits.metaKeys} (limits.metaKeys)`;
+      case 'clusterBytes':
+        return `cluster value budget of ${limits.clusterBytes} bytes used up (limits.clusterBytes)`;
+    }
+  }
+
+  private crowdedItem(name: string): QuarantinedKey {
+    return { name, key: `${this.prefix}/${name}`, reason: `spelt by more than ${this.limits.spellings} keys (limits.spellings)` };
+  }
+
+  /**
+   * `staged`: judged already by a reset (its verdict, budget included, and the parsed name of a
+   * new key); otherwise judged here against the budget left.
+   */
+  private put(key: string, value: string, diagnostics: MembershipDiagnostics, staged?: Staged): void {
+    const previous = this.entries.get(key);
+    if (previous && previous.member.value === value && !staged?.verdict) return;
+    const wasHeld = this.held.get(key);
+    let parsed: ParsedKey | undefined;
+    if (previous) {
+      const { name, host, port } = previous.member;
+      parsed = { name, host, port, sortKey: previous.sortKey };
+    } else {
+      // A held key's name was valid and reported already: parse it again without diagnostics.
+      parsed = staged?.parsed ?? this.parseKey(key, wasHeld ? undefined : diagnostics);
+      if (!parsed) return;
+    }
+    const bytes = byteLength(value);
+    const before = previous ? byteLength(previous.member.value) : 0;
+    let verdict: Verdict | undefined;
+    if (staged) verdict = staged.verdict;
+    else {
+      verdict = this.judge(value, bytes);
+      if (!verdict && this.usedBytes - before + bytes > this.limits.clusterBytes) verdict = { cap: 'clusterBytes', detail: 0 };
+    }
+    const { name, host, port, sortKey } = parsed;
+    if (verdict) {
+      if (previous) this.removeEntry(previous);
+      this.held.set(key, { cap: verdict.cap, detail: verdict.detail, name, sortKey });
+      this.quarantineList = undefined;
+      if (wasHeld?.cap !== verdict.cap) diagnostics.quarantined.push({ name, key, reason: this.reason(verdict) });
+      return;
+    }
+    if (wasHeld) {
+      this.held.delete(key);
+      this.quarantineList = undefined;
+    }
+    this.usedBytes += bytes - before;
     const entry: Entry = { member: { name, host, port, key, meta: parseMeta(value), value }, sortKey };
     this.entries.set(key, entry);
-    const winner = this.winners.get(name);
     if (previous) {
-      // Same key, new value: it keeps its place, winner or not.
-      if (winner === previous) this.crown(name, sortKey, entry);
-      else this.replaceOther(name, previous, entry);
-    } else if (!winner) {
-      this.crown(name, sortKey, entry);
-    } else if (key > winner.member.key) {
-      this.addOther(name, winner);
-      this.crown(name, sortKey, entry);
+      // Same key, new value: it keeps its place, winner or not (a crowded name's keys are all "others").
+      if (this.winners.get(name) === previous) this.crown(name, sortKey, entry);
     } else {
-      this.addOther(name, entry);
+      this.addSpelling(name, sortKey, entry, diagnostics);
     }
   }
 
   private delete(key: string): void {
+    if (this.held.delete(key)) {
+      this.quarantineList = undefined;
+      return;
+    }
     const entry = this.entries.get(key);
-    if (!entry) return;
+    if (entry) this.removeEntry(entry);
+  }
+
+  private removeEntry(entry: Entry): void {
+    const { name, key } = entry.member;
     this.entries.delete(key);
-    const name = entry.member.name;
-    if (this.winners.get(name) === entry) this.crown(name, entry.sortKey, this.takeHighestOther(name));
-    else this.removeOther(name, entry);
+    this.usedBytes -= byteLength(entry.member.value);
+    const winner = this.winners.get(name);
+    if (winner === entry) {
+      this.crown(name, entry.sortKey, this.takeHighestOther(name));
+      return;
+    }
+    const others = this.others.get(name)!;
+    others.delete(key);
+    if (!winner && others.size <= this.limits.spellings) {
+      // A crowded name back within the cap: the highest of its keys is the member again.
+      this.crowded.delete(name);
+      this.quarantineList = undefined;
+      this.crown(name, entry.sortKey, this.takeHighestOther(name));
+    } else if (others.size === 0) {
+      this.others.delete(name);
+    }
+  }
+
+  /** A new key for `name`: it may take over as the highest spelling, or crowd the name out. */
+  private addSpelling(name: string, sortKey: string, entry: Entry, diagnostics: MembershipDiagnostics): void {
+    const key = entry.member.key;
+    const winner = this.winners.get(name);
+    const others = this.others.get(name);
+    if (!winner) {
+      if (others) others.add(key); // crowded already
+      else this.crown(name, sortKey, entry);
+      return;
+    }
+    if (2 + (others?.size ?? 0) > this.limits.spellings) {
+      // One key too many: the name is quarantined as a whole, whatever order its keys came in.
+      const all = others ?? new Set<string>();
+      all.add(winner.member.key);
+      all.add(key);
+      this.others.set(name, all);
+      this.crowded.set(name, sortKey);
+      this.quarantineList = undefined;
+      this.crown(name, sortKey, undefined);
+      diagnostics.quarantined.push(this.crowdedItem(name));
+      return;
+    }
+    if (key > winner.member.key) {
+      this.addOther(name, winner.member.key);
+      this.crown(name, sortKey, entry);
+    } else {
+      this.addOther(name, key);
+    }
   }
 
   /** Makes `next` the effective entry of `name` (none: the name is gone), noting the change. */
@@ -226,32 +476,24 @@ export class Membership {
     else this.winners.delete(name);
   }
 
-  private addOther(name: string, entry: Entry): void {
+  private addOther(name: string, key: string): void {
     const others = this.others.get(name);
-    if (others) others.push(entry);
-    else this.others.set(name, [entry]);
+    if (others) others.add(key);
+    else this.others.set(name, new Set([key]));
   }
 
-  private replaceOther(name: string, previous: Entry, entry: Entry): void {
-    const others = this.others.get(name)!;
-    others[others.indexOf(previous)] = entry;
-  }
-
-  private removeOther(name: string, entry: Entry): void {
-    const others = this.others.get(name)!;
-    others.splice(others.indexOf(entry), 1);
-    if (others.length === 0) this.others.delete(name);
-  }
-
-  /** Removes and returns the other entry of `name` with the highest key, if any. */
+  /**
+   * Removes and returns the other entry of `name` with the highest key, if any. Only called
+   * while the name is within `limits.spellings`, so the scan is bounded by that cap.
+   */
   private takeHighestOther(name: string): Entry | undefined {
     const others = this.others.get(name);
     if (!others) return undefined;
-    let best = 0;
-    for (let i = 1; i < others.length; i++) if (others[i]!.member.key > others[best]!.member.key) best = i;
-    const [entry] = others.splice(best, 1);
-    if (others.length === 0) this.others.delete(name);
-    return entry;
+    let best: string | undefined;
+    for (const key of others) if (best === undefined || key > best) best = key;
+    others.delete(best!);
+    if (others.size === 0) this.others.delete(name);
+    return this.entries.get(best!);
   }
 }
 
@@ -267,5 +509,15 @@ function flat(text: string): string {
 }
 
 function emptyDiagnostics(): MembershipDiagnostics {
-  return { rejected: [], nested: [] };
+  return { rejected: [], nested: [], quarantined: [] };
+}
+
+/** Whether `value` is a JSON object (JSON.parse is iterative in V8: any depth is safe). */
+function isJsonObject(value: string): boolean {
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
+  } catch {
+    return false;
+  }
 }

@@ -92,4 +92,45 @@ describe.skipIf(!haveEtcd)('ResilientWatch against a real etcd', () => {
     expect(m.keys()).toEqual(['/rw/down/k']);
     await watch.stop();
   });
+  it('delivers reads page by page to a sink that takes pages, at one revision', async () => {
+    const kvs = Array.from({ length: 300 }, (_, i) => ({ key: `/rw/pages/k${String(i).padStart(3, '0')}`, value: String(i) }));
+    for (let i = 0; i < kvs.length; i += 50) await Promise.all(kvs.slice(i, i + 50).map((kv) => conn.put(kv.key, kv.value)));
+    const start = await etcd.revision();
+    await conn.put('/rw/pages/later', 'x'); // after the hand-off revision: comes as an event
+    const pages: number[] = [];
+    const state = new Map<string, string>();
+    const ends: bigint[] = [];
+    const sink: WatchSink = {
+      snapshot: () => expect.unreachable('snapshot is not called when beginSnapshot is there'),
+      beginSnapshot: (reason) => {
+        expect(reason).toBe('start');
+        const staged = new Map<string, string>();
+        return {
+          page: (page) => {
+            pages.push(page.length);
+            for (const kv of page) staged.set(kv.key, kv.value);
+          },
+          end: (revision) => {
+            ends.push(revision);
+            state.clear();
+            for (const [k, v] of staged) state.set(k, v);
+          },
+        };
+      },
+      events: (events) => {
+        for (const e of events) {
+          if (e.type === 'put') state.set(e.key, e.value);
+          else state.delete(e.key);
+        }
+      },
+    };
+    const { logger } = capture();
+    const watch = new ResilientWatch(conn, prefixRange('/rw/pages/'), sink, { logger, label: 'pages', startRevision: start }).start();
+    await watch.synced;
+    await waitFor(() => state.get('/rw/pages/later') === 'x', { what: 'the change after the hand-off' });
+    expect(ends).toEqual([start]);
+    expect(pages).toEqual([64, 236]); // 64 first, then as many as fit the byte aim
+    expect(state.size).toBe(301);
+    await watch.stop();
+  });
 });

@@ -1,16 +1,34 @@
 import type { EtcdConnection, KeyValue, WatchEvent, WatchHandle } from '../etcd/connection.js';
 import { CompactedError, EtcdAccessError, EtcdUnavailableError, describeError } from '../etcd/errors.js';
 import type { KeyRange } from '../etcd/key-range.js';
+import { type PagedRangeResult, pagedRange } from '../etcd/paged-range.js';
 import { Backoff, type BackoffOptions, sleep } from '../util/backoff.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
 
 export type SnapshotReason = 'start' | 'resync' | 'compacted';
 
+/** A snapshot delivered page by page (see `WatchSink.beginSnapshot`). */
+export interface SnapshotPages {
+  /** The next page of the snapshot: key-values in key order. */
+  page(kvs: KeyValue[]): void | Promise<void>;
+  /** Every page was delivered: together they are the complete state of the range at `revision`. */
+  end(revision: bigint): void | Promise<void>;
+}
+
 /** Where a ResilientWatch delivers what it learns. Called in revision order, never concurrently. */
 export interface WatchSink {
   /** The complete state of the range at `revision` (replaces everything known before). */
   snapshot(kvs: KeyValue[], revision: bigint, reason: SnapshotReason): void | Promise<void>;
+  /**
+   * Optional: take each full read page by page instead of as one array, so that a range too
+   * large to hold (hundreds of MB of values) never is: the sink keeps what it needs of each page
+   * (e.g. `Membership.beginReset()`, which drops values over the caps as they arrive). Called at
+   * the start of every read; when present, `snapshot` is not called. A read that fails part-way
+   * never calls `end()`: the sink must then still hold its state from before the read (drop
+   * what the pages gave it).
+   */
+  beginSnapshot?(reason: SnapshotReason): SnapshotPages;
   /** Changes after the last snapshot/events, as one batch (one etcd watch response). */
   events(events: WatchEvent[], revision: bigint): void | Promise<void>;
 }
@@ -119,9 +137,8 @@ export class ResilientWatch {
     const start = this.options.startRevision;
     if (start === undefined) return this.read('start');
     try {
-      const res = await this.etcd.range(this.range, { revision: start });
-      await this.sink.snapshot(res.kvs, start, 'start');
-      this.setRevision(start, res.revision);
+      const res = await this.readPages('start', start);
+      this.setRevision(start, res.headerRevision);
       return start + 1n;
     } catch (err) {
       if (err instanceof CompactedError) {
@@ -137,12 +154,33 @@ export class ResilientWatch {
   }
 
   private async read(reason: SnapshotReason): Promise<bigint> {
-    const res = await this.etcd.range(this.range);
+    const res = await this.readPages(reason);
     if (reason === 'compacted') this.options.logger.info(`${this.options.label}: re-read after compaction at revision ${res.revision}`);
     else if (reason === 'resync') this.options.logger.info(`${this.options.label}: re-read at revision ${res.revision}`);
-    await this.sink.snapshot(res.kvs, res.revision, reason);
     this.setRevision(res.revision, res.revision);
     return res.revision + 1n;
+  }
+
+  /**
+   * Reads the whole range in pages at one revision (`revision`, or the current one) and hands
+   * it to the sink: page by page when it takes pages, else as one array once all arrived.
+   */
+  private async readPages(reason: SnapshotReason, revision?: bigint): Promise<PagedRangeResult> {
+    const pages = this.sink.beginSnapshot?.(reason);
+    if (pages) {
+      const res = await pagedRange(this.etcd, this.range, { revision, onPage: (kvs) => pages.page(kvs) });
+      await pages.end(res.revision);
+      return res;
+    }
+    const all: KeyValue[] = [];
+    const res = await pagedRange(this.etcd, this.range, {
+      revision,
+      onPage: (kvs) => {
+        for (const kv of kvs) all.push(kv);
+      },
+    });
+    await this.sink.snapshot(all, res.revision, reason);
+    return res;
   }
 
   /** Watches until the stream breaks or stop() is called. */
