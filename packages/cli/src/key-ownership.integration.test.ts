@@ -174,6 +174,31 @@ describe.skipIf(!haveEtcd)('owning a key', () => {
     b.proc.kill('SIGTERM');
     expect((await b.proc.exited()).code).toBe(0);
   });
+
+  it('heartbeat --once then heartbeat on the same node: the later one takes the lease over at once; another node still waits', async () => {
+    const key = '/clusters/own/10.2.0.9:80';
+    const file = await conf('once', key);
+    const once = await runCli(['--conf', file, 'heartbeat', '--once']);
+    expect(once.code).toBe(0);
+    const onceLease = /registered \S+ \(lease ([0-9a-f]+)/.exec(once.stderr)![1]!;
+    expect(await leaseOf(etcd, key)).toBe(onceLease);
+
+    // Another node (its own runtime directory: nothing handed over) must wait for that lease.
+    const elsewhere = spawn(['--conf', file, 'heartbeat'], { XDG_RUNTIME_DIR: await tempDir('cc-other-node-') });
+    await elsewhere.waitForLog(/is held by lease/);
+
+    const startedAt = Date.now();
+    const later = spawn(['--conf', file, 'heartbeat']);
+    await later.waitForLog(/registered/);
+    expect(Date.now() - startedAt).toBeLessThan(TTL * 1000);
+    expect(later.stderr()).toMatch(new RegExp(`taking over lease ${onceLease} of ${key}`));
+    // Kept alive past the --once TTL, on the same lease; the other node still waits.
+    await sleep((TTL + 1) * 1000);
+    expect(await leaseOf(etcd, key)).toBe(onceLease);
+    expect(elsewhere.stderr()).not.toMatch(/registered/);
+    later.kill('SIGTERM');
+    await elsewhere.waitForLog(/registered/, 10_000);
+  });
 });
 
 // Separate etcd: this one is frozen.

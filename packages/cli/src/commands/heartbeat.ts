@@ -1,6 +1,7 @@
 import { aborted, Registration, RegistrationTimeoutError, registerKey } from '@cluster-control/core';
 import type { CommandContext } from '../context.js';
 import { RuntimeError } from '../errors.js';
+import { leaveLease, takeLeftLease } from '../lease-handover.js';
 import { shutdownSignal } from '../signals.js';
 
 /**
@@ -19,8 +20,9 @@ export async function heartbeat(ctx: CommandContext, options: { once?: boolean; 
   };
   try {
     if (options.once) {
-      // The key lives for one TTL (a later heartbeat waits for it to expire). Unary calls only: the
-      // light gateway client, no gRPC to load. A signal while etcd is away just ends the command.
+      // The key lives for one TTL unless a later heartbeat of this node takes its lease over (see
+      // lease-handover.ts). Unary calls only: the light gateway client, no gRPC to load. A signal
+      // while etcd is away just ends the command.
       const registering = registerKey(ctx.etcdClient(), {
         key: self.key,
         value: self.value,
@@ -29,11 +31,13 @@ export async function heartbeat(ctx: CommandContext, options: { once?: boolean; 
         signal: shutdown.signal,
         timeoutMs: options.timeout,
       });
-      await Promise.race([registering.catch(failed), aborted(shutdown.signal)]);
+      const registered = await Promise.race([registering.catch(failed), aborted(shutdown.signal)]);
+      if (registered) await leaveLease(self.key, ctx.config.etcd.endpoints, registered.lease, ctx.logger);
       return 0;
     }
     const etcd = await ctx.etcd();
-    const registration = new Registration(etcd, { key: self.key, value: self.value, ttl: self.ttl, heartbeat: self.heartbeat, logger: ctx.logger });
+    const adoptLease = takeLeftLease(self.key, ctx.config.etcd.endpoints);
+    const registration = new Registration(etcd, { key: self.key, value: self.value, ttl: self.ttl, heartbeat: self.heartbeat, logger: ctx.logger, adoptLease });
     // Registering retries while etcd is away; a signal meanwhile just ends the command.
     const registered = await Promise.race([registration.register({ timeoutMs: options.timeout }).then(() => true, failed), aborted(shutdown.signal).then(() => false)]);
     if (!registered) {

@@ -14,6 +14,7 @@ import {
 } from '@cluster-control/core';
 import type { CommandContext } from '../context.js';
 import { RuntimeError, UsageError } from '../errors.js';
+import { takeLeftLease } from '../lease-handover.js';
 
 export interface RunOptions {
   readyTcp?: string;
@@ -61,7 +62,7 @@ export async function run(ctx: CommandContext, command: string[], options: RunOp
   const supervisor = new Supervisor({
     etcd: await ctx.etcd(),
     clusters,
-    self: ctx.config.self,
+    self: ctx.config.self ? { ...ctx.config.self, adoptLease: takeLeftLease(ctx.config.self.key, ctx.config.etcd.endpoints) } : undefined,
     service: child,
     ready,
     readyTimeoutMs: options.readyTimeout,

@@ -18,6 +18,8 @@ export interface RegistrationOptions {
   backoff?: BackoffOptions;
   /** Passed to the key watch; tests shorten them. */
   watch?: { progressIntervalMs?: number; stallTimeoutMs?: number };
+  /** A lease this node was handed (`heartbeat --once` before it): kept alive and used if it still lives. */
+  adoptLease?: string | undefined;
 }
 
 /** Why a registration ended: an operator removed it, or we were asked to stop. */
@@ -242,6 +244,11 @@ export interface RegisterKeyOptions {
   pollMs?: number;
   /** Told each lease granted and not yet known to carry the key (undefined once it is settled), so a stop can revoke it. */
   onPendingLease?: (lease: string | undefined) => void;
+  /**
+   * A lease this node registered the key on before (`heartbeat --once`): if etcd still keeps it,
+   * it is used instead of a new one, so the key on it is taken over, not waited for.
+   */
+  adoptLease?: string | undefined;
 }
 
 const hex = (lease: string) => BigInt(lease).toString(16);
@@ -282,6 +289,18 @@ export async function registerKey(etcd: EtcdClient, options: RegisterKeyOptions)
     lease = id;
     onPendingLease?.(id);
   };
+  if (options.adoptLease) {
+    try {
+      const remaining = await call(etcd.keepAlive(options.adoptLease));
+      if (remaining > 0) {
+        setLease(options.adoptLease);
+        sent = Date.now();
+        logger.info(`taking over lease ${hex(options.adoptLease)} of ${key} from heartbeat --once`);
+      }
+    } catch {
+      // gone, or etcd away: register as usual
+    }
+  }
   const dropLease = () => {
     const id = lease;
     setLease(undefined);

@@ -22,7 +22,7 @@ export interface SupervisorOptions {
   etcd: EtcdConnection;
   clusters: SupervisedCluster[];
   /** The own key; without it the service runs and its files are kept current, but nothing registers. */
-  self?: { key: string; value: string; ttl: number; heartbeat: number } | undefined;
+  self?: { key: string; value: string; ttl: number; heartbeat: number; adoptLease?: string | undefined } | undefined;
   service: SupervisedService;
   /** Registration waits for this; none = ready once started. */
   ready?: ReadinessProbe | undefined;
