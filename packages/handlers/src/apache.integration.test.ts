@@ -109,6 +109,8 @@ describe.skipIf(!haveApache || !haveEtcd)('apache handler against Debian apache2
     const text = await readFile(file, 'utf8');
     expect(text).toContain(`BalancerMember "http://${backends[2]!.name}"`);
     expect(text).not.toContain(backends[0]!.name);
+    // Reloads are at least reloadMinIntervalMs (1 s) apart: wait for the one after the last write.
+    await waitFor(() => watcher!.stderr().lastIndexOf('reload for cluster web succeeded') > watcher!.stderr().lastIndexOf(': wrote '), { what: `the reload after the last write; log: ${watcher.stderr()}` });
 
     backends.forEach((b) => (b.hits = 0));
     expect(await traffic(20)).toEqual({ [`backend ${backends[1]!.name}`]: 10, [newcomer]: 10 });

@@ -1,6 +1,6 @@
 import type { Handler, Member, RenderContext } from '@cluster-control/core';
 import { HandlerOptionsError } from './options-error.js';
-import { metaBoolean, metaInteger, metaToken, safeMembers } from './shared/meta.js';
+import { metaBoolean, metaInteger, metaToken, safeMembers, withMetaReports } from './shared/meta.js';
 import { IDENTIFIER, IDENTIFIER_TEXT, OptionReader } from './shared/options.js';
 import { headerComment } from './shared/text.js';
 
@@ -159,31 +159,33 @@ export const apache: Handler<ApacheOptions> = {
     return result;
   },
 
-  render(members, options, context) {
-    const balancer = options.balancer ?? context.cluster;
-    // Checked here, not in parseOptions: only render knows the cluster's name.
-    if (!IDENTIFIER.test(balancer)) {
-      throw new HandlerOptionsError('balancer', `the cluster name ${JSON.stringify(balancer)} cannot be a balancer name (${IDENTIFIER_TEXT}); set the balancer option`);
-    }
-    const lines = [headerComment(context.cluster), `<Proxy "balancer://${balancer}">`];
-    const seen = new Set<string>();
-    for (const member of safeMembers(members, context)) {
-      const url = memberUrl(member, options);
-      // Apache compares worker URLs without case; two names can also meet through defaultPort.
-      if (seen.has(url.toLowerCase())) {
-        context.report?.(`member ${member.name} left out: ${url} is already a BalancerMember`);
-        continue;
+  render(members, options, outer) {
+    return withMetaReports(outer, (context) => {
+      const balancer = options.balancer ?? context.cluster;
+      // Checked here, not in parseOptions: only render knows the cluster's name.
+      if (!IDENTIFIER.test(balancer)) {
+        throw new HandlerOptionsError('balancer', `the cluster name ${JSON.stringify(balancer)} cannot be a balancer name (${IDENTIFIER_TEXT}); set the balancer option`);
       }
-      seen.add(url.toLowerCase());
-      const line = [`BalancerMember "${url}"`, ...memberParams(member, context), ...options.memberParams.map(([k, v]) => `${k}=${v}`)];
-      lines.push(`    ${line.join(' ')}`);
-    }
-    if (seen.size === 0) lines.push('    # No members: requests to this balancer are answered with 503.');
-    const set = [`lbmethod=${options.lbmethod}`];
-    if (options.stickySession) set.push(`stickysession=${options.stickySession}`);
-    set.push(...options.proxySet.map(([k, v]) => `${k}=${v}`));
-    lines.push(`    ProxySet ${set.join(' ')}`, '</Proxy>');
-    return lines.join('\n') + '\n';
+      const lines = [headerComment(context.cluster), `<Proxy "balancer://${balancer}">`];
+      const seen = new Set<string>();
+      for (const member of safeMembers(members, context)) {
+        const url = memberUrl(member, options);
+        // Apache compares worker URLs without case; two names can also meet through defaultPort.
+        if (seen.has(url.toLowerCase())) {
+          context.report?.(`member ${member.name} left out: ${url} is already a BalancerMember`);
+          continue;
+        }
+        seen.add(url.toLowerCase());
+        const line = [`BalancerMember "${url}"`, ...memberParams(member, context), ...options.memberParams.map(([k, v]) => `${k}=${v}`)];
+        lines.push(`    ${line.join(' ')}`);
+      }
+      if (seen.size === 0) lines.push('    # No members: requests to this balancer are answered with 503.');
+      const set = [`lbmethod=${options.lbmethod}`];
+      if (options.stickySession) set.push(`stickysession=${options.stickySession}`);
+      set.push(...options.proxySet.map(([k, v]) => `${k}=${v}`));
+      lines.push(`    ProxySet ${set.join(' ')}`, '</Proxy>');
+      return lines.join('\n') + '\n';
+    });
   },
 };
 

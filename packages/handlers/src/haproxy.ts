@@ -1,6 +1,6 @@
 import type { Handler, Member, RenderContext } from '@cluster-control/core';
 import { HandlerOptionsError } from './options-error.js';
-import { metaBoolean, metaInteger, safeMembers } from './shared/meta.js';
+import { metaBoolean, metaInteger, safeMembers, withMetaReports } from './shared/meta.js';
 import { IDENTIFIER, IDENTIFIER_TEXT, OptionReader } from './shared/options.js';
 import { headerComment, identifierFor } from './shared/text.js';
 
@@ -69,24 +69,26 @@ export const haproxy: Handler<HaproxyOptions> = {
     return result;
   },
 
-  render(members, options, context) {
-    const lines = [headerComment(context.cluster), `backend ${identifierFor(options.backend, 'backend', context)}`];
-    if (options.mode) lines.push(`    mode ${options.mode}`);
-    lines.push(`    balance ${options.balance}`);
-    lines.push(...options.options.map((o) => `    option ${o}`));
-    const taken = new Set<string>();
-    let servers = 0;
-    for (const m of safeMembers(members, context)) {
-      const port = m.port ?? options.defaultPort;
-      if (port === undefined) {
-        context.report?.(`member ${m.name} left out: haproxy needs a port (set defaultPort)`);
-        continue;
+  render(members, options, outer) {
+    return withMetaReports(outer, (context) => {
+      const lines = [headerComment(context.cluster), `backend ${identifierFor(options.backend, 'backend', context)}`];
+      if (options.mode) lines.push(`    mode ${options.mode}`);
+      lines.push(`    balance ${options.balance}`);
+      lines.push(...options.options.map((o) => `    option ${o}`));
+      const taken = new Set<string>();
+      let servers = 0;
+      for (const m of safeMembers(members, context)) {
+        const port = m.port ?? options.defaultPort;
+        if (port === undefined) {
+          context.report?.(`member ${m.name} left out: haproxy needs a port (set defaultPort)`);
+          continue;
+        }
+        lines.push(`    ${serverLine(m, port, uniqueName(m.name, taken), options, context)}`);
+        servers++;
       }
-      lines.push(`    ${serverLine(m, port, uniqueName(m.name, taken), options, context)}`);
-      servers++;
-    }
-    if (servers === 0) lines.push('    # No members: haproxy answers 503.');
-    return lines.join('\n') + '\n';
+      if (servers === 0) lines.push('    # No members: haproxy answers 503.');
+      return lines.join('\n') + '\n';
+    });
   },
 };
 

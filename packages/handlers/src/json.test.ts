@@ -75,4 +75,23 @@ describe('json handler', () => {
     expect(error(null)).toMatchObject({ name: 'HandlerOptionsError', path: '' });
     expect(error(['names'])).toMatchObject({ name: 'HandlerOptionsError' });
   });
+
+  it('objects: meta nested far deeper than the stack allows is left out and reported once, the rest renders', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = { a: deep };
+    let ok: unknown = 1;
+    for (let i = 0; i < 63; i++) ok = [ok];
+    const lines: string[] = [];
+    // Built without member()'s JSON.stringify of the value, which would overflow itself.
+    const list = [{ ...member('10.0.0.5:80', '10.0.0.5', 80), meta: { weight: 3, deep, ok } }, { ...member('10.0.0.6:80', '10.0.0.6', 80), meta: { deep } }];
+    for (const pretty of [false, true]) {
+      const out = json.render(list, json.parseOptions({ format: 'objects', pretty }), { ...context, report: (p) => lines.push(p) });
+      expect(JSON.parse(out)).toEqual([
+        { name: '10.0.0.5:80', host: '10.0.0.5', port: 80, meta: { weight: 3, ok } },
+        { name: '10.0.0.6:80', host: '10.0.0.6', port: 80, meta: {} },
+      ]);
+    }
+    expect(new Set(lines)).toEqual(new Set(['member 10.0.0.5:80: meta.deep ignored (nested more than 64 levels deep)', 'member 10.0.0.6:80: meta.deep ignored (nested more than 64 levels deep)']));
+    expect(lines).toHaveLength(4);
+  });
 });

@@ -1,5 +1,5 @@
-import type { Handler, Member } from '@cluster-control/core';
-import { safeMembers } from './shared/meta.js';
+import type { Handler, Member, RenderContext } from '@cluster-control/core';
+import { safeMembers, shallowMeta, withMetaReports } from './shared/meta.js';
 import { OptionReader } from './shared/options.js';
 
 export type JsonOptions = {
@@ -20,13 +20,20 @@ export const json: Handler<JsonOptions> = {
     return result;
   },
 
-  render(members, options, context) {
-    const safe = safeMembers(members, context);
-    const data = options.format === 'names' ? safe.map((m) => m.name) : safe.map(toObject);
-    return JSON.stringify(data, null, options.pretty ? 2 : undefined) + '\n';
+  render(members, options, outer) {
+    return withMetaReports(outer, (context) => {
+      const safe = safeMembers(members, context);
+      const data = options.format === 'names' ? safe.map((m) => m.name) : safe.map((m) => toObject(m, context));
+      return JSON.stringify(data, null, options.pretty ? 2 : undefined) + '\n';
+    });
   },
 };
 
-function toObject(m: Member) {
-  return { name: m.name, host: m.host, port: m.port ?? null, meta: m.meta };
+/**
+ * A member for the `objects` format. A meta field nested deeper than MAX_META_NESTING (64) levels is
+ * left out and reported: JSON.stringify recurses, and meta nested ~6,000 deep would overflow the
+ * stack on every render (core caps meta depth too, but a handler does not count on it).
+ */
+function toObject(m: Member, context: RenderContext) {
+  return { name: m.name, host: m.host, port: m.port ?? null, meta: shallowMeta(m, context) };
 }

@@ -1,7 +1,7 @@
 import type { Handler } from '@cluster-control/core';
 import { serverLine, uniqueName } from './haproxy.js';
 import { HandlerOptionsError } from './options-error.js';
-import { distinctServers } from './shared/meta.js';
+import { distinctServers, withMetaReports } from './shared/meta.js';
 import { IDENTIFIER, IDENTIFIER_TEXT, OptionReader } from './shared/options.js';
 import { headerComment, identifierFor } from './shared/text.js';
 
@@ -57,25 +57,27 @@ export const mysql: Handler<MysqlOptions> = {
     return result;
   },
 
-  render(members, options, context) {
-    const servers = distinctServers(members, options.defaultPort, context);
-    if (options.format === 'json') {
-      return JSON.stringify(servers.map(({ member, host, port }) => ({ name: member.name, host, port }))) + '\n';
-    }
-    const lines = [
-      headerComment(context.cluster),
-      `backend ${identifierFor(options.backend, 'backend', context)}`,
-      '    mode tcp',
-      `    balance ${options.balance}`,
-      `    option mysql-check user ${options.user}`,
-    ];
-    const taken = new Set<string>();
-    for (const { member, port } of servers) {
-      // The haproxy handler's line, fed only the meta fields this handler documents: weight and backup.
-      const documented = { ...member, meta: { weight: member.meta.weight, backup: member.meta.backup } };
-      lines.push(`    ${serverLine(documented, port, uniqueName(member.name, taken), SERVER_OPTIONS, context)}`);
-    }
-    if (servers.length === 0) lines.push('    # No members: haproxy closes client connections.');
-    return lines.join('\n') + '\n';
+  render(members, options, outer) {
+    return withMetaReports(outer, (context) => {
+      const servers = distinctServers(members, options.defaultPort, context);
+      if (options.format === 'json') {
+        return JSON.stringify(servers.map(({ member, host, port }) => ({ name: member.name, host, port }))) + '\n';
+      }
+      const lines = [
+        headerComment(context.cluster),
+        `backend ${identifierFor(options.backend, 'backend', context)}`,
+        '    mode tcp',
+        `    balance ${options.balance}`,
+        `    option mysql-check user ${options.user}`,
+      ];
+      const taken = new Set<string>();
+      for (const { member, port } of servers) {
+        // The haproxy handler's line, fed only the meta fields this handler documents: weight and backup.
+        const documented = { ...member, meta: { weight: member.meta.weight, backup: member.meta.backup } };
+        lines.push(`    ${serverLine(documented, port, uniqueName(member.name, taken), SERVER_OPTIONS, context)}`);
+      }
+      if (servers.length === 0) lines.push('    # No members: haproxy closes client connections.');
+      return lines.join('\n') + '\n';
+    });
   },
 };

@@ -1,6 +1,6 @@
 import type { Handler, Member, RenderContext } from '@cluster-control/core';
 import { HandlerOptionsError } from './options-error.js';
-import { metaBoolean, metaInteger, metaToken, safeMembers } from './shared/meta.js';
+import { metaBoolean, metaInteger, metaToken, refuseMeta, safeMembers, withMetaReports } from './shared/meta.js';
 import { IDENTIFIER, IDENTIFIER_TEXT, OptionReader } from './shared/options.js';
 import { headerComment, identifierFor } from './shared/text.js';
 
@@ -54,19 +54,21 @@ export const nginx: Handler<NginxOptions> = {
     return result;
   },
 
-  render(members, options, context) {
-    const safe = safeMembers(members, context);
-    const servers = safe.map((m) => server(m, options, context));
-    const primaries = servers.filter((s) => !s.backup).length;
-    const lines = [headerComment(context.cluster), `upstream ${identifierFor(options.upstream, 'upstream', context)} {`];
-    if (options.method !== 'none') lines.push(`    ${options.method};`);
-    if (primaries === 0) {
-      lines.push(`    # No ${safe.length ? 'primary ' : ''}members: nginx needs a server here; this one is never contacted (502).`, `    ${PLACEHOLDER}`);
-    }
-    lines.push(...servers.map((s) => `    ${s.line}`));
-    if (options.keepalive !== undefined) lines.push(`    keepalive ${options.keepalive};`);
-    lines.push('}');
-    return lines.join('\n') + '\n';
+  render(members, options, outer) {
+    return withMetaReports(outer, (context) => {
+      const safe = safeMembers(members, context);
+      const servers = safe.map((m) => server(m, options, context));
+      const primaries = servers.filter((s) => !s.backup).length;
+      const lines = [headerComment(context.cluster), `upstream ${identifierFor(options.upstream, 'upstream', context)} {`];
+      if (options.method !== 'none') lines.push(`    ${options.method};`);
+      if (primaries === 0) {
+        lines.push(`    # No ${safe.length ? 'primary ' : ''}members: nginx needs a server here; this one is never contacted (502).`, `    ${PLACEHOLDER}`);
+      }
+      lines.push(...servers.map((s) => `    ${s.line}`));
+      if (options.keepalive !== undefined) lines.push(`    keepalive ${options.keepalive};`);
+      lines.push('}');
+      return lines.join('\n') + '\n';
+    });
   },
 };
 
@@ -85,7 +87,7 @@ function server(m: Member, options: NginxOptions, context: RenderContext): { lin
   let backup = metaBoolean(m, 'backup', context) === true;
   if (backup && options.method !== 'none' && options.method !== 'least_conn') {
     // nginx -t fails on `backup` with these methods; a config that does not load helps nobody.
-    context.report?.(`member ${m.name}: meta.backup ignored (method ${options.method} has no backup servers)`);
+    refuseMeta(m, 'backup', `method ${options.method} has no backup servers`, context);
     backup = false;
   }
   if (backup) params.push('backup');

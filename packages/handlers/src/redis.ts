@@ -1,6 +1,6 @@
 import type { Handler, RenderContext } from '@cluster-control/core';
 import { HandlerOptionsError } from './options-error.js';
-import { type Server, distinctServers, metaInteger, metaToken } from './shared/meta.js';
+import { distinctServers, metaInteger, metaToken, refuseMeta, type Server, withMetaReports } from './shared/meta.js';
 import { IDENTIFIER, IDENTIFIER_TEXT, OptionReader } from './shared/options.js';
 import { headerComment, identifierFor } from './shared/text.js';
 
@@ -84,18 +84,20 @@ export const redis: Handler<RedisOptions> = {
     return result;
   },
 
-  render(members, options, context) {
-    const servers = distinctServers(members, options.defaultPort, context);
-    if (options.format === 'nutcracker') return nutcracker(servers, options, context);
-    if (options.format === 'json') {
-      const list = servers.map(({ member, host, port }) => {
-        const weight = metaInteger(member, 'weight', { min: 1, max: 1000 }, context);
-        return weight === undefined ? { host, port } : { host, port, weight };
-      });
-      return JSON.stringify(list) + '\n';
-    }
-    const value = servers.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`).join(' ');
-    return `${headerComment(context.cluster)}\n${options.variable}=${shellQuote(value)}\n`;
+  render(members, options, outer) {
+    return withMetaReports(outer, (context) => {
+      const servers = distinctServers(members, options.defaultPort, context);
+      if (options.format === 'nutcracker') return nutcracker(servers, options, context);
+      if (options.format === 'json') {
+        const list = servers.map(({ member, host, port }) => {
+          const weight = metaInteger(member, 'weight', { min: 1, max: 1000 }, context);
+          return weight === undefined ? { host, port } : { host, port, weight };
+        });
+        return JSON.stringify(list) + '\n';
+      }
+      const value = servers.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`).join(' ');
+      return `${headerComment(context.cluster)}\n${options.variable}=${shellQuote(value)}\n`;
+    });
   },
 };
 
@@ -121,7 +123,7 @@ function nutcracker(servers: Server[], options: RedisNutcrackerOptions, context:
     let name = metaToken(member, 'name', context);
     const owner = name === undefined ? undefined : names.get(name);
     if (name !== undefined && owner !== undefined) {
-      context.report?.(`member ${member.name}: meta.name ignored (${name} is already the name of member ${owner})`);
+      refuseMeta(member, 'name', `${name} is already the name of member ${owner}`, context);
       name = undefined;
     }
     if (name !== undefined) names.set(name, member.name);

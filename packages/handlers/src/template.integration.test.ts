@@ -157,7 +157,42 @@ describe.skipIf(!haveEtcd || !haveServer(HAPROXY))('template handler: README rec
     expect(await readFile(file, 'utf8')).toBe('10.1.0.1:80\n');
 
     await etcd.ctl('del', '/clusters/list/10.1.0.1:80');
-    await waitFor(async () => (await readFile(file, 'utf8')) === '10.1.0.2:80\n', { what: 'the next good render' });
+    // The member that broke the render may be quarantined until its value changes: change it.
+    await etcd.ctl('put', '/clusters/list/10.1.0.2:80', '{"v":1}');
+    await waitFor(async () => (await readFile(file, 'utf8')) === '10.1.0.2:80\n', { what: 'the next good render' }).catch(async (err: Error) => {
+      throw new Error(`${err.message}; file ${JSON.stringify(await readFile(file, 'utf8'))}; watcher:\n${watcher.stderr()}`);
+    });
+    expect(watcher.child.exitCode).toBeNull();
+  });
+
+  it('a runaway template fails that render within renderLimitMs; the watcher goes on', async () => {
+    const dir = await tempDir('cc-template-');
+    const file = join(dir, 'list.txt');
+    // With two members or more: a billion loop iterations (nothing allocated, so only the time limit stops it).
+    const runaway = '{% assign r = (1..1000) %}{% for a in r %}{% for b in r %}{% for c in r %}{% endfor %}{% endfor %}{% endfor %}';
+    const template = `{% for m in members %}{{ m.name }}\n{% endfor %}{% if members.size > 1 %}${runaway}{% endif %}`;
+    const conf = await writeJson(join(dir, 'cc.conf'), {
+      etcd: { endpoints: [etcd.endpoint] },
+      clusters: [{ name: 'runaway', path: '/clusters/runaway', handler: 'template', handlerConfig: { file, template, renderLimitMs: 300 } }],
+    });
+    await etcd.ctl('put', '/clusters/runaway/10.2.0.1:80', '');
+    const watcher = spawnCli(['--conf', conf, 'watch', 'runaway', '0']);
+    watchers.push(watcher);
+    await watcher.waitForLog(/in sync at revision/);
+    await waitFor(async () => (await readFile(file, 'utf8').catch(() => '')) === '10.2.0.1:80\n', { what: 'the first render' });
+
+    const started = Date.now();
+    await etcd.ctl('put', '/clusters/runaway/10.2.0.2:80', '');
+    await watcher.waitForLog(/runaway: handler template failed to render: template line 2, column \d+: template render limit exceeded/);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(await readFile(file, 'utf8')).toBe('10.2.0.1:80\n');
+
+    // Still watching: a later change lands.
+    await etcd.ctl('del', '/clusters/runaway/10.2.0.1:80');
+    await etcd.ctl('put', '/clusters/runaway/10.2.0.3:80', '');
+    await waitFor(async () => (await readFile(file, 'utf8')).includes('10.2.0.3:80\n'), { what: 'a render after the runaway one' }).catch(async (err: Error) => {
+      throw new Error(`${err.message}; file ${JSON.stringify(await readFile(file, 'utf8'))}; watcher:\n${watcher.stderr()}`);
+    });
     expect(watcher.child.exitCode).toBeNull();
   });
 });

@@ -206,9 +206,18 @@ describe('template handler', () => {
           Object.keys(hostileValues).map((k) => `${k}=-`).join(' ') +
           '\n',
       );
-      expect(problems).toHaveLength(Object.keys(hostileValues).length + Object.keys(hostileKeys).length);
-      expect(problems).toContain('member 10.0.0.9:80: meta key "a\\nb" ignored (expected a name matching /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/)');
-      expect(problems.find((p) => p.includes('meta.huge'))).toMatch(/expected an integer/);
+      // One line for the member, naming the count and the first few.
+      const count = Object.keys(hostileValues).length + Object.keys(hostileKeys).length;
+      expect(problems).toEqual([
+        `member 10.0.0.9:80: ${count} meta fields ignored: meta.newline (expected a string matching /^[A-Za-z0-9_.-]{1,64}$/), meta.dquote (expected a string matching /^[A-Za-z0-9_.-]{1,64}$/), meta.squote (expected a string matching /^[A-Za-z0-9_.-]{1,64}$/), and ${count - 3} more`,
+      ]);
+      const one = (meta: Record<string, unknown>) => {
+        const lines: string[] = [];
+        render(everything, [member('10.0.0.9:80', '10.0.0.9', 80, meta)], {}, { ...context, report: (p) => lines.push(p) });
+        return lines;
+      };
+      expect(one({ 'a\nb': 1 })).toEqual(['member 10.0.0.9:80: meta."a\\nb" ignored (key is not a name matching /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/)']);
+      expect(one({ huge: 2 ** 60 })).toEqual(['member 10.0.0.9:80: meta.huge ignored (expected an integer from -1000000 to 1000000)']);
     });
 
     it('rawMeta hands meta over unchecked (the template must escape it), names are still checked', () => {
@@ -216,6 +225,103 @@ describe('template handler', () => {
       const bad = member('a b', 'a b', undefined, { note: 'x' });
       expect(render('{% for m in members %}{{ m.meta.note | json }}{% endfor %}', [m, bad], { rawMeta: true })).toBe('"a\\n\\"b\\""');
       expect(render('{% for m in members %}{{ m.meta.note | json }}{% endfor %}', [m, bad])).toBe('');
+    });
+  });
+
+  describe('limits', () => {
+    /** Meta nested `depth` levels deep: {"a":{"a":...{"a":1}}}. */
+    const nested = (depth: number): unknown => {
+      let value: unknown = 1;
+      for (let i = 0; i < depth; i++) value = { a: value };
+      return value;
+    };
+    /** Renders and returns the error, with how long the render blocked. */
+    const failing = (text: string, list: readonly Member[], extra: Record<string, unknown> = {}) => {
+      const options = template.parseOptions({ template: text, ...extra });
+      const started = performance.now();
+      try {
+        template.render(list, options, context);
+      } catch (err) {
+        return { message: (err as Error).message, ms: performance.now() - started };
+      }
+      throw new Error('expected the render to fail');
+    };
+
+    it('has defaults, and validates renderLimitMs, memoryLimit and maxOutputBytes', () => {
+      expect(template.parseOptions({ template: 'x' })).toMatchObject({ renderLimitMs: 500, memoryLimit: 8 * 1024 * 1024, maxOutputBytes: 16 * 1024 * 1024 });
+      expect(template.parseOptions({ template: 'x', renderLimitMs: 50, memoryLimit: 4096, maxOutputBytes: 10 })).toMatchObject({ renderLimitMs: 50, memoryLimit: 4096, maxOutputBytes: 10 });
+      for (const [name, value] of [['renderLimitMs', 0], ['renderLimitMs', 1.5], ['renderLimitMs', '500'], ['memoryLimit', 100], ['maxOutputBytes', 0], ['maxOutputBytes', 2 ** 40]] as const) {
+        expect(optionsError({ template: 'x', [name]: value })).toMatchObject({ path: name });
+      }
+    });
+
+    it('refuses meta integers outside +-1,000,000, so a range over one stays small', () => {
+      const lines: string[] = [];
+      const list = [member('10.0.0.5:80', '10.0.0.5', 80, { weight: 2 ** 40 }), member('10.0.0.6:80', '10.0.0.6', 80, { weight: 3 }), member('10.0.0.7:80', '10.0.0.7', 80, { weight: -1_000_000 })];
+      const out = render('{% for m in members %}{% for i in (1..m.meta.weight) %}x{% endfor %};{% endfor %}', list, {}, { ...context, report: (p) => lines.push(p) });
+      expect(out).toBe(';xxx;;');
+      expect(lines).toEqual(['member 10.0.0.5:80: meta.weight ignored (expected an integer from -1000000 to 1000000)']);
+    });
+
+    it('a runaway loop fails that render within about renderLimitMs, with an Error', () => {
+      // 200^4 = 1.6 billion iterations and no allocation: only the time limit stops it.
+      const list = Array.from({ length: 200 }, (_, i) => member(`10.0.${i >> 8}.${i & 255}:80`, `10.0.${i >> 8}.${i & 255}`, 80));
+      const loop = '{% for a in members %}{% for b in members %}{% for c in members %}{% for d in members %}{% endfor %}{% endfor %}{% endfor %}{% endfor %}';
+      const { message, ms } = failing(loop, list, { renderLimitMs: 200 });
+      expect(message).toMatch(/^template line 1, column \d+: template render limit exceeded$/);
+      expect(ms).toBeLessThan(1_000);
+      const byDefault = failing(loop, list);
+      expect(byDefault.message).toMatch(/render limit exceeded/);
+      expect(byDefault.ms).toBeLessThan(1_500);
+    });
+
+    it('a huge range or string fails on memoryLimit before it is built', () => {
+      for (const text of ['{% for i in (1..vars.n) %}{% endfor %}', '{% assign a = (1..vars.n) %}', '{% assign a = (1..1000) | join: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" %}{% for i in (1..1000) %}{% assign b = a | append: a %}{% endfor %}']) {
+        const { message, ms } = failing(text, [], { vars: { n: 1e15 } });
+        expect(message).toMatch(/memory alloc limit exceeded/);
+        expect(ms).toBeLessThan(1_000);
+      }
+      expect(failing('{% assign a = (1..5000) %}', [], { memoryLimit: 4096 }).message).toMatch(/memory alloc limit exceeded/);
+      expect(render('{% assign a = (1..4000) %}{{ a.size }}', [], { memoryLimit: 4096 })).toBe('4000');
+    });
+
+    it('output over maxOutputBytes fails the render as soon as it passes the cap', () => {
+      const { message, ms } = failing('{% for i in (1..1000000) %}{{ vars.s }}{% endfor %}', [], { vars: { s: 'x'.repeat(1000) }, maxOutputBytes: 1024 * 1024 });
+      expect(message).toBe('template line 1, column 28: output larger than maxOutputBytes (1,048,576 bytes); the file was not written');
+      expect(ms).toBeLessThan(500);
+      // Counted in UTF-8 bytes: 6 characters, 12 bytes.
+      expect(failing('éééééé', [], { maxOutputBytes: 10 }).message).toBe('template output: output larger than maxOutputBytes (10 bytes); the file was not written');
+      expect(render('ééééé', [], { maxOutputBytes: 10 })).toBe('ééééé');
+    });
+
+    it('rawMeta: a field nested deeper than 64 levels is left out and reported, never overflows the stack', () => {
+      const lines: string[] = [];
+      // Built without member()'s JSON.stringify of the value, which would overflow itself.
+      const m = { ...member('10.0.0.5:80', '10.0.0.5', 80), meta: { deep: nested(100_000), ok: nested(63), n: 2 ** 40 } };
+      const out = render('{% for m in members %}{{ m.meta | json }}{% endfor %}', [m], { rawMeta: true }, { ...context, report: (p) => lines.push(p) });
+      expect(JSON.parse(out)).toEqual({ ok: nested(63), n: 2 ** 40 });
+      expect(lines).toEqual(['member 10.0.0.5:80: meta.deep ignored (nested more than 64 levels deep)']);
+    });
+
+    it('150k refused meta keys on one member make one report line, the same on every render', () => {
+      const meta = Object.fromEntries(Array.from({ length: 150_000 }, (_, i) => [`x ${i}`, i]));
+      const list = [member('10.0.0.5:80', '10.0.0.5', 80, { weight: 1, ...meta }), member('10.0.0.6:80', '10.0.0.6', 80, { weight: 'a b' })];
+      const renders = [0, 1].map(() => {
+        const lines: string[] = [];
+        expect(render('{% for m in members %}{{ m.meta.weight }};{% endfor %}', list, {}, { ...context, report: (p) => lines.push(p) })).toBe('1;;');
+        return lines;
+      });
+      expect(renders[0]).toEqual([
+        'member 10.0.0.5:80: 150,000 meta fields ignored: meta."x 0" (key is not a name matching /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/), meta."x 1" (key is not a name matching /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/), meta."x 2" (key is not a name matching /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/), and 149,997 more',
+        'member 10.0.0.6:80: meta.weight ignored (expected a string matching /^[A-Za-z0-9_.-]{1,64}$/)',
+      ]);
+      expect(renders[1]).toEqual(renders[0]);
+    });
+
+    it('a long hostile key is named by its first 64 characters only', () => {
+      const lines: string[] = [];
+      render('x', [member('10.0.0.5:80', '10.0.0.5', 80, { [`${'k'.repeat(64)}\n${'y'.repeat(10_000)}`]: 1 })], {}, { ...context, report: (p) => lines.push(p) });
+      expect(lines).toEqual([`member 10.0.0.5:80: meta."${'k'.repeat(64)}"... ignored (key is not a name matching /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/)`]);
     });
   });
 });

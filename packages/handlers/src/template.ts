@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
 import type { Handler, Member, RenderContext } from '@cluster-control/core';
-import type { Liquid, Template } from 'liquidjs';
+import type { Context as LiquidContext, Emitter, Liquid, Template } from 'liquidjs';
 import { HandlerOptionsError } from './options-error.js';
-import { metaBoolean, metaInteger, metaToken, safeMembers } from './shared/meta.js';
+import { metaBoolean, metaInteger, metaToken, refuseMeta, safeMembers, shallowMeta, withMetaReports } from './shared/meta.js';
 import { OptionReader } from './shared/options.js';
 
 export type TemplateOptions = {
@@ -16,7 +16,38 @@ export type TemplateOptions = {
   readonly vars: Readonly<Record<string, unknown>>;
   /** Hand meta to the template unchecked (unsafe unless the template escapes every value). */
   readonly rawMeta: boolean;
+  /** Wall-clock milliseconds one render may take (liquidjs `renderLimit`). */
+  readonly renderLimitMs: number;
+  /** What one render may allocate, in liquidjs units: characters of strings and elements of arrays that filters and ranges create (liquidjs `memoryLimit`). */
+  readonly memoryLimit: number;
+  /** The largest output (UTF-8 bytes) a render may produce. */
+  readonly maxOutputBytes: number;
 };
+
+/*
+ * Limits, so that a template (or a member's meta fed to it) cannot block the process or exhaust
+ * its memory. liquidjs checks renderLimit between the templates it renders (every loop iteration,
+ * every tag), and charges memoryLimit before it builds a range or runs a filter, so the longest
+ * a render blocks is about renderLimitMs plus one allocation of at most memoryLimit units (a
+ * range of 8M elements takes ~0.2 s; 32M took 2.7 s and 600 MB, hence not 32M).
+ */
+export const TEMPLATE_DEFAULTS = Object.freeze({
+  renderLimitMs: 500,
+  memoryLimit: 8 * 1024 * 1024,
+  maxOutputBytes: 16 * 1024 * 1024,
+});
+
+/** Template text compiled at start-up: far more than any config template, far less than memory. */
+const PARSE_LIMIT = 4 * 1024 * 1024;
+
+/**
+ * The integers a template sees in meta (unless rawMeta): at most a million either way. The largest
+ * value any built-in handler takes (nginx max_conns, haproxy maxconn) is 1,000,000, and a range
+ * over a member's number — `(1..m.meta.weight)` — stays at most 2M elements (~50 ms). Outside
+ * it a number is refused (left out and reported, so `| default:` applies), not clamped: a clamped
+ * value would be a number the registrant never wrote.
+ */
+export const META_INTEGER_RANGE = Object.freeze({ min: -1_000_000, max: 1_000_000 });
 
 /*
  * Liquid has no way to run JavaScript; on top of that the engine is cut down so a template can
@@ -24,7 +55,15 @@ export type TemplateOptions = {
  * (they accept "now"), no `sample` (random). `base64_decode` is gone too: it is the one filter
  * that turns a checked meta token back into arbitrary bytes. Unknown filters are errors.
  */
-let loaded: { engine: Liquid; LiquidError: typeof import('liquidjs').LiquidError } | undefined;
+let loaded:
+  | {
+      engine: Liquid;
+      LiquidError: typeof import('liquidjs').LiquidError;
+      Context: typeof import('liquidjs').Context;
+      Drop: typeof import('liquidjs').Drop;
+      toValueSync: typeof import('liquidjs').toValueSync;
+    }
+  | undefined;
 
 /**
  * liquidjs, loaded on first use: it is a large module graph, and most commands (and most
@@ -32,13 +71,13 @@ let loaded: { engine: Liquid; LiquidError: typeof import('liquidjs').LiquidError
  */
 function liquid(): NonNullable<typeof loaded> {
   if (loaded) return loaded;
-  const { Liquid, LiquidError } = createRequire(import.meta.url)('liquidjs') as typeof import('liquidjs');
-  const engine = new Liquid({ ownPropertyOnly: true, strictFilters: true, templates: {} });
+  const { Liquid, LiquidError, Context, Drop, toValueSync } = createRequire(import.meta.url)('liquidjs') as typeof import('liquidjs');
+  const engine = new Liquid({ ownPropertyOnly: true, strictFilters: true, templates: {}, parseLimit: PARSE_LIMIT });
   for (const tag of ['include', 'render', 'layout']) delete engine.tags[tag];
   for (const filter of ['date', 'date_to_xmlschema', 'date_to_rfc822', 'date_to_string', 'date_to_long_string', 'sample', 'base64_decode']) {
     delete engine.filters[filter];
   }
-  loaded = { engine, LiquidError };
+  loaded = { engine, LiquidError, Context, Drop, toValueSync };
   return loaded;
 }
 
@@ -55,6 +94,9 @@ export const template: Handler<TemplateOptions> = {
     const file = options.string('templateFile');
     const vars = plainVars(options.any('vars'));
     const rawMeta = options.boolean('rawMeta', false);
+    const renderLimitMs = options.integer('renderLimitMs', { default: TEMPLATE_DEFAULTS.renderLimitMs, min: 1, max: 60_000 });
+    const memoryLimit = options.integer('memoryLimit', { default: TEMPLATE_DEFAULTS.memoryLimit, min: 1024, max: 1024 * 1024 * 1024 });
+    const maxOutputBytes = options.integer('maxOutputBytes', { default: TEMPLATE_DEFAULTS.maxOutputBytes, min: 1, max: 1024 * 1024 * 1024 });
     options.done();
 
     if ((inline === undefined) === (file === undefined)) throw new HandlerOptionsError('template', 'set exactly one of "template" (the template text) or "templateFile" (its absolute path)');
@@ -80,22 +122,60 @@ export const template: Handler<TemplateOptions> = {
     } catch (err) {
       throw new HandlerOptionsError(file !== undefined ? 'templateFile' : 'template', describe(err, file));
     }
-    return { compiled, source, vars, rawMeta };
+    return { compiled, source, vars, rawMeta, renderLimitMs, memoryLimit, maxOutputBytes };
   },
 
-  render(members, options, context) {
-    const scope = {
-      members: safeMembers(members, context).map((m) => ({ name: m.name, host: m.host, port: m.port ?? null, meta: options.rawMeta ? m.meta : safeMeta(m, context) })),
-      cluster: { name: context.cluster, path: context.path },
-      vars: options.vars,
-    };
-    try {
-      return String(liquid().engine.renderSync(options.compiled, scope));
-    } catch (err) {
-      throw new Error(`template ${describe(err, options.source === 'template' ? undefined : options.source)}`);
-    }
+  render(members, options, outer) {
+    return withMetaReports(outer, (context) => {
+      const scope = {
+        members: safeMembers(members, context).map((m) => ({ name: m.name, host: m.host, port: m.port ?? null, meta: options.rawMeta ? shallowMeta(m, context) : safeMeta(m, context) })),
+        cluster: { name: context.cluster, path: context.path },
+        vars: options.vars,
+      };
+      const source = options.source === 'template' ? undefined : options.source;
+      let text: string;
+      try {
+        text = renderCapped(options, scope);
+      } catch (err) {
+        throw new Error(`template ${describe(err, source)}`);
+      }
+      const bytes = Buffer.byteLength(text);
+      if (bytes > options.maxOutputBytes) throw new Error(`template ${source ?? 'output'}: ${outputTooLarge(options.maxOutputBytes).message}`);
+      return text;
+    });
   },
 };
+
+function outputTooLarge(max: number): Error {
+  return new Error(`output larger than maxOutputBytes (${max.toLocaleString('en-US')} bytes); the file was not written`);
+}
+
+/**
+ * renderSync with this handler's limits, writing into an emitter that stops the render as soon as
+ * the output passes maxOutputBytes (liquidjs charges memoryLimit for what filters build, not for
+ * what the template prints, so without it a loop could print gigabytes within renderLimitMs).
+ * Output length in UTF-16 units is a lower bound of its UTF-8 bytes; the caller checks the bytes.
+ */
+function renderCapped(options: TemplateOptions, scope: object): string {
+  const { engine, Context, Drop, toValueSync } = liquid();
+  const ctx: LiquidContext = new Context(scope, engine.options, { sync: true, renderLimit: options.renderLimitMs, memoryLimit: options.memoryLimit }, { liquid: engine });
+  const stringify = (value: unknown): string => {
+    const v: unknown = value instanceof Drop && typeof value.valueOf === 'function' ? value.valueOf() : value;
+    if (typeof v === 'string') return v;
+    if (v === null || v === undefined) return '';
+    if (Array.isArray(v)) return v.map(stringify).join('');
+    return String(v);
+  };
+  const emitter: Emitter = {
+    buffer: '',
+    write(html: unknown) {
+      emitter.buffer += stringify(html);
+      if (emitter.buffer.length > options.maxOutputBytes) throw outputTooLarge(options.maxOutputBytes);
+    },
+  };
+  toValueSync(engine.renderer.renderTemplates(options.compiled, ctx, emitter));
+  return emitter.buffer;
+}
 
 /** One line (newlines in quoted template text shown as \n): `FILE:LINE:COL: message`, or `line L, column C: message` inline. */
 function describe(err: unknown, file: string | undefined): string {
@@ -106,19 +186,20 @@ function describe(err: unknown, file: string | undefined): string {
 }
 
 /**
- * The meta fields that cannot break any format: integers, true/false, and short tokens of
- * [A-Za-z0-9_.-] under keys of the same kind. The rest is reported and left out.
+ * The meta fields that cannot break any format: integers within META_INTEGER_RANGE, true/false,
+ * and short tokens of [A-Za-z0-9_.-] under keys of the same kind. The rest is left out and
+ * reported (one line per member, see withMetaReports).
  */
 function safeMeta(member: Member, context: RenderContext): Record<string, unknown> {
   const result: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(member.meta)) {
     if (!META_KEY.test(key)) {
-      context.report?.(`member ${member.name}: meta key ${JSON.stringify(key)} ignored (expected a name matching ${META_KEY})`);
+      refuseMeta(member, key, `key is not a name matching ${META_KEY}`, context);
       continue;
     }
     const checked =
       typeof value === 'number'
-        ? metaInteger(member, key, { min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }, context)
+        ? metaInteger(member, key, META_INTEGER_RANGE, context)
         : typeof value === 'boolean'
           ? metaBoolean(member, key, context)
           : metaToken(member, key, context);

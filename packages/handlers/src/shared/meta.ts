@@ -6,9 +6,107 @@ import type { Member, RenderContext } from '@cluster-control/core';
  * Each helper returns undefined when the field is absent or refused.
  */
 
-function refuse(member: Member, field: string, why: string, context: RenderContext): undefined {
-  context.report?.(`member ${member.name}: meta.${field} ignored (${why})`);
+/** One refused meta field: how to name it in a log line, and why it was refused. */
+interface Refusal {
+  readonly field: string;
+  readonly why: string;
+}
+
+/** Per member name: how many fields were refused this render, and the first few (for the line). */
+type Refusals = Map<string, { count: number; first: Refusal[] }>;
+
+/** The refusals of the render in progress, for contexts made by `withMetaReports`. */
+const collecting = new WeakMap<RenderContext, Refusals>();
+
+/** How many refused fields one summary line names. */
+const NAMED_IN_SUMMARY = 3;
+
+/** `weight` → `weight`; anything that is not a plain name → `"x y"` (JSON-quoted, at most 64 characters of it). */
+export function metaFieldName(key: string): string {
+  if (/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/.test(key)) return key;
+  return key.length > 64 ? `${JSON.stringify(key.slice(0, 64))}...` : JSON.stringify(key);
+}
+
+/**
+ * Runs one render with a context that collects the refused meta fields and, when the render ends
+ * (or fails), reports one line per member: `member 10.0.0.5:80: meta.weight ignored (...)`, or
+ * `member 10.0.0.5:80: 149,998 meta fields ignored: meta."x y" (...), ... and 149,995 more`. The
+ * same data gives the same lines, so core's log-once repeats none of them on later renders; a
+ * value with 150k bad keys costs one line, not 150k.
+ */
+export function withMetaReports<T>(context: RenderContext, render: (context: RenderContext) => T): T {
+  if (collecting.has(context)) return render(context);
+  const refusals: Refusals = new Map();
+  const inner: RenderContext = { ...context };
+  collecting.set(inner, refusals);
+  try {
+    return render(inner);
+  } finally {
+    for (const [name, { count, first }] of refusals) context.report?.(summaryLine(name, count, first));
+  }
+}
+
+function summaryLine(name: string, count: number, first: readonly Refusal[]): string {
+  if (count === 1 && first[0]) return `member ${name}: meta.${first[0].field} ignored (${first[0].why})`;
+  const more = count > first.length ? `, and ${(count - first.length).toLocaleString('en-US')} more` : '';
+  return `member ${name}: ${count.toLocaleString('en-US')} meta fields ignored: ${first.map((r) => `meta.${r.field} (${r.why})`).join(', ')}${more}`;
+}
+
+/**
+ * Reports a refused meta field of `member` (`key` as it is in the meta object): summarised per
+ * member when the context comes from `withMetaReports`, else reported at once.
+ */
+export function refuseMeta(member: Member, key: string, why: string, context: RenderContext): undefined {
+  const field = metaFieldName(key);
+  const refusals = collecting.get(context);
+  if (!refusals) {
+    context.report?.(`member ${member.name}: meta.${field} ignored (${why})`);
+    return undefined;
+  }
+  let entry = refusals.get(member.name);
+  if (!entry) refusals.set(member.name, (entry = { count: 0, first: [] }));
+  entry.count++;
+  if (entry.first.length < NAMED_IN_SUMMARY) entry.first.push({ field, why });
   return undefined;
+}
+
+const refuse = refuseMeta;
+
+/** How deep a meta field's value may nest (arrays and objects) before a handler refuses it: far more than any real use, far less than a stack. */
+export const MAX_META_NESTING = 64;
+
+/**
+ * Whether `value` nests arrays/objects more than `limit` levels deep (a scalar is 0, `{}` is 1).
+ * Iterative, so a value nested 100,000 deep costs no stack.
+ */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const [v, depth] = item;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth + 1 > limit) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+/**
+ * A copy of `member.meta` without the fields nested deeper than `MAX_META_NESTING` (each one
+ * refused and reported): what a handler that serialises whole meta values (JSON.stringify, a
+ * template's `json` filter) may hand on without overflowing the stack. The same object when nothing is refused.
+ */
+export function shallowMeta(member: Member, context: RenderContext): Readonly<Record<string, unknown>> {
+  let result: Record<string, unknown> | undefined;
+  for (const [key, value] of Object.entries(member.meta)) {
+    if (nestsDeeperThan(value, MAX_META_NESTING - 1)) {
+      result ??= { ...member.meta };
+      delete result[key];
+      refuse(member, key, `nested more than ${MAX_META_NESTING} levels deep`, context);
+    }
+  }
+  return result ?? member.meta;
 }
 
 export function metaInteger(member: Member, field: string, range: { min: number; max: number }, context: RenderContext): number | undefined {
