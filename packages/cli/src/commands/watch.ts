@@ -16,6 +16,7 @@ export async function watch(ctx: CommandContext, clusterName: string, revision: 
       target,
       reload: command.length > 0 ? command : cluster.reload,
       reloadTimeoutMs: cluster.reloadTimeoutMs,
+      reloadMinIntervalMs: cluster.reloadMinIntervalMs,
       wait: cluster.wait,
       // 0 means "from now": read the current state instead of replaying history.
       startRevision: revision > 0n ? revision : undefined,

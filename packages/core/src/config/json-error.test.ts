@@ -60,4 +60,11 @@ describe('describeJsonError', () => {
     const text = '{\n  "a": [1,';
     expect(describeJsonError(text, parseError(text))).toEqual({ line: 2, column: 11, message: 'Unexpected end of JSON input' });
   });
+
+  it('never shows the text around the error, nor a letter that may start an unquoted secret', () => {
+    const text = '{\n  "etcd": {"auth": {"username": "cc", "password": Hunter2}}\n}';
+    const described = describeJsonError(text, parseError(text));
+    expect(described).toEqual({ line: 2, column: 51, message: 'Unexpected character (a letter or digit; a string must be in double quotes)' });
+    expect(JSON.stringify(described)).not.toMatch(/H|unter/);
+  });
 });

@@ -3,7 +3,12 @@ export function describeJsonError(text: string, error: unknown): { line: number;
   const raw = error instanceof Error ? error.message : String(error);
   // V8 appends either "in JSON at position N" or `, "<the input, maybe cut>" is not valid JSON`.
   const position = /\bin JSON at position (\d+)/.exec(raw)?.[1];
-  const message = raw.replace(/\s+in JSON at position \d+.*$/s, '').replace(/, .*is not valid JSON$/s, '');
+  // The quoted input is dropped, and so is an unexpected letter or digit: it may be the first
+  // character of an unquoted secret (`"password": hunter2`). Punctuation ('}', ',') is kept.
+  const message = raw
+    .replace(/\s+in JSON at position \d+.*$/s, '')
+    .replace(/, .*is not valid JSON$/s, '')
+    .replace(/^Unexpected token '([^'])'$/, (whole, c: string) => (/[\p{L}\p{N}]/u.test(c) ? 'Unexpected character (a letter or digit; a string must be in double quotes)' : whole));
   const offset = position === undefined ? jsonErrorOffset(text) : Number(position);
   const before = text.slice(0, offset);
   const lineStart = before.lastIndexOf('\n') + 1;

@@ -70,6 +70,40 @@ describe('loadConfig', () => {
   });
 });
 
+describe('loadConfig: etcd.tls files', () => {
+  const KEY_MATERIAL = 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC-secret-key-material';
+  const tlsConf = async (name: string, tls: Record<string, string>) => {
+    const file = path.join(dir, name);
+    await writeFile(file, JSON.stringify({ etcd: { endpoints: ['https://h:2379'], tls } }));
+    return file;
+  };
+  const PEM = `-----BEGIN PRIVATE KEY-----\n${KEY_MATERIAL}\n-----END PRIVATE KEY-----\n`;
+
+  beforeAll(async () => {
+    await writeFile(path.join(dir, 'ok.pem'), PEM);
+    await writeFile(path.join(dir, 'raw.key'), `${KEY_MATERIAL}\n`);
+  });
+
+  it('accepts readable PEM files', async () => {
+    const config = await loadConfig({ path: await tlsConf('tls-ok.conf', { ca: 'ok.pem', cert: 'ok.pem', key: 'ok.pem' }) });
+    expect(config.etcd.tls).toEqual({ ca: path.join(dir, 'ok.pem'), cert: path.join(dir, 'ok.pem'), key: path.join(dir, 'ok.pem') });
+  });
+
+  it('a key that is not PEM: one line naming the field and the path, never the contents', async () => {
+    const file = await tlsConf('tls-raw.conf', { ca: 'ok.pem', cert: 'ok.pem', key: 'raw.key' });
+    const message = await loadError({ path: file });
+    expect(message).toBe(`${file}: etcd.tls.key: ${path.join(dir, 'raw.key')} is not a PEM file (no "-----BEGIN" line; contents not shown)`);
+    expect(message).not.toContain(KEY_MATERIAL.slice(0, 12));
+  });
+
+  it('a missing or unreadable file: names the field, the path and why', async () => {
+    const missing = await tlsConf('tls-missing.conf', { ca: 'ok.pem', cert: 'ok.pem', key: 'nope.key' });
+    expect(await loadError({ path: missing })).toBe(`${missing}: etcd.tls.key: cannot read ${path.join(dir, 'nope.key')} (no such file)`);
+    const directory = await tlsConf('tls-dir.conf', { ca: 'etc' });
+    expect(await loadError({ path: directory })).toBe(`${directory}: etcd.tls.ca: cannot read ${path.join(dir, 'etc')} (it is a directory)`);
+  });
+});
+
 describe('resolveConfigPath', () => {
   it('ignores an empty CLUSTER_CONTROL_CONF', () => {
     expect(resolveConfigPath({ cwd: '/srv', env: { CLUSTER_CONTROL_CONF: '' } })).toBe('/srv/cluster-control.conf');

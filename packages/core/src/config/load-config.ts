@@ -35,7 +35,32 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Clust
     const reason = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? String(error));
     throw new ConfigError(`${file}: cannot read configuration file (${reason})`, { cause: error });
   }
-  return parseConfig(text, file, path.dirname(file));
+  const config = parseConfig(text, file, path.dirname(file));
+  await checkTlsFiles(config);
+  return config;
+}
+
+/**
+ * etcd.tls {ca, cert, key} must name readable PEM files. Checked here so that a wrong path or a
+ * file that is not PEM is one configuration error naming the field and the path, instead of an
+ * OpenSSL decoder error retried forever; the file's contents (key material) are never shown.
+ */
+async function checkTlsFiles(config: ClusterControlConfig): Promise<void> {
+  for (const field of ['ca', 'cert', 'key'] as const) {
+    const file = config.etcd.tls?.[field];
+    if (file === undefined) continue;
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? 'unreadable');
+      throw new ConfigError(`${config.sourcePath}: etcd.tls.${field}: cannot read ${file} (${reason})`);
+    }
+    const pem = bytes.includes('-----BEGIN ');
+    bytes.fill(0);
+    if (!pem) throw new ConfigError(`${config.sourcePath}: etcd.tls.${field}: ${file} is not a PEM file (no "-----BEGIN" line; contents not shown)`);
+  }
 }
 
 /**

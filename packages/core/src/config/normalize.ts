@@ -59,7 +59,7 @@ function endpoints(etcd: ConfigFile['etcd']): string[] {
   ].filter((form) => form !== false);
   if (forms.length > 1) fail('etcd', `give only one of "server", "host"/"port" or "endpoints" (found ${forms.join(' and ')})`);
 
-  const url = (at: string, text: string) => endpointUrl(text) ?? fail(at, `expected a URL like "http://10.0.0.1:2379", got ${JSON.stringify(text)}`);
+  const url = (at: string, text: string) => endpointUrl(text) ?? fail(at, `expected a URL like "http://10.0.0.1:2379"${userinfoNote(text)}, got ${JSON.stringify(redactUserinfo(text))}`);
   if (etcd.endpoints) return etcd.endpoints.map((text, i) => url(`etcd.endpoints[${i}]`, text));
   if (etcd.server !== undefined) return [url('etcd.server', etcd.server)];
   if (etcd.host === undefined && etcd.port === undefined) return [`http://127.0.0.1:${DEFAULT_ETCD_PORT}`];
@@ -67,7 +67,25 @@ function endpoints(etcd: ConfigFile['etcd']): string[] {
   const host = etcd.host ?? '127.0.0.1';
   const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   const endpoint = /[\s/?#@]/.test(host) ? undefined : endpointUrl(`http://${bracketed}:${etcd.port ?? DEFAULT_ETCD_PORT}`);
-  return [endpoint ?? fail('etcd.host', `expected a host name or IP address, got ${JSON.stringify(host)}`)];
+  return [endpoint ?? fail('etcd.host', `expected a host name or IP address, got ${JSON.stringify(redactUserinfo(host))}`)];
+}
+
+/**
+ * `http://user:pass@host:2379/x` → `http://***@host:2379/x` (also without a scheme:
+ * `user:pass@host:2379` → `***@host:2379`): for any message that may show an endpoint.
+ */
+export function redactUserinfo(text: string): string {
+  const scheme = /^[a-z][a-z\d+.-]*:\/\//i.exec(text)?.[0] ?? '';
+  const rest = text.slice(scheme.length);
+  const authorityEnd = rest.search(/[/?#]/);
+  const authority = authorityEnd < 0 ? rest : rest.slice(0, authorityEnd);
+  const at = authority.lastIndexOf('@');
+  return at < 0 ? text : `${scheme}***${rest.slice(at)}`;
+}
+
+/** Why a URL with user:password is refused (credentials go in etcd.auth); its text is redacted. */
+function userinfoNote(text: string): string {
+  return redactUserinfo(text) === text ? '' : ' without user:password (put credentials in etcd.auth)';
 }
 
 /** `http(s)://host:port` from `http://host:port/`, `host:port` or `https://host`; undefined if it is none of these. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_MEMBER_LIMITS } from '../model/member-limits.js';
 import { ConfigError } from './config-error.js';
 import { findCluster, parseConfig } from './load-config.js';
 
@@ -52,6 +53,9 @@ const PHP_README_SAMPLE = String.raw`{
 `;
 const PHP_SAMPLE = PHP_README_SAMPLE.replace('"handler:" "', '"handler": "').replace(/"filename.conf"(?![\s\S]*filename)/, '"mysql.conf"');
 
+/** What every normalized cluster gets when the file says nothing of members, limits or reload pacing. */
+const CLUSTER_DEFAULTS = { addressPolicy: { deny: [], hostnames: true }, limits: DEFAULT_MEMBER_LIMITS, reloadMinIntervalMs: 1000 };
+
 describe('parseConfig: PHP-era files', () => {
   it('accepts the README sample (with its typo fixed) unchanged', () => {
     const config = parseConfig(PHP_SAMPLE, SOURCE, BASE);
@@ -70,6 +74,7 @@ describe('parseConfig: PHP-era files', () => {
           reloadTimeoutMs: 30_000,
           checkTimeoutMs: 30_000,
           minMembers: 0,
+          ...CLUSTER_DEFAULTS,
         },
         {
           name: 'mysql',
@@ -80,6 +85,7 @@ describe('parseConfig: PHP-era files', () => {
           reloadTimeoutMs: 30_000,
           checkTimeoutMs: 30_000,
           minMembers: 0,
+          ...CLUSTER_DEFAULTS,
         },
       ],
     });
@@ -156,6 +162,49 @@ describe('parseConfig: etcd', () => {
   });
 });
 
+describe('parseConfig: secrets never appear in an error', () => {
+  const SECRET = 'Hunter2-S3cret';
+
+  it.each([
+    [{ auth: { username: 'cc', password: 12345 } }, 'etcd.auth.password: expected a string, got a number (value not shown)', '12345'],
+    [{ auth: { username: 'cc', password: true } }, 'etcd.auth.password: expected a string, got a boolean (value not shown)', 'true'],
+    [{ auth: { username: 'cc', password: [SECRET] } }, 'etcd.auth.password: expected a string, got an array (value not shown)', SECRET],
+    [{ auth: { username: 'cc', password: { p: SECRET } } }, 'etcd.auth.password: expected a string, got an object (value not shown)', SECRET],
+    [{ auth: { username: 987654, password: SECRET } }, 'etcd.auth.username: expected a string, got a number (value not shown)', '987654'],
+    [{ auth: { username: '', password: SECRET } }, 'etcd.auth.username: expected a non-empty string, got an empty one', SECRET],
+    [{ auth: `cc:${SECRET}` }, 'etcd.auth: expected an object with "username" and "password", got a string (value not shown)', SECRET],
+    [{ auth: { password: SECRET } }, 'etcd.auth.username: missing (expected a string)', SECRET],
+    [
+      { server: `http://cc:${SECRET}@h:2379` },
+      'etcd.server: expected a URL like "http://10.0.0.1:2379" without user:password (put credentials in etcd.auth), got "http://***@h:2379"',
+      SECRET,
+    ],
+    [
+      { endpoints: ['http://ok:1', `https://cc:${SECRET}@h2:2379/`] },
+      'etcd.endpoints[1]: expected a URL like "http://10.0.0.1:2379" without user:password (put credentials in etcd.auth), got "https://***@h2:2379/"',
+      SECRET,
+    ],
+    [
+      { endpoints: [`cc:${SECRET}@h3:2379`] },
+      'etcd.endpoints[0]: expected a URL like "http://10.0.0.1:2379" without user:password (put credentials in etcd.auth), got "***@h3:2379"',
+      SECRET,
+    ],
+    [{ endpoints: [`http://${SECRET}@h4`] }, 'etcd.endpoints[0]: expected a URL like "http://10.0.0.1:2379" without user:password (put credentials in etcd.auth), got "http://***@h4"', SECRET],
+    [{ host: `cc:${SECRET}@h5` }, 'etcd.host: expected a host name or IP address, got "***@h5"', SECRET],
+    // A wrong type elsewhere that holds a URL with userinfo: shortened, and redacted first.
+    [{ endpoints: `http://cc:${SECRET}@h6.example.com:2379` }, 'etcd.endpoints: expected an array, got "http://***@h6.example.com:2379"', SECRET],
+    [{ server: '', auth: { username: 'cc', password: SECRET } }, 'etcd.server: expected a non-empty string, got ""', SECRET],
+  ])('%j', (etcd, message, secret) => {
+    const error = parseError({ etcd });
+    expect(error).toBe(`${SOURCE}: ${message}`);
+    expect(error).not.toContain(secret);
+  });
+
+  it('a valid password is kept as written, whatever it contains', () => {
+    expect(parse({ etcd: { auth: { username: 'cc', password: '' } } }).etcd.auth).toEqual({ username: 'cc', password: '' });
+  });
+});
+
 describe('parseConfig: self', () => {
   it('defaults ttl to 60, heartbeat to a third of the ttl and value to ""', () => {
     expect(parse({ self: { key: '/k' } }).self).toEqual({ key: '/k', ttl: 60, heartbeat: 20, value: '' });
@@ -221,6 +270,7 @@ describe('parseConfig: clusters', () => {
       wait: { min: 50, max: 1000 },
       minMembers: 2,
       mode: 0o640,
+      ...CLUSTER_DEFAULTS,
     });
     expect(cluster({ mode: '755' }).mode).toBe(0o755);
   });
@@ -325,5 +375,24 @@ describe('parseConfig: hostile files', () => {
     expect(parseError({ etcd: { server: ' '.repeat(200_000) } })).toMatch(/^\S+: etcd\.server: expected a URL/);
     expect(withCluster({ path: `${'/'.repeat(200_000)}a` }).clusters[0]!.path).toBe(`${'/'.repeat(200_000)}a`);
     expect(performance.now() - start).toBeLessThan(1000);
+  });
+});
+
+describe('parseConfig: members policy and limits', () => {
+  it('reads allow/deny networks, host names and limits', () => {
+    const c = parse({ clusters: [{ ...minimalCluster, members: { allow: ['10.0.0.0/8', 'fd00::/8'], deny: ['10.0.9.9'], hostnames: false }, limits: { valueBytes: 1024 }, reloadMinIntervalMs: 0 }] }).clusters[0]!;
+    expect(c.addressPolicy.allow?.map((a) => a.text)).toEqual(['10.0.0.0/8', 'fd00::/8']);
+    expect(c.addressPolicy.deny.map((a) => a.text)).toEqual(['10.0.9.9']);
+    expect(c.addressPolicy.hostnames).toBe(false);
+    expect(c.limits).toEqual({ ...DEFAULT_MEMBER_LIMITS, valueBytes: 1024 });
+    expect(c.reloadMinIntervalMs).toBe(0);
+  });
+
+  it('names the field of a bad network or limit', () => {
+    const clusterError = (fields: Record<string, unknown>) => errorOf(() => withCluster(fields)).replace(`${SOURCE}: `, '');
+    expect(clusterError({ members: { allow: ['10.0.0.0/33'] } })).toBe('clusters[0].members.allow[0]: expected an address or network such as "10.0.0.0/8" or "fd00::/8", got "10.0.0.0/33"');
+    expect(clusterError({ members: { hostnames: 'no' } })).toBe('clusters[0].members.hostnames: expected true or false, got "no"');
+    expect(clusterError({ limits: { metaDepth: 0 } })).toBe('clusters[0].limits.metaDepth: expected an integer between 1 and 1000, got 0');
+    expect(clusterError({ reloadMinIntervalMs: -1 })).toBe('clusters[0].reloadMinIntervalMs: expected an integer >= 0, got -1');
   });
 });

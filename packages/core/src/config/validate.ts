@@ -1,4 +1,4 @@
-import { FieldError } from './normalize.js';
+import { FieldError, redactUserinfo } from './normalize.js';
 import { DEFAULT_MEMBER_LIMITS, type MemberLimits } from '../model/member-limits.js';
 import type { ClusterEntry, ConfigFile, EtcdEntry, HandlerConfigEntry, SelfEntry } from './schema.js';
 
@@ -37,8 +37,11 @@ function etcd(value: unknown, at: string): EtcdEntry {
     port: optional(o, 'port', at, port),
     endpoints: optional(o, 'endpoints', at, nonEmpty(array(text))),
     auth: optional(o, 'auth', at, (v, a) => {
-      const fields = object(v, a);
-      return { username: required(fields, 'username', a, text), password: required(fields, 'password', a, string) };
+      // "auth": "user:password" must not be echoed either.
+      if (!isObject(v)) fail(a, `expected an object with "username" and "password", got ${kind(v)} (value not shown)`);
+      const fields = v;
+      // Secrets: an error names the field and the kind of value, never the value.
+      return { username: required(fields, 'username', a, secret(true)), password: required(fields, 'password', a, secret(false)) };
     }),
     tls: optional(o, 'tls', at, (v, a) => {
       const fields = object(v, a);
@@ -240,12 +243,34 @@ function copyOwn<T extends JsonObject>(from: JsonObject, to: T, except?: string)
 // ---- Messages ----
 
 function describe(input: unknown): string {
+  if (typeof input === 'number' || typeof input === 'boolean') return String(input);
+  if (typeof input !== 'string') return kind(input);
+  // A URL's user:password never reaches a message (redacted before it is shortened).
+  const shown = redactUserinfo(input);
+  return JSON.stringify(shown.length > 40 ? `${shown.slice(0, 40)}…` : shown);
+}
+
+/** What kind of JSON value `input` is, without showing it. */
+function kind(input: unknown): string {
   if (input === null) return 'null';
   if (Array.isArray(input)) return 'an array';
-  if (typeof input === 'string') return JSON.stringify(input.length > 40 ? `${input.slice(0, 40)}…` : input);
   if (typeof input === 'object') return 'an object';
-  return String(input);
+  if (typeof input === 'string') return 'a string';
+  if (typeof input === 'number') return 'a number';
+  if (typeof input === 'boolean') return 'a boolean';
+  return typeof input;
 }
+
+/** A string that is a secret (etcd.auth.*): errors say what kind of value it is, never the value. */
+function secret(nonEmpty: boolean): Parser<string> {
+  return (value, at) => {
+    if (value === undefined) fail(at, 'missing (expected a string)');
+    if (typeof value !== 'string') fail(at, `expected a string, got ${kind(value)} (value not shown)`);
+    if (nonEmpty && value === '') fail(at, 'expected a non-empty string, got an empty one');
+    return value;
+  };
+}
+
 
 /** `expected <what>, got <input>`, or `missing (expected <what>)`. */
 function expected(what: string, input: unknown): string {

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLogger, silentLogger } from '../util/log.js';
 import { createMetrics } from '../util/metrics.js';
 import { MAX_MEMBERS_ENV_BYTES } from '../sync/reload-env.js';
-import { Reloader, type ReloaderOptions } from './reloader.js';
+import { DEFAULT_RELOAD_MIN_INTERVAL_MS, Reloader, type ReloaderOptions } from './reloader.js';
 
 let dir: string;
 const reloaders: Reloader[] = [];
@@ -18,8 +18,9 @@ afterEach(async () => {
 });
 
 const envFor = () => ({ CLUSTER_CONTROL_CLUSTER: 'web', CLUSTER_CONTROL_FILE: '/etc/web.conf', CLUSTER_CONTROL_MEMBERS: 'a:1 b:2' });
-function reloader(options: Partial<ReloaderOptions> & Pick<ReloaderOptions, 'argv'>): Reloader {
-  const r = new Reloader({ timeoutMs: 5000, envFor, logger: silentLogger, cluster: 'web', backoff: { initialMs: 20, maxMs: 100 }, ...options });
+// No rate limit unless a test asks for one: these tests are about runs, retries and coalescing.
+function reloader(options: Partial<ReloaderOptions>): Reloader {
+  const r = new Reloader({ timeoutMs: 5000, envFor, logger: silentLogger, cluster: 'web', backoff: { initialMs: 20, maxMs: 100 }, minIntervalMs: 0, ...options });
   reloaders.push(r);
   return r;
 }
@@ -142,5 +143,150 @@ describe('Reloader', () => {
     r.request();
     await r.close();
     expect(await lines(log)).toEqual(['done']);
+  });
+
+  describe('minIntervalMs', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+    const fake = () => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+
+    it('defaults to 1000 ms', () => {
+      expect(DEFAULT_RELOAD_MIN_INTERVAL_MS).toBe(1000);
+    });
+
+    it('20,000 requests over 19 s give at most 20 runs, at least 1 s apart, and the last request is followed by a run', async () => {
+      fake();
+      let requests = 0;
+      const runs: { at: number; seen: number }[] = [];
+      const metrics = createMetrics();
+      const r = new Reloader({ action: async () => void runs.push({ at: performance.now(), seen: requests }), timeoutMs: 5000, logger: silentLogger, cluster: 'web', metrics });
+      reloaders.push(r);
+      for (let i = 0; i < 20_000; i++) {
+        requests += 1;
+        r.request();
+        if (i % 20 === 19) await vi.advanceTimersByTimeAsync(19); // 1,000 steps of 19 ms: 19 s
+      }
+      await vi.advanceTimersByTimeAsync(1_000);
+      await r.idle();
+      // At 0 s, 1 s, ..., 19 s: the first request runs at once, the rest once a second.
+      expect(runs.length).toBe(20);
+      for (let i = 1; i < runs.length; i++) expect(runs[i]!.at - runs[i - 1]!.at).toBeGreaterThanOrEqual(1000);
+      expect(runs.at(-1)!.seen).toBe(20_000);
+      expect(reloads(metrics, 'ok')).toBe(runs.length);
+    });
+
+    it('a lone request runs at once; one right after waits out the interval, and requests meanwhile join it', async () => {
+      fake();
+      const runs: number[] = [];
+      const r = reloader({ action: async () => void runs.push(performance.now()), minIntervalMs: 1000 });
+      const t0 = performance.now();
+      r.request();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(runs).toEqual([t0]);
+      await vi.advanceTimersByTimeAsync(300);
+      r.request();
+      await vi.advanceTimersByTimeAsync(300);
+      r.request();
+      r.request();
+      await vi.advanceTimersByTimeAsync(399);
+      expect(runs).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(runs).toEqual([t0, t0 + 1000]);
+      // Long after: no wait at all.
+      await vi.advanceTimersByTimeAsync(5000);
+      r.request();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(runs).toEqual([t0, t0 + 1000, t0 + 6000]);
+    });
+
+    it('a command run is rate-limited the same way', async () => {
+      const log = join(dir, 'runs');
+      const r = reloader({ argv: ['sh', '-c', 'date +%s%N >> "$0"', log], minIntervalMs: 300 });
+      for (let i = 0; i < 5; i++) {
+        r.request();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await r.idle();
+      const runs = (await lines(log)).map((l) => Number(BigInt(l) / 1_000_000n));
+      expect(runs).toHaveLength(2);
+      expect(runs[1]! - runs[0]!).toBeGreaterThanOrEqual(290);
+    });
+
+    it('close during the interval wait runs the owed reload at once, and only once', async () => {
+      let runs = 0;
+      const r = reloader({ action: async () => void (runs += 1), minIntervalMs: 60_000 });
+      r.request();
+      await vi.waitFor(() => expect(runs).toBe(1));
+      r.request();
+      const started = Date.now();
+      await r.close();
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(runs).toBe(2);
+      r.request();
+      await r.idle();
+      expect(runs).toBe(2);
+    });
+
+    it('a failed run keeps its backoff, and the retry also respects the interval', async () => {
+      fake();
+      const runs: number[] = [];
+      let fail = true;
+      const r = reloader({
+        action: async () => {
+          runs.push(performance.now());
+          if (fail) throw new Error('boom');
+        },
+        minIntervalMs: 1000,
+        backoff: { initialMs: 100, maxMs: 100 },
+      });
+      const t0 = performance.now();
+      r.request();
+      await vi.advanceTimersByTimeAsync(999);
+      expect(runs).toEqual([t0]); // backoff 50-100 ms is over, the interval is not
+      fail = false;
+      await vi.advanceTimersByTimeAsync(1);
+      expect(runs).toEqual([t0, t0 + 1000]);
+    });
+  });
+
+  describe('action', () => {
+    it('runs the action instead of a command; a rejection is a failed run, logged and retried with backoff', async () => {
+      const metrics = createMetrics();
+      const logged: string[] = [];
+      let calls = 0;
+      const r = reloader({
+        action: async () => {
+          calls += 1;
+          if (calls < 3) throw new Error(`no server to signal (attempt ${calls})`);
+        },
+        metrics,
+        logger: createLogger({ write: (l) => logged.push(l) }),
+      });
+      r.request();
+      await r.idle();
+      expect(calls).toBe(3);
+      expect(reloads(metrics, 'failed')).toBe(2);
+      expect(reloads(metrics, 'ok')).toBe(1);
+      const text = logged.join('\n');
+      expect(text).toContain('reload for cluster web failed: no server to signal (attempt 1)');
+      expect(text).toContain('reload for cluster web failed: no server to signal (attempt 2)');
+      expect(text).toMatch(/reload for cluster web: retrying in \d+ ms/);
+      expect(text).toContain('reload for cluster web succeeded');
+    });
+
+    it('an action that throws synchronously or never settles is a failed run too', async () => {
+      const metrics = createMetrics();
+      const logged: string[] = [];
+      const logger = createLogger({ write: (l) => logged.push(l) });
+      const sync = reloader({ action: () => { throw new Error('sync throw'); }, metrics, logger, backoff: { initialMs: 60_000, maxMs: 60_000 } });
+      sync.request();
+      await vi.waitFor(() => expect(reloads(metrics, 'failed')).toBe(1));
+      const hung = reloader({ action: () => new Promise<void>(() => {}), timeoutMs: 100, metrics, logger, backoff: { initialMs: 60_000, maxMs: 60_000 } });
+      hung.request();
+      await vi.waitFor(() => expect(reloads(metrics, 'failed')).toBe(2));
+      expect(logged.join('\n')).toContain('reload for cluster web failed: sync throw');
+      expect(logged.join('\n')).toContain('reload for cluster web failed: timed out after 100 ms');
+    });
   });
 });

@@ -2,22 +2,40 @@ import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
 import { describeFailure, runCommand, truncateOutput } from './run-command.js';
 
+/** Least time between the starts of two reload runs when none is configured (ms). */
+export const DEFAULT_RELOAD_MIN_INTERVAL_MS = 1_000;
+
 export interface ReloaderOptions {
-  argv: string[];
+  /** The reload command. Ignored when `action` is given. */
+  argv?: string[];
+  /**
+   * What reloading means when it is not a command (e.g. a signal to a supervised server). A
+   * rejection is a failed run: its message is logged like a command's failure, and it is retried
+   * with the same backoff.
+   */
+  action?: (() => Promise<void>) | undefined;
   timeoutMs: number;
-  /** Extra environment for each run (CLUSTER_CONTROL_CLUSTER/FILE/MEMBERS), read when the run starts. */
-  envFor: () => Record<string, string>;
+  /** Extra environment for each command run (CLUSTER_CONTROL_CLUSTER/FILE/MEMBERS), read when the run starts. */
+  envFor?: () => Record<string, string>;
   logger: Logger;
   metrics?: Metrics;
   cluster: string;
   backoff?: { initialMs: number; maxMs: number };
+  /**
+   * Least time between the starts of two runs (default 1000 ms; 0: none). Requests made in
+   * between coalesce into one run at the end of the interval, so the last state is always
+   * reloaded, at most once per interval.
+   */
+  minIntervalMs?: number | undefined;
 }
 
 /**
- * Runs the reload command after file replacements. Requests made while a run is in progress
- * coalesce into one more run; a failed run is retried with backoff until one succeeds. Requests
- * made during a backoff wait join the retry instead of cutting the wait short: under churn a
- * failing reload would otherwise run once per replacement, with no backoff at all.
+ * Runs the reload command (or action) after file replacements. Requests made while a run is in
+ * progress, or less than `minIntervalMs` after the last run started, coalesce into one more run,
+ * which starts as soon as both allow: a member flapping 1,000 times a second reloads the server
+ * once a second, and its last state is always reloaded. A failed run is retried with backoff until
+ * one succeeds. Requests made during a backoff wait join the retry instead of cutting the wait
+ * short: under churn a failing reload would otherwise run once per replacement, with no backoff.
  * Nothing here throws into the caller: the watcher must keep going whatever the reload does.
  */
 export class Reloader {
@@ -25,7 +43,9 @@ export class Reloader {
   private closed = false;
   private failures = 0;
   private loop: Promise<void> | undefined;
-  /** Ends the current backoff wait early (close). */
+  /** When the last run started (performance.now()), for minIntervalMs. */
+  private lastStart: number | undefined;
+  /** Ends the current wait early (close). */
   private wake: (() => void) | undefined;
 
   constructor(private readonly options: ReloaderOptions) {}
@@ -41,7 +61,10 @@ export class Reloader {
     while (this.loop) await this.loop;
   }
 
-  /** Stops retrying and waits for a command that is already running. */
+  /**
+   * Stops retrying and waits for a run that is already in progress. A reload held back only by
+   * minIntervalMs is owed for a file already replaced: it runs now, once (not retried).
+   */
   async close(): Promise<void> {
     this.closed = true;
     this.wake?.();
@@ -51,11 +74,18 @@ export class Reloader {
   private async run(): Promise<void> {
     try {
       while (this.pending && !this.closed) {
+        const wait = this.intervalLeft();
+        if (wait > 0) {
+          await this.sleep(wait);
+          // Closed during the wait: the run below is the last one (the loop ends after it).
+        }
         this.pending = false;
+        this.lastStart = performance.now();
         if (await this.runOnce()) {
           this.failures = 0;
           continue;
         }
+        if (this.closed) break;
         this.failures += 1;
         // The files changed and the service has not seen it yet: the reload is still owed.
         this.pending = true;
@@ -69,11 +99,45 @@ export class Reloader {
     }
   }
 
+  /** How long until minIntervalMs has passed since the last run started (never more than the interval: the clock is monotonic, but be safe). */
+  private intervalLeft(): number {
+    const interval = this.options.minIntervalMs ?? DEFAULT_RELOAD_MIN_INTERVAL_MS;
+    if (this.lastStart === undefined || interval <= 0) return 0;
+    return Math.min(interval, Math.max(0, this.lastStart + interval - performance.now()));
+  }
+
   private async runOnce(): Promise<boolean> {
-    const { argv, timeoutMs, logger, metrics, cluster } = this.options;
+    return this.options.action ? this.runAction(this.options.action) : this.runCommand();
+  }
+
+  /** The action, bounded by timeoutMs like a command (it cannot be killed; a late settle is ignored). */
+  private async runAction(action: () => Promise<void>): Promise<boolean> {
+    const { logger, metrics, cluster, timeoutMs } = this.options;
+    let timer: NodeJS.Timeout | undefined;
+    let failure: string | undefined;
+    try {
+      await Promise.race([
+        Promise.resolve().then(action),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      failure = err instanceof Error ? err.message : String(err);
+    } finally {
+      clearTimeout(timer);
+    }
+    metrics?.inc('cluster_control_reloads_total', { cluster, result: failure === undefined ? 'ok' : 'failed' });
+    if (failure === undefined) logger.info(`reload for cluster ${cluster} succeeded`);
+    else logger.error(`reload for cluster ${cluster} failed: ${failure}`);
+    return failure === undefined;
+  }
+
+  private async runCommand(): Promise<boolean> {
+    const { argv = [], timeoutMs, logger, metrics, cluster } = this.options;
     let env: NodeJS.ProcessEnv;
     try {
-      env = { ...process.env, ...this.options.envFor() };
+      env = { ...process.env, ...this.options.envFor?.() };
     } catch (err) {
       logger.error(`reload for cluster ${cluster}: could not build its environment: ${err instanceof Error ? err.message : String(err)}`);
       metrics?.inc('cluster_control_reloads_total', { cluster, result: 'failed' });
@@ -99,6 +163,7 @@ export class Reloader {
   }
 
   private sleep(ms: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);

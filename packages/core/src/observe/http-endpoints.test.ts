@@ -1,6 +1,8 @@
-import { createServer } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { parseListenAddress, serveObservability } from './http-endpoints.js';
+import { readdirSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { connect, createServer, type Socket } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { METRICS_SERVER_LIMITS, parseListenAddress, serveObservability } from './http-endpoints.js';
 import type { ObservabilityOptions, ObservabilityServer } from './http-endpoints.js';
 import { createPrometheusMetrics } from './prometheus-metrics.js';
 
@@ -162,6 +164,105 @@ describe('serveObservability', () => {
       const probe = createServer();
       probe.once('error', reject);
       probe.listen(port, host, () => probe.close(() => resolve()));
+    });
+  });
+
+  describe('connection limits', () => {
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const split = (address: string) => ({ host: address.slice(0, address.lastIndexOf(':')), port: Number(address.slice(address.lastIndexOf(':') + 1)) });
+    /** GET on a connection of its own (no keep-alive pool), resolving to status and body. */
+    const getOnce = (address: string, path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const { host, port } = split(address);
+        const req = httpGet({ host, port, path, agent: false, timeout: 5_000 }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('timeout', () => req.destroy(new Error('timed out')));
+        req.on('error', reject);
+      });
+    /** Opens `count` raw connections; every other one sends half a request, the rest nothing. */
+    async function flood(address: string, count: number): Promise<{ sockets: Socket[]; closed: () => number }> {
+      const { host, port } = split(address);
+      let closed = 0;
+      const sockets = await Promise.all(
+        Array.from(
+          { length: count },
+          (_, i) =>
+            new Promise<Socket>((resolve) => {
+              const socket = connect(port, host, () => {
+                if (i % 2 === 1) socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n');
+                resolve(socket);
+              });
+              socket.on('error', () => {});
+              socket.on('close', () => void (closed += 1));
+            }),
+        ),
+      );
+      return { sockets, closed: () => closed };
+    }
+
+    it('has documented defaults', () => {
+      expect(METRICS_SERVER_LIMITS).toEqual({ maxConnections: 64, headersTimeoutMs: 5_000, requestTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, idleTimeoutMs: 5_000 });
+    });
+
+    it('500 connections that send nothing or half a request: /healthz still answers, and they are all closed within the timeouts', async () => {
+      const { server } = await start({ limits: { headersTimeoutMs: 1_000, idleTimeoutMs: 1_000 } });
+      const before = fds();
+      const started = Date.now();
+      const { sockets, closed } = await flood(server.address, 500);
+      // The server keeps at most 64 of them open and closes the rest at once: both ends of 64
+      // connections in this process (client and server), not 2 x 500.
+      await vi.waitFor(() => expect(closed()).toBeGreaterThanOrEqual(500 - 64));
+      expect(fds() - before).toBeLessThanOrEqual(2 * 64 + 8);
+      expect(await getOnce(server.address, '/healthz')).toEqual({ status: 200, body: 'ok\n' });
+      expect((await getOnce(server.address, '/metrics')).status).toBe(200);
+      // Then the rest time out: every descriptor is given back.
+      await vi.waitFor(() => expect(closed()).toBe(500), { timeout: 5_000, interval: 50 });
+      expect(Date.now() - started).toBeLessThan(4_000);
+      for (const s of sockets) s.destroy();
+      await vi.waitFor(() => expect(fds() - before).toBeLessThanOrEqual(4));
+    });
+
+    it('a client trickling its headers is closed after headersTimeoutMs, however often it sends', async () => {
+      const limited = await start({ limits: { headersTimeoutMs: 1_000, idleTimeoutMs: 10_000 } });
+      const { host, port } = split(limited.server.address);
+      const socket = connect(port, host);
+      socket.on('error', () => {});
+      const started = Date.now();
+      socket.write('GET /metrics HTTP/1.1\r\n');
+      const trickle = setInterval(() => socket.write('X-A: b\r\n'), 200);
+      await new Promise((resolve) => socket.once('close', resolve));
+      clearInterval(trickle);
+      // Closed between headersTimeout and headersTimeout plus one check interval.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+      expect(Date.now() - started).toBeLessThan(3_000);
+    });
+
+    it('at the limit, a connection with a request in progress is never the one closed', async () => {
+      let release: (() => void) | undefined;
+      const slow = new Promise<void>((resolve) => (release = resolve));
+      const { server } = await start({
+        limits: { maxConnections: 4 },
+        ready: () => ({ ready: true, reasons: [] }),
+        metrics: {
+          ...createPrometheusMetrics({ defaultMetrics: false }),
+          contentType: 'text/plain',
+          render: async () => {
+            await slow;
+            return 'slow\n';
+          },
+        } as never,
+      });
+      const scrape = getOnce(server.address, '/metrics');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const { closed } = await flood(server.address, 20);
+      // 3 idle slots next to the busy scrape: at least 17 of the flood are closed at once.
+      await vi.waitFor(() => expect(closed()).toBeGreaterThanOrEqual(17));
+      release?.();
+      expect(await scrape).toEqual({ status: 200, body: 'slow\n' });
     });
   });
 });

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { isIPv6 } from 'node:net';
+import { isIPv6, type Socket } from 'node:net';
 import type { PrometheusMetrics } from './prometheus-metrics.js';
 
 export interface ListenAddress {
@@ -46,7 +46,35 @@ export interface ObservabilityOptions {
   ready: () => { ready: boolean; reasons: string[] };
   /** Behind /healthz; by default the process is healthy as long as it can answer. */
   healthy?: () => { healthy: boolean; reasons: string[] };
+  /** Connection limits and timeouts (defaults: METRICS_SERVER_LIMITS). */
+  limits?: Partial<ServerLimits>;
 }
+
+/**
+ * What one `--metrics` listener lets clients cost. Anyone who can reach the port can open
+ * connections; without limits, a flood of connections that send nothing (or half a request)
+ * holds a file descriptor each until the process runs out, and then installs fail too.
+ */
+export interface ServerLimits {
+  /** Open connections at most. At the limit a new connection closes the oldest one that has no request in progress (an idle or half-sent one); if every one is busy, the new one is closed. */
+  maxConnections: number;
+  /** Time to receive a request's complete headers (ms). */
+  headersTimeoutMs: number;
+  /** Time to receive a whole request (ms). */
+  requestTimeoutMs: number;
+  /** How long a kept-alive connection may wait for its next request (ms). */
+  keepAliveTimeoutMs: number;
+  /** A connection with no traffic either way for this long is closed (ms). */
+  idleTimeoutMs: number;
+}
+
+export const METRICS_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
+  maxConnections: 64,
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  idleTimeoutMs: 5_000,
+});
 
 export interface ObservabilityServer {
   /** The actual `host:port` (useful with port 0). */
@@ -59,12 +87,23 @@ const TEXT = 'text/plain; charset=utf-8';
 /** Serves GET /metrics, /healthz and /readyz. Resolves once listening; rejects with a one-line message if it cannot. */
 export async function serveObservability(options: ObservabilityOptions): Promise<ObservabilityServer> {
   const wanted = parseListenAddress(options.address);
-  const server = createServer((req, res) => {
-    handle(options, req, res).catch((err: unknown) => {
-      if (!res.headersSent) reply(req, res, 500, TEXT, `internal error: ${err instanceof Error ? err.message : String(err)}\n`);
-      else res.destroy();
-    });
-  });
+  const limits: ServerLimits = { ...METRICS_SERVER_LIMITS, ...options.limits };
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs),
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // How often headersTimeout/requestTimeout are checked (Node's default is 30 s).
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, limits.headersTimeoutMs / 2)),
+    },
+    (req, res) => {
+      handle(options, req, res).catch((err: unknown) => {
+        if (!res.headersSent) reply(req, res, 500, TEXT, `internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+        else res.destroy();
+      });
+    },
+  );
+  limitConnections(server, limits);
 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
@@ -90,6 +129,47 @@ export async function serveObservability(options: ObservabilityOptions): Promise
       return closing;
     },
   };
+}
+
+/**
+ * Keeps at most `maxConnections` open, closing idle ones first, so a flood of connections that
+ * send nothing costs a bounded number of descriptors and a prober still gets in: its new
+ * connection takes the place of the oldest one with no request in progress. Node's own
+ * `maxConnections` (twice ours) is the backstop while closed sockets are being released.
+ */
+function limitConnections(server: Server, limits: ServerLimits): void {
+  /** Open connections, oldest first, with how many requests each has in progress. */
+  const open = new Map<Socket, { busy: number }>();
+  server.maxConnections = limits.maxConnections * 2;
+  // No traffic at all for idleTimeoutMs: Node destroys the socket (there is no 'timeout' listener).
+  server.timeout = limits.idleTimeoutMs;
+  server.on('connection', (socket: Socket) => {
+    if (open.size >= limits.maxConnections) {
+      let idle: Socket | undefined;
+      for (const [s, state] of open) {
+        if (state.busy === 0) {
+          idle = s;
+          break;
+        }
+      }
+      if (!idle) {
+        socket.destroy();
+        return;
+      }
+      open.delete(idle);
+      idle.destroy();
+    }
+    open.set(socket, { busy: 0 });
+    socket.once('close', () => open.delete(socket));
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const state = open.get(req.socket);
+    if (!state) return;
+    state.busy += 1;
+    res.once('close', () => {
+      state.busy -= 1;
+    });
+  });
 }
 
 function closeServer(server: Server): Promise<void> {
