@@ -27,9 +27,13 @@ export { ResilientWatch, type ResilientWatchOptions, type WatchSink, type Snapsh
 export * from './install/index.js';
 
 // The pipeline
-export { ClusterSync, type ClusterSyncOptions } from './sync/cluster-sync.js';
+export { ClusterSync, type ClusterSyncOptions, type FileState } from './sync/cluster-sync.js';
 export { renderAndInstall, type ClusterTarget, type InstallOutcome } from './sync/cluster-target.js';
-export { prepareCluster, readCluster, logDiagnostics, type ClusterRead } from './sync/prepare.js';
+export { prepareCluster, previewCluster, readCluster, logDiagnostics, type ClusterRead } from './sync/prepare.js';
+export { SafeInstaller, type SafeInstallResult } from './sync/safe-install.js';
+export { HostResolver, type HostResolverOptions, type Resolution } from './sync/host-resolver.js';
+export { filterByAddress, type FilteredMembers } from './sync/member-filter.js';
+export { largestSafeSet, type SafeSet, type TrialResult } from './sync/largest-safe-set.js';
 export { resolveClusterTarget } from './sync/resolve-target.js';
 export { parseMembersJson, readMembersFile, type ListedMember } from './sync/members-file.js';
 

@@ -46,7 +46,7 @@ export async function run(ctx: CommandContext, command: string[], options: RunOp
   const clusters: SupervisedCluster[] = [];
   const reloadSignals: Record<string, NodeJS.Signals> = {};
   for (const cluster of ctx.config.clusters) {
-    clusters.push({ target: await ctx.target(cluster.name), reload: cluster.reload, reloadTimeoutMs: cluster.reloadTimeoutMs, wait: cluster.wait });
+    clusters.push({ target: await ctx.target(cluster.name), reload: cluster.reload, reloadTimeoutMs: cluster.reloadTimeoutMs, reloadMinIntervalMs: cluster.reloadMinIntervalMs, wait: cluster.wait });
     const signal = cluster.reload ? undefined : (cluster.reloadSignal ?? options.reloadSignal);
     if (signal) reloadSignals[cluster.name] = signal;
   }

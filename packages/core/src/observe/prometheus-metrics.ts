@@ -39,6 +39,17 @@ export const KNOWN_METRICS = {
   cluster_control_watch_resyncs_total: { type: 'counter', help: 'Full re-reads of the cluster after a watch problem, by reason.', labels: ['cluster', 'reason'] },
   cluster_control_watch_stalls_total: { type: 'counter', help: 'Times the watch went quiet for too long and was restarted.', labels: ['cluster'] },
   cluster_control_rejected_members_total: { type: 'counter', help: 'Member keys rejected as invalid.', labels: ['cluster'] },
+  cluster_control_quarantined_members: {
+    type: 'gauge',
+    help: 'Members with a valid name left out of the file (over a limit, address not allowed, host name not resolving, or breaking the render or check).',
+    labels: ['cluster'],
+  },
+  cluster_control_quarantines_total: { type: 'counter', help: 'Members quarantined, by kind (limits, address, unresolved, render, check).', labels: ['cluster', 'kind'] },
+  cluster_control_file_current: {
+    type: 'gauge',
+    help: "Whether the cluster's file reflects the current members (1), or installing it keeps failing (0).",
+    labels: ['cluster'],
+  },
   cluster_control_reregistrations_total: { type: 'counter', help: 'Times the own key had to be registered again (lease lost).', labels: [] },
   cluster_control_child_signals_total: { type: 'counter', help: 'Signals sent to the supervised child, by signal.', labels: ['signal'] },
 } as const satisfies Record<string, MetricSpec>;

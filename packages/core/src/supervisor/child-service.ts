@@ -69,6 +69,10 @@ export class ChildService implements SupervisedService {
     }
   }
 
+  reloads(cluster: string): boolean {
+    return this.options.reloadSignals?.[cluster] !== undefined;
+  }
+
   reload(cluster: string): void {
     const signal = this.options.reloadSignals?.[cluster];
     if (!signal) return;

@@ -11,6 +11,8 @@ export interface SupervisedService {
   stop(): Promise<number>;
   /** Tells it that a cluster's file was replaced (e.g. a reload signal to a child). */
   reload?(cluster: string): void | Promise<void>;
+  /** Whether reload(cluster) does anything for that cluster (default: yes); a no-op is not run, logged or paced. */
+  reloads?(cluster: string): boolean;
 }
 
 /** Resolves once the service accepts work; `signal` aborts the wait. */

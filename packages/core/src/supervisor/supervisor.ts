@@ -3,6 +3,7 @@ import { EtcdAccessError, describeError } from '../etcd/errors.js';
 import { Registration, RegistrationTimeoutError } from '../registration/registration.js';
 import { ClusterSync } from '../sync/cluster-sync.js';
 import type { ClusterTarget } from '../sync/cluster-target.js';
+import { HostResolver } from '../sync/host-resolver.js';
 import { prepareCluster } from '../sync/prepare.js';
 import { aborted, sleep } from '../util/backoff.js';
 import type { Logger } from '../util/log.js';
@@ -15,6 +16,8 @@ export interface SupervisedCluster {
   /** Command run after each replacement; without one the service's reload(cluster) is called. */
   reload?: string[] | undefined;
   reloadTimeoutMs?: number;
+  /** Least time between two reloads, ms (default 1000). */
+  reloadMinIntervalMs?: number | undefined;
   wait?: { min: number; max: number } | undefined;
 }
 
@@ -75,6 +78,8 @@ export class SupervisorError extends Error {
 export class Supervisor {
   private readonly shutdownRequested = new AbortController();
   private readonly syncs = new Map<string, ClusterSync>();
+  /** One cache of member host names for every cluster of the run. */
+  private readonly resolver = new HostResolver();
   private registration: Registration | undefined;
   private state: 'starting' | 'ready' | 'stopping' = 'starting';
   private markReady!: () => void;
@@ -97,7 +102,11 @@ export class Supervisor {
     const reasons: string[] = [];
     if (this.state !== 'ready') reasons.push(this.state === 'starting' ? 'starting' : 'stopping');
     if (this.options.self && !this.registration?.lease) reasons.push('not registered');
-    for (const { target } of this.options.clusters) if (!this.syncs.has(target.name)) reasons.push(`cluster ${target.name} not watched yet`);
+    for (const { target } of this.options.clusters) {
+      const sync = this.syncs.get(target.name);
+      if (!sync) reasons.push(`cluster ${target.name} not watched yet`);
+      else if (!sync.fileState().current) reasons.push(`cluster ${target.name}: ${sync.fileState().problem ?? 'file not current'}`);
+    }
     return { ready: reasons.length === 0, reasons };
   }
 
@@ -178,7 +187,7 @@ export class Supervisor {
     const { etcd, logger, metrics } = this.options;
     const revisions = new Map<string, bigint>();
     for (const { target } of this.options.clusters) {
-      const result = await retryUntil(`prepare ${target.name}`, () => prepareCluster(etcd, target, logger, metrics), {
+      const result = await retryUntil(`prepare ${target.name}`, () => prepareCluster(etcd, target, logger, metrics, this.resolver), {
         timeoutMs: this.options.prepareTimeoutMs ?? 30_000,
         logger,
         signal: this.shutdownRequested.signal,
@@ -223,15 +232,17 @@ export class Supervisor {
       const sync = new ClusterSync(etcd, {
         target: cluster.target,
         reload: cluster.reload,
+        // Without a command, reloading is the service's business (a signal to the child, a re-read):
+        // through the same paced, retried path as a command.
+        reloadAction: !cluster.reload && service.reload && (service.reloads?.(name) ?? true) ? async () => service.reload!(name) : undefined,
         ...(cluster.reloadTimeoutMs !== undefined ? { reloadTimeoutMs: cluster.reloadTimeoutMs } : {}),
+        reloadMinIntervalMs: cluster.reloadMinIntervalMs,
         wait: cluster.wait,
         startRevision: revisions.get(name),
         logger,
         metrics,
+        resolver: this.resolver,
         ...(this.options.watch ? { watch: this.options.watch } : {}),
-        onOutcome: (outcome) => {
-          if (outcome === 'installed' && !cluster.reload) void Promise.resolve(service.reload?.(name)).catch((err) => logger.error(`${name}: reload failed: ${describeError(err)}`));
-        },
       });
       this.syncs.set(name, sync);
       sync.start().catch(() => {}); // a fatal watch error surfaces through done()

@@ -4,18 +4,27 @@ import { Debouncer } from '../install/debounce.js';
 import { Reloader } from '../install/reloader.js';
 import { LogOnce } from '../model/log-once.js';
 import { Membership, type MembershipDiagnostics } from '../model/membership.js';
+import type { QuarantinedMember } from '../model/quarantine.js';
+import { Backoff } from '../util/backoff.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
 import { ResilientWatch, type ResilientWatchOptions } from '../watch/resilient-watch.js';
-import { type ClusterTarget, type InstallOutcome, renderAndInstall } from './cluster-target.js';
-import { logDiagnostics } from './prepare.js';
+import type { ClusterTarget, InstallOutcome } from './cluster-target.js';
+import { HostResolver } from './host-resolver.js';
+import { logDiagnostics, membershipQuarantine } from './prepare.js';
+import { reportQuarantine } from './quarantine-report.js';
 import { reloadEnvironment } from './reload-env.js';
+import { SafeInstaller } from './safe-install.js';
 
 export interface ClusterSyncOptions {
   target: ClusterTarget;
   /** Reload command (argv), run after each replacement. */
   reload?: string[] | undefined;
+  /** Instead of a command: what reloading means (e.g. a signal to a supervised server); a rejection is a failed reload. */
+  reloadAction?: (() => Promise<void>) | undefined;
   reloadTimeoutMs?: number;
+  /** Least time between two reloads, ms (default 1000): a flapping member must not reload the server hundreds of times a second. */
+  reloadMinIntervalMs?: number | undefined;
   wait?: { min: number; max: number } | undefined;
   /** Continue from `prepare`'s revision: every change after it is applied. */
   startRevision?: bigint | undefined;
@@ -24,43 +33,69 @@ export interface ClusterSyncOptions {
   /** Told after every install attempt (tests and the supervisor use it). */
   onOutcome?: (outcome: InstallOutcome, members: number) => void;
   watch?: Pick<ResilientWatchOptions, 'progressIntervalMs' | 'stallTimeoutMs' | 'backoff'>;
+  /** Resolves member host names (bounded, cached); one per process can be shared. */
+  resolver?: HostResolver | undefined;
+  /** Delays between retries of an install that failed (write error, check failing with no member to blame). */
+  retry?: { initialMs: number; maxMs: number } | undefined;
+}
+
+/** Whether the file reflects the current members, and if not, why (for /readyz and status). */
+export interface FileState {
+  current: boolean;
+  problem?: string | undefined;
 }
 
 /**
- * One cluster's pipeline: etcd (ResilientWatch) → membership (pure) → render (pure handler)
- * → atomic install (+ check) → reload. Renders are serialised; a change that arrives during a
- * render is applied right after it.
+ * One cluster's pipeline: etcd (ResilientWatch) → membership (pure) → safe install (address
+ * policy, render, check, quarantine of members that break them, atomic install) → reload.
+ * Renders are serialised; a change that arrives during a render is applied right after it. An
+ * install that fails is retried on a timer as well as on the next change.
  */
 export class ClusterSync {
   private readonly membership: Membership;
   private readonly watch: ResilientWatch;
   private readonly debouncer: Debouncer;
   private readonly reloader: Reloader | undefined;
+  private readonly installer: SafeInstaller;
+  private readonly resolver: HostResolver;
   private readonly logOnce = new LogOnce();
+  private readonly retryBackoff: Backoff;
+  private retryTimer: NodeJS.Timeout | undefined;
   private rendering: Promise<void> | undefined;
   private again = false;
+  private stopped = false;
   /** A failed check or write is retried on the next change, even if that change renders the same. */
   private retryPending = true;
   /** Every change up to this revision has been applied to `membership` (the last read, then events). */
   private applied = 0n;
+  private quarantine: QuarantinedMember[] = [];
+  /** Until a render says otherwise, the file is what `prepare` wrote. */
+  private state: FileState = { current: true };
 
   constructor(
     etcd: EtcdConnection,
     private readonly options: ClusterSyncOptions,
   ) {
     const { target, logger, metrics } = options;
-    this.membership = new Membership(target.path);
+    this.membership = new Membership(target.path, target.limits);
+    this.resolver = options.resolver ?? new HostResolver();
+    this.installer = new SafeInstaller(target, logger, metrics, this.logOnce, this.resolver);
+    this.retryBackoff = new Backoff(options.retry ?? { initialMs: 1_000, maxMs: 30_000 });
     // With `wait`, quiet is judged at the source: etcd pausing delivery to a watch that fell
     // behind (a burst) is not quiet while it still holds newer keys than those applied.
     const settled = async () => (await etcd.newestModRevision(prefixRange(target.path + '/'))) <= this.applied;
     this.debouncer = new Debouncer(options.wait, () => this.render(), undefined, settled);
+    const reloadCommon = {
+      timeoutMs: options.reloadTimeoutMs ?? 30_000,
+      minIntervalMs: options.reloadMinIntervalMs ?? 1_000,
+      cluster: target.name,
+      logger,
+      ...(metrics ? { metrics } : {}),
+    };
     if (options.reload && options.reload.length > 0) {
       this.reloader = new Reloader({
+        ...reloadCommon,
         argv: options.reload,
-        timeoutMs: options.reloadTimeoutMs ?? 30_000,
-        cluster: target.name,
-        logger,
-        ...(metrics ? { metrics } : {}),
         envFor: () => {
           const env = reloadEnvironment(target.name, target.file, this.membership.members());
           if (env.CLUSTER_CONTROL_MEMBERS_OMITTED && this.logOnce.first('members-env-omitted')) {
@@ -69,6 +104,8 @@ export class ClusterSync {
           return env;
         },
       });
+    } else if (options.reloadAction) {
+      this.reloader = new Reloader({ ...reloadCommon, argv: [], action: options.reloadAction, envFor: () => ({}) });
     }
     this.watch = new ResilientWatch(
       etcd,
@@ -78,6 +115,18 @@ export class ClusterSync {
           this.applied = revision;
           this.report(this.membership.reset(kvs));
           this.changed();
+        },
+        // Page by page: an oversized value is dropped as its page arrives, never held for the whole read.
+        beginSnapshot: () => {
+          const reset = this.membership.beginReset();
+          return {
+            page: (kvs) => reset.add(kvs),
+            end: (revision) => {
+              this.applied = revision;
+              this.report(reset.end());
+              this.changed();
+            },
+          };
         },
         events: (events) => {
           for (const e of events) if (e.modRevision > this.applied) this.applied = e.modRevision;
@@ -104,6 +153,16 @@ export class ClusterSync {
     return this.watch.revision;
   }
 
+  /** Members left out of the file, with why, as of the last render. */
+  quarantined(): readonly QuarantinedMember[] {
+    return this.quarantine;
+  }
+
+  /** Whether the file reflects the members as of the last render. */
+  fileState(): FileState {
+    return this.state;
+  }
+
   /** Resolves when no render or reload is pending. */
   async idle(): Promise<void> {
     while (this.rendering || this.debouncer.pending) {
@@ -114,6 +173,8 @@ export class ClusterSync {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
     await this.watch.stop();
     this.debouncer.cancel();
     await this.rendering;
@@ -141,11 +202,36 @@ export class ClusterSync {
       do {
         this.again = false;
         const members = this.membership.members();
-        const outcome = await renderAndInstall(this.options.target, members, this.options.logger, this.options.metrics, this.logOnce);
-        this.retryPending = outcome === 'check-failed' || outcome === 'failed' || outcome === 'refused';
-        if (outcome === 'installed') this.reloader?.request();
-        this.options.onOutcome?.(outcome, members.length);
+        const result = await this.installer.install(members);
+        const { target, logger, metrics } = this.options;
+        this.quarantine = [...membershipQuarantine(this.membership), ...result.quarantined];
+        reportQuarantine(target.name, this.quarantine, logger, metrics, this.logOnce);
+        const failed = result.outcome === 'check-failed' || result.outcome === 'failed';
+        this.retryPending = failed || result.outcome === 'refused';
+        this.setState(failed ? { current: false, problem: `${target.file} not current: ${result.reason ?? result.outcome}` } : { current: true });
+        if (failed) this.retryLater(this.retryBackoff.next());
+        else if (this.quarantine.some((q) => q.kind === 'unresolved')) this.retryLater(this.resolver.negativeTtlMs);
+        else this.retryBackoff.reset();
+        if (result.outcome === 'installed') this.reloader?.request();
+        this.options.onOutcome?.(result.outcome, result.outcome === 'installed' || result.outcome === 'unchanged' ? result.installed.length : members.length);
       } while (this.again);
     })().finally(() => (this.rendering = undefined));
+  }
+
+  private setState(state: FileState): void {
+    this.state = state;
+    this.options.metrics?.set('cluster_control_file_current', state.current ? 1 : 0, { cluster: this.options.target.name });
+  }
+
+  /** Renders again after `ms` even if nothing changes (a failed install; a host name that may resolve by then). */
+  private retryLater(ms: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.retryPending = true;
+      this.debouncer.trigger();
+    }, ms);
+    this.retryTimer.unref();
   }
 }

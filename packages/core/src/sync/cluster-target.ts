@@ -1,10 +1,10 @@
 import type { AnyHandler } from '../handler/handler.js';
 import { installFile } from '../install/atomic-write.js';
+import type { AddressPolicy } from '../model/address-policy.js';
 import type { LogOnce } from '../model/log-once.js';
 import type { Member } from '../model/member.js';
-import { describeError } from '../etcd/errors.js';
-import type { AddressPolicy } from '../model/address-policy.js';
 import type { MemberLimits } from '../model/member-limits.js';
+import { describeError } from '../etcd/errors.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
 
@@ -28,6 +28,31 @@ export interface ClusterTarget {
 
 export type InstallOutcome = 'installed' | 'unchanged' | 'refused' | 'check-failed' | 'failed';
 
+/** A render's text, or why the handler could not produce one (one line). */
+export type Rendered = { ok: true; text: string } | { ok: false; reason: string };
+
+/** The handler's render, never throwing; what it reports is logged once per message. */
+export function renderMembers(target: ClusterTarget, members: readonly Member[], logger: Logger, once?: LogOnce): Rendered {
+  try {
+    const report = (problem: string) => {
+      if (!once || once.first(`report:${problem}`)) logger.warn(`${target.name}: ${problem}`);
+    };
+    return { ok: true, text: target.handler.render(members, target.handlerOptions, { cluster: target.name, path: target.path, report }) };
+  } catch (err) {
+    return { ok: false, reason: oneLine(`handler ${target.handler.name} failed to render: ${describeError(err)}`) };
+  }
+}
+
+/** render → check on a staged copy, without installing: may these members make the file? */
+export async function trialRender(target: ClusterTarget, members: readonly Member[], logger: Logger): Promise<{ ok: true } | { ok: false; reason: string }> {
+  const rendered = renderMembers(target, members, logger);
+  if (!rendered.ok) return rendered;
+  if (!target.check) return { ok: true };
+  const result = await installFile(target.file, rendered.text, { logger, checkOnly: true, check: { argv: target.check, timeoutMs: target.checkTimeoutMs } });
+  if ('checkFailed' in result) return { ok: false, reason: checkReason(result.output) };
+  return { ok: true };
+}
+
 /** render (pure) → install (atomic, checked). Never throws: the outcome says what happened. */
 export async function renderAndInstall(
   target: ClusterTarget,
@@ -36,26 +61,39 @@ export async function renderAndInstall(
   metrics?: Metrics,
   once?: LogOnce,
 ): Promise<InstallOutcome> {
+  return (await renderAndInstallDetailed(target, members, logger, metrics, once)).outcome;
+}
+
+/** What renderAndInstallDetailed says: the outcome, and for a failure where (stage) and why (one line). */
+export interface DetailedOutcome {
+  outcome: InstallOutcome;
+  stage?: 'min-members' | 'render' | 'check' | 'write';
+  reason?: string;
+}
+
+/** renderAndInstall, with the reason of a failure (one line) for whoever wants to act on it. */
+export async function renderAndInstallDetailed(
+  target: ClusterTarget,
+  members: readonly Member[],
+  logger: Logger,
+  metrics?: Metrics,
+  once?: LogOnce,
+): Promise<DetailedOutcome> {
   const labels = { cluster: target.name };
   if (members.length < target.minMembers) {
     logger.warn(`${target.name}: refusing to install ${members.length} member(s), fewer than minMembers ${target.minMembers}; ${target.file} left as it is`);
     metrics?.inc('cluster_control_installs_total', { ...labels, result: 'refused' });
-    return 'refused';
+    return { outcome: 'refused', stage: 'min-members', reason: `${members.length} member(s), fewer than minMembers ${target.minMembers}` };
   }
-  let text: string;
-  try {
-    const report = (problem: string) => {
-      if (!once || once.first(`report:${problem}`)) logger.warn(`${target.name}: ${problem}`);
-    };
-    text = target.handler.render(members, target.handlerOptions, { cluster: target.name, path: target.path, report });
-    metrics?.inc('cluster_control_renders_total', labels);
-  } catch (err) {
-    logger.error(`${target.name}: handler ${target.handler.name} failed to render: ${describeError(err)}`);
+  const rendered = renderMembers(target, members, logger, once);
+  if (!rendered.ok) {
+    logger.error(`${target.name}: ${rendered.reason}`);
     metrics?.inc('cluster_control_installs_total', { ...labels, result: 'failed' });
-    return 'failed';
+    return { outcome: 'failed', stage: 'render', reason: rendered.reason };
   }
+  metrics?.inc('cluster_control_renders_total', labels);
   try {
-    const result = await installFile(target.file, text, {
+    const result = await installFile(target.file, rendered.text, {
       logger,
       ...(target.mode !== undefined ? { mode: target.mode } : {}),
       ...(target.check ? { check: { argv: target.check, timeoutMs: target.checkTimeoutMs } } : {}),
@@ -63,15 +101,29 @@ export async function renderAndInstall(
     if ('checkFailed' in result) {
       logger.error(`${target.name}: check failed; ${target.file} not replaced: ${result.output.trim() || '(no output)'}`);
       metrics?.inc('cluster_control_installs_total', { ...labels, result: 'check_failed' });
-      return 'check-failed';
+      return { outcome: 'check-failed', stage: 'check', reason: checkReason(result.output) };
     }
-    if (!result.changed) return 'unchanged';
+    if (!result.changed) return { outcome: 'unchanged' };
     logger.info(`${target.name}: wrote ${target.file} (${members.length} member(s))`);
     metrics?.inc('cluster_control_installs_total', { ...labels, result: 'ok' });
-    return 'installed';
+    return { outcome: 'installed' };
   } catch (err) {
-    logger.error(`${target.name}: could not write ${target.file}: ${describeError(err)}`);
+    const reason = `could not write ${target.file}: ${describeError(err)}`;
+    logger.error(`${target.name}: ${reason}`);
     metrics?.inc('cluster_control_installs_total', { ...labels, result: 'failed' });
-    return 'failed';
+    return { outcome: 'failed', stage: 'write', reason: oneLine(reason) };
   }
+}
+
+/** `check exited with code 1: <the command's first line of output>`. */
+function checkReason(output: string): string {
+  const [first = '', ...rest] = output.split('\n');
+  const detail = rest.map((l) => l.trim()).find((l) => l !== '');
+  return oneLine(detail ? `${first.trim()}: ${detail}` : first);
+}
+
+/** The first line with text, at most 300 characters: what a quarantine or status shows. */
+function oneLine(text: string): string {
+  const line = text.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '(no output)';
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }

@@ -13,7 +13,13 @@ export interface FilteredMembers {
  * host name must be allowed (`hostnames`), resolve, and every address it resolves to must pass
  * the policy too (a name is no way around a denied network). Order is kept.
  */
-export async function filterByAddress(members: readonly Member[], policy: AddressPolicy, resolver: HostResolver | undefined): Promise<FilteredMembers> {
+export async function filterByAddress(
+  members: readonly Member[],
+  policy: AddressPolicy,
+  resolver: HostResolver | undefined,
+  /** Verdicts on IP literals by host, reused across calls with the same policy (a large cluster renders often). */
+  verdicts: Map<string, string | undefined> = new Map(),
+): Promise<FilteredMembers> {
   const allowed: Member[] = [];
   const quarantined: QuarantinedMember[] = [];
   const hostNames = new Set<string>();
@@ -23,7 +29,7 @@ export async function filterByAddress(members: readonly Member[], policy: Addres
     await Promise.all([...hostNames].map(async (host) => resolved.set(host, await resolver.resolve(host))));
   }
   for (const member of members) {
-    const verdict = check(member, policy, resolved, resolver !== undefined);
+    const verdict = check(member, policy, resolved, resolver !== undefined, verdicts);
     if (verdict) quarantined.push({ name: member.name, key: member.key, ...verdict });
     else allowed.push(member);
   }
@@ -35,9 +41,15 @@ function check(
   policy: AddressPolicy,
   resolved: Map<string, Awaited<ReturnType<HostResolver['resolve']>>>,
   resolving: boolean,
+  verdicts: Map<string, string | undefined>,
 ): Pick<QuarantinedMember, 'kind' | 'reason'> | undefined {
   if (!isHostName(member.host)) {
-    const why = addressVerdict(policy, member.host);
+    let why = verdicts.get(member.host);
+    if (why === undefined && !verdicts.has(member.host)) {
+      why = addressVerdict(policy, member.host);
+      if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
+      verdicts.set(member.host, why);
+    }
     return why ? { kind: 'address', reason: why } : undefined;
   }
   if (!policy.hostnames) return { kind: 'address', reason: 'host names are not allowed in this cluster (members.hostnames is false)' };
@@ -51,6 +63,8 @@ function check(
   }
   return undefined;
 }
+
+const MAX_VERDICTS = 1_000_000;
 
 /** Core's member names are IPv4, IPv6 (no brackets in `host`) or RFC 1123 names. */
 function isHostName(host: string): boolean {

@@ -2,14 +2,20 @@ import type { EtcdClient } from '../etcd/connection.js';
 import { CompactedError } from '../etcd/errors.js';
 import { prefixRange } from '../etcd/key-range.js';
 import { pagedRange } from '../etcd/paged-range.js';
-import type { LogOnce } from '../model/log-once.js';
 import type { MemberLimits } from '../model/member-limits.js';
 import type { Member } from '../model/member.js';
 import { Membership, type MembershipDiagnostics } from '../model/membership.js';
-import type { QuarantinedMember } from '../model/quarantine.js';
-import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
-import { type ClusterTarget, type InstallOutcome, renderAndInstall } from './cluster-target.js';
+import { DEFAULT_ADDRESS_POLICY } from '../model/address-policy.js';
+import { LogOnce } from '../model/log-once.js';
+import type { QuarantinedMember } from '../model/quarantine.js';
+import { type Logger, silentLogger } from '../util/log.js';
+import { type ClusterTarget, type InstallOutcome, renderMembers } from './cluster-target.js';
+import { HostResolver } from './host-resolver.js';
+import { largestSafeSet } from './largest-safe-set.js';
+import { filterByAddress } from './member-filter.js';
+import { reportQuarantine } from './quarantine-report.js';
+import { SafeInstaller } from './safe-install.js';
 
 export interface ClusterRead {
   members: readonly Member[];
@@ -60,17 +66,41 @@ export function logDiagnostics(
   }
 }
 
-/** `prepare`: read once, write the file, return the read's revision. */
+/** `prepare`: read once, install what is safe (SPEC §7), return the read's revision. */
 export async function prepareCluster(
   etcd: EtcdClient,
   target: ClusterTarget,
   logger: Logger,
   metrics?: Metrics,
-): Promise<{ revision: bigint; outcome: InstallOutcome; members: readonly Member[] }> {
-  const read = await readCluster(etcd, target.path);
+  resolver: HostResolver = new HostResolver(),
+): Promise<{ revision: bigint; outcome: InstallOutcome; members: readonly Member[]; quarantined: QuarantinedMember[] }> {
+  const read = await readCluster(etcd, target.path, target.limits);
   logDiagnostics(target.name, target.path, read.diagnostics, logger, metrics);
-  const outcome = await renderAndInstall(target, read.members, logger, metrics);
-  return { revision: read.revision, outcome, members: read.members };
+  const once = new LogOnce();
+  const result = await new SafeInstaller(target, logger, metrics, once, resolver).install(read.members);
+  const quarantined = [...read.quarantined, ...result.quarantined];
+  reportQuarantine(target.name, quarantined, logger, metrics, once);
+  return { revision: read.revision, outcome: result.outcome, members: result.installed, quarantined };
+}
+
+/**
+ * What a watcher would install now, without writing anything: the members that pass the
+ * address policy and render, and those quarantined. (A `check` is not run: quarantine for
+ * failing it is known only to the watchers that ran it.)
+ */
+export async function previewCluster(
+  read: ClusterRead,
+  target: ClusterTarget,
+  logger: Logger,
+  resolver: HostResolver = new HostResolver(),
+): Promise<{ members: Member[]; quarantined: QuarantinedMember[] }> {
+  const { allowed, quarantined } = await filterByAddress(read.members, target.policy ?? DEFAULT_ADDRESS_POLICY, resolver);
+  quarantined.unshift(...read.quarantined);
+  if (renderMembers(target, allowed, logger).ok) return { members: allowed, quarantined };
+  const safe = await largestSafeSet([], allowed, async (items) => renderMembers(target, items, silentLogger), allowed, 'render failed');
+  if (!safe) return { members: allowed, quarantined };
+  for (const { item, reason } of safe.rejected) quarantined.push({ name: item.name, key: item.key, kind: 'render', reason });
+  return { members: safe.accepted, quarantined };
 }
 
 /** The members a Membership holds back for being over a limit (limits.*), in member order. */
