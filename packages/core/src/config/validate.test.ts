@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_MEMBER_LIMITS } from '../model/member-limits.js';
 import { ConfigError } from './config-error.js';
 import { parseConfig } from './load-config.js';
 import { validateConfigFile } from './validate.js';
@@ -28,7 +29,7 @@ describe('validateConfigFile', () => {
     expect(validateConfigFile({ self: { key: '/k', extra: 1 }, clusters: [{ ...minimalCluster, colour: 'blue' }] })).toEqual({
       etcd: { timeoutMs: 5000 },
       self: { key: '/k', ttl: 60 },
-      clusters: [{ ...minimalCluster, reloadTimeoutMs: 30_000, checkTimeoutMs: 30_000, minMembers: 0 }],
+      clusters: [{ ...minimalCluster, reloadTimeoutMs: 30_000, checkTimeoutMs: 30_000, minMembers: 0, limits: DEFAULT_MEMBER_LIMITS, reloadMinIntervalMs: 1000 }],
     });
   });
 
