@@ -135,25 +135,25 @@ describe.skipIf(!haveEtcd)('10 auth and least-privilege roles', () => {
         what: 'web node registering under /clusters/db/',
         config: { ...nodeConfig, self: { key: '/clusters/db/10.0.0.5:3306', ttl: 10 } },
         args: ['heartbeat'],
-        message: /^cluster-control: could not register \/clusters\/db\/10\.0\.0\.5:3306: put: .*permission denied \(etcd user web-node\)$/,
+        message: /^cluster-control: could not register \/clusters\/db\/10\.0\.0\.5:3306: put: .*permission denied \(as the configured etcd\.auth user\)$/,
       },
       {
         what: 'watcher-only user registering',
         config: { etcd: { ...nodeConfig.etcd, auth: lbAuth }, self: { key: '/clusters/web/10.0.0.7:80', ttl: 10 } },
         args: ['heartbeat'],
-        message: /^cluster-control: could not register \/clusters\/web\/10\.0\.0\.7:80: put: .*permission denied \(etcd user web-watcher\)$/,
+        message: /^cluster-control: could not register \/clusters\/web\/10\.0\.0\.7:80: put: .*permission denied \(as the configured etcd\.auth user\)$/,
       },
       {
         what: 'watcher-only user reading /clusters/db/',
         config: { etcd: { ...nodeConfig.etcd, auth: lbAuth }, clusters: [{ name: 'db', path: '/clusters/db', handler: 'json', handlerConfig: 'db.json' }] },
         args: ['members', 'db', '--timeout', '5'],
-        message: /^cluster-control: read: .*permission denied \(etcd user web-watcher\)$/,
+        message: /^cluster-control: read: .*permission denied \(as the configured etcd\.auth user\)$/,
       },
       {
         what: 'watcher-only user watching /clusters/db/',
         config: { etcd: { ...nodeConfig.etcd, auth: lbAuth }, clusters: [{ name: 'db', path: '/clusters/db', handler: 'json', handlerConfig: 'db.json' }] },
         args: ['watch', 'db', '0'],
-        message: /^cluster-control: read: .*permission denied \(etcd user web-watcher\)$/,
+        message: /^cluster-control: read: .*permission denied \(as the configured etcd\.auth user\)$/,
       },
     ];
     const failures: string[] = [];

@@ -262,7 +262,7 @@ class Etcd3Connection implements EtcdConnection {
       err instanceof e.EtcdRoleNotGrantedError
     ) {
       // Whose permissions fell short is the first thing an operator needs to know.
-      return new EtcdAccessError(`${what}: ${text}${this.username ? ` (etcd user ${this.username})` : ''}`, { cause: err });
+      return new EtcdAccessError(`${what}: ${text}${this.username ? ' (as the configured etcd.auth user)' : ''}`, { cause: err });
     }
     if (err instanceof e.EtcdError || err instanceof e.GRPCInvalidArgumentError || err instanceof e.EtcdLeaseInvalidError) {
       return err instanceof Error ? err : new Error(text);

@@ -257,7 +257,7 @@ describe.skipIf(!haveEtcd)('connectEtcdGateway with etcd authentication (tokens 
     try {
       const err = await gw.range(prefixRange('/gw/web/')).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(EtcdAccessError);
-      expect((err as Error).message).toBe('read: 3 INVALID_ARGUMENT: etcdserver: authentication failed, invalid user ID or password (etcd user root)');
+      expect((err as Error).message).toBe('read: 3 INVALID_ARGUMENT: etcdserver: authentication failed, invalid user ID or password (as the configured etcd.auth user)');
       const viaGrpc = await grpc.range(prefixRange('/gw/web/')).catch((e: unknown) => e);
       expect((err as Error).message).toBe((viaGrpc as Error).message);
       await expect(gw.put('/gw/web/a', 'x')).rejects.toBeInstanceOf(EtcdAccessError); // every call, no cached failure
@@ -271,8 +271,8 @@ describe.skipIf(!haveEtcd)('connectEtcdGateway with etcd authentication (tokens 
     const gw = connectEtcdGateway({ endpoints: [etcd.endpoint], auth: { username: 'web', password: 'webpw' }, timeoutMs: 2000 });
     try {
       await gw.put('/gw/web/ok', 'fine'); // inside its prefix
-      await expect(gw.range(prefixRange('/gw/other/'))).rejects.toThrow(new EtcdAccessError('read: 7 PERMISSION_DENIED: etcdserver: permission denied (etcd user web)'));
-      await expect(gw.put('/gw/other/x', 'y')).rejects.toThrow(new EtcdAccessError('put: 7 PERMISSION_DENIED: etcdserver: permission denied (etcd user web)'));
+      await expect(gw.range(prefixRange('/gw/other/'))).rejects.toThrow(new EtcdAccessError('read: 7 PERMISSION_DENIED: etcdserver: permission denied (as the configured etcd.auth user)'));
+      await expect(gw.put('/gw/other/x', 'y')).rejects.toThrow(new EtcdAccessError('put: 7 PERMISSION_DENIED: etcdserver: permission denied (as the configured etcd.auth user)'));
       await expect(gw.delete('/gw/other/x')).rejects.toBeInstanceOf(EtcdAccessError);
     } finally {
       gw.close();

@@ -18,7 +18,7 @@
  * client), keepalive streams (each keepAlive is one request), retries (callers decide).
  */
 import { readFileSync } from 'node:fs';
-import { Agent as HttpAgent, type IncomingMessage, type RequestOptions, request as httpRequest } from 'node:http';
+import { type ClientRequest, Agent as HttpAgent, type IncomingMessage, type RequestOptions, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
@@ -208,12 +208,14 @@ class GatewayConnection implements EtcdClient {
     const headers = { 'content-type': 'application/json', 'content-length': payload.length, ...(token ? { authorization: token } : {}) };
     const send = member.agent instanceof HttpsAgent ? httpsRequest : httpRequest;
     return new Promise<Json>((resolve, reject) => {
+      let req: ClientRequest | undefined;
       const timer = setTimeout(() => {
         const err = new Error(`no answer within ${this.timeoutMs} ms (deadline exceeded)`);
         reject(err);
-        req.destroy(err);
+        req?.destroy(err);
       }, Math.max(0, deadline - Date.now()));
-      const req = send({ ...member.request, path, headers }, (res: IncomingMessage) => {
+      // Throws at once for TLS material node cannot use (then there is no request to time out).
+      const start = (): ClientRequest => send({ ...member.request, path, headers }, (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('error', (err) => (clearTimeout(timer), reject(err)));
@@ -226,10 +228,17 @@ class GatewayConnection implements EtcdClient {
           }
         });
       });
+      try {
+        req = start();
+      } catch (err) {
+        clearTimeout(timer);
+        reject(err);
+        return;
+      }
       req.on('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         // A kept-alive socket etcd had closed meanwhile: that is no answer from etcd; try a new one once.
-        if (req.reusedSocket && err.code === 'ECONNRESET' && !reused && !this.closed) {
+        if (req?.reusedSocket && err.code === 'ECONNRESET' && !reused && !this.closed) {
           resolve(this.post(member, path, body, deadline, token, true));
         } else reject(err);
       });
@@ -246,7 +255,7 @@ class GatewayConnection implements EtcdClient {
     if (err instanceof GatewayError && !INVALID_TOKEN.test(text)) {
       if (err.code === PERMISSION_DENIED || err.code === UNAUTHENTICATED || ACCESS_DENIED.test(text)) {
         // Whose permissions fell short is the first thing an operator needs to know.
-        return new EtcdAccessError(`${what}: ${text}${this.auth ? ` (etcd user ${this.auth.username})` : ''}`, { cause: err });
+        return new EtcdAccessError(`${what}: ${text}${this.auth ? ' (as the configured etcd.auth user)' : ''}`, { cause: err });
       }
       // A request etcd cannot serve as asked (a bad argument, an unknown lease): not an outage.
       if (err.code === INVALID_ARGUMENT || /requested lease not found/.test(text)) return new Error(`${what}: ${text}`, { cause: err });
