@@ -180,11 +180,12 @@ function normalizeCluster(cluster: ClusterEntry, at: string, dir: string): Clust
 function addressPolicy(members: ClusterEntry['members'], at: string): AddressPolicy {
   const cidrs = (list: string[], where: string): Cidr[] =>
     list.map((text, i) => parseCidr(text) ?? fail(`${where}[${i}]`, `expected an address or network such as "10.0.0.0/8" or "fd00::/8", got ${JSON.stringify(text)}`));
-  const policy: { allow?: Cidr[]; deny: Cidr[]; hostnames: boolean } = {
+  const policy: { allow?: Cidr[]; deny: Cidr[]; hostnames: boolean; resolve?: boolean } = {
     deny: cidrs(members?.deny ?? [], `${at}.deny`),
     hostnames: members?.hostnames ?? true,
   };
   if (members?.allow) policy.allow = cidrs(members.allow, `${at}.allow`);
+  if (members?.resolve !== undefined) policy.resolve = members.resolve;
   return policy;
 }
 

@@ -106,7 +106,7 @@ export interface ClusterEntry {
   minMembers: number;
   /** An octal string such as `"0640"`. */
   mode?: string;
-  members?: { allow?: string[]; deny?: string[]; hostnames?: boolean };
+  members?: { allow?: string[]; deny?: string[]; hostnames?: boolean; resolve?: boolean };
   limits: MemberLimits;
   reloadMinIntervalMs: number;
 }

@@ -97,6 +97,7 @@ function cluster(value: unknown, at: string): ClusterEntry {
         allow: optional(fields, 'allow', a, array(text)),
         deny: optional(fields, 'deny', a, array(text)),
         hostnames: optional(fields, 'hostnames', a, boolean),
+        resolve: optional(fields, 'resolve', a, boolean),
       });
     }),
     limits: withDefault(o, 'limits', at, DEFAULT_MEMBER_LIMITS, memberLimits),

@@ -135,6 +135,9 @@ export interface EtcdConnection extends EtcdClient {
 
 type Etcd3Module = typeof import('etcd3');
 
+/** The largest answer from etcd either client accepts: a page or a watch fragment never comes near it. */
+export const MAX_ANSWER_BYTES = 64 * 2 ** 20;
+
 const grpcChannelOptions = {
   // Detect dead connections (a frozen or partitioned member) even when no call is in flight.
   'grpc.keepalive_time_ms': 10_000,
@@ -142,10 +145,12 @@ const grpcChannelOptions = {
   'grpc.keepalive_permit_without_calls': 1,
   'grpc.initial_reconnect_backoff_ms': 200,
   'grpc.max_reconnect_backoff_ms': 5_000,
-  // gRPC's default of 4 MiB per received message fails the read of a cluster of ~65k members
-  // (RESOURCE_EXHAUSTED, retried for ever) and any watch response that large (a catch-up or a
-  // mass expiry). etcd itself sends up to 2 GiB; 256 MiB is ~4M members with short values.
-  'grpc.max_receive_message_length': 256 * 2 ** 20,
+  // Reads come in pages (paged-range.ts) and watches in fragments, so no answer needs to be large;
+  // this bounds the one page that a guess made too large (small values, then huge ones): it is
+  // refused here, at 64 MiB, and asked for again with half the keys, instead of being decoded at
+  // hundreds of MB. (gRPC's default of 4 MiB is too small for one etcd value at its largest
+  // configured size plus headroom.)
+  'grpc.max_receive_message_length': MAX_ANSWER_BYTES,
 };
 
 export async function connectEtcd(options: EtcdConnectionOptions): Promise<EtcdConnection> {

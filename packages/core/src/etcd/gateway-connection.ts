@@ -22,7 +22,7 @@ import { type ClientRequest, Agent as HttpAgent, type IncomingMessage, type Requ
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
-import type { EtcdClient, EtcdConnectionOptions, KeyValue, PutIfFreeResult, RangeOptions, RangeResult } from './connection.js';
+import { type EtcdClient, type EtcdConnectionOptions, type KeyValue, MAX_ANSWER_BYTES, type PutIfFreeResult, type RangeOptions, type RangeResult } from './connection.js';
 import { CompactedError, EtcdAccessError, EtcdUnavailableError, describeError } from './errors.js';
 import { type KeyRange, rangeEnd } from './key-range.js';
 import { describeTlsFailure } from './tls-failure.js';
@@ -217,7 +217,18 @@ class GatewayConnection implements EtcdClient {
       // Throws at once for TLS material node cannot use (then there is no request to time out).
       const start = (): ClientRequest => send({ ...member.request, path, headers }, (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_ANSWER_BYTES) {
+            // Like gRPC's limit: a page too large is asked for again smaller (paged-range.ts).
+            clearTimeout(timer);
+            reject(new Error(`answer larger than max (${MAX_ANSWER_BYTES} bytes): message too large`));
+            req?.destroy();
+            return;
+          }
+          chunks.push(chunk);
+        });
         res.on('error', (err) => (clearTimeout(timer), reject(err)));
         res.on('end', () => {
           clearTimeout(timer);

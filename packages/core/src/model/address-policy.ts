@@ -12,6 +12,12 @@ export interface AddressPolicy {
   readonly deny: readonly Cidr[];
   /** Host-name members (not IP literals) on or off. */
   readonly hostnames: boolean;
+  /**
+   * Resolve host-name members before rendering (quarantining those that do not resolve, checking
+   * what they resolve to). Unset: only when the cluster has a `check` (its consumer resolves names
+   * when it loads the file, e.g. nginx -t) or an allow/deny list (which needs addresses).
+   */
+  readonly resolve?: boolean | undefined;
 }
 
 export interface Cidr {

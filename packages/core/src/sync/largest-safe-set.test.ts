@@ -39,6 +39,12 @@ describe('largestSafeSet', () => {
     expect(await largestSafeSet([], [1], broken, [1], 'no')).toBeUndefined();
   });
 
+  it('rejects every new member when each fails alone and an empty set passes (a removal still installs)', async () => {
+    const result = await largestSafeSet([], [2, 3], trialWith(new Set([2, 3])), [2, 3], 'bad 2');
+    expect(result?.accepted).toEqual([]);
+    expect(result?.rejected.map((r) => r.item)).toEqual([2, 3]);
+  });
+
   it('rejects a lone new member when an empty set passes', async () => {
     const result = await largestSafeSet([], [1], trialWith(new Set([1])), [1], 'bad 1');
     expect(result).toEqual({ accepted: [], rejected: [{ item: 1, reason: 'bad 1' }], trials: 1 });

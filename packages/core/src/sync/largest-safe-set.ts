@@ -18,8 +18,8 @@ export interface SafeSet<T> {
  * 2k·log2(n) trials.
  *
  * Returns undefined when the failure cannot be blamed on the suspects: `known` fails on its own
- * (the check itself is broken, say), or, with nothing known, every suspect fails alone. Then
- * nobody is quarantined and the caller keeps the last good file.
+ * (the check itself is broken, say), or, with nothing known, every suspect fails alone and so
+ * does the empty set. Then nobody is quarantined and the caller keeps the last good file.
  *
  * `trial` gets members in the order of `order` (the candidate list's order), so renders stay
  * deterministic; a rejected member carries the failure of the smallest trial that still failed.
@@ -62,9 +62,9 @@ export async function largestSafeSet<T>(
   };
   // The whole set of suspects is known to fail already (that is why we are here).
   await add(suspects, failure);
-  if (known.length === 0 && rejected.length === suspects.length && suspects.length > 1) return undefined;
-  if (known.length === 0 && suspects.length === 1) {
-    // One member, nothing known: does an empty file pass? Then the member is to blame.
+  if (known.length === 0 && rejected.length === suspects.length) {
+    // Nothing known and every member fails alone: they are to blame only if a file without them
+    // passes (else the render or check fails whatever the members: blame nobody).
     const empty = await attempt([]);
     if (!empty.ok) return undefined;
   }

@@ -15,7 +15,7 @@ import { HostResolver } from './host-resolver.js';
 import { largestSafeSet } from './largest-safe-set.js';
 import { filterByAddress } from './member-filter.js';
 import { reportQuarantine } from './quarantine-report.js';
-import { SafeInstaller } from './safe-install.js';
+import { SafeInstaller, resolves } from './safe-install.js';
 
 export interface ClusterRead {
   members: readonly Member[];
@@ -94,7 +94,7 @@ export async function previewCluster(
   logger: Logger,
   resolver: HostResolver = new HostResolver(),
 ): Promise<{ members: Member[]; quarantined: QuarantinedMember[] }> {
-  const { allowed, quarantined } = await filterByAddress(read.members, target.policy ?? DEFAULT_ADDRESS_POLICY, resolver);
+  const { allowed, quarantined } = await filterByAddress(read.members, target.policy ?? DEFAULT_ADDRESS_POLICY, resolves(target) ? resolver : undefined);
   quarantined.unshift(...read.quarantined);
   if (renderMembers(target, allowed, logger).ok) return { members: allowed, quarantined };
   const safe = await largestSafeSet([], allowed, async (items) => renderMembers(target, items, silentLogger), allowed, 'render failed');

@@ -30,6 +30,12 @@ export interface SafeInstallResult {
  * (or it leaves); a member whose host name did not resolve is tried again once the resolver's
  * negative cache expires.
  */
+/** Whether host-name members of `target` are resolved before rendering (see AddressPolicy.resolve). */
+export function resolves(target: ClusterTarget): boolean {
+  const policy = target.policy ?? DEFAULT_ADDRESS_POLICY;
+  return policy.resolve ?? (target.check !== undefined || policy.allow !== undefined || policy.deny.length > 0);
+}
+
 export class SafeInstaller {
   /** The members in the last file that was installed (or found unchanged). */
   private lastGood: readonly Member[] = [];
@@ -48,7 +54,8 @@ export class SafeInstaller {
 
   async install(members: readonly Member[]): Promise<SafeInstallResult> {
     const { target, logger, metrics, once } = this;
-    const { allowed, quarantined } = await filterByAddress(members, target.policy ?? DEFAULT_ADDRESS_POLICY, this.resolver, this.verdicts);
+    const policy = target.policy ?? DEFAULT_ADDRESS_POLICY;
+    const { allowed, quarantined } = await filterByAddress(members, policy, resolves(target) ? this.resolver : undefined, this.verdicts);
 
     // Held members stay out until their value changes; forget those that changed or left.
     let candidate = allowed;
