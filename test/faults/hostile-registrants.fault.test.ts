@@ -246,7 +246,9 @@ describe.skipIf(!haveEtcd || !haveNginx || !haveHaproxy)('15 hostile registrants
       haproxy: [haproxyReload, '/run/haproxy.pid'],
     };
     const reloadCmd = (t: Target) => ['sh', '-c', 'date +%s%3N >> "$0"; [ $# -eq 0 ] || exec "$@"', t.reloadLog, ...(realReload[t.name] ?? [])];
-    const common = (t: Target) => ({ name: t.name, path: PATH, reload: reloadCmd(t), reloadMinIntervalMs: t.reloadMinIntervalMs });
+    // `resolve: true` for the json files too: their readers (like the balancers, which have a check
+    // and so resolve by default) connect to every member, so a name that does not resolve is bad.
+    const common = (t: Target) => ({ name: t.name, path: PATH, reload: reloadCmd(t), reloadMinIntervalMs: t.reloadMinIntervalMs, members: { resolve: true } });
     const metricsPort = await freePort();
     const conf = join(etc, 'cluster-control.conf');
     const writeConf = () => writeJson(conf, {

@@ -136,7 +136,7 @@ export interface EtcdConnection extends EtcdClient {
 type Etcd3Module = typeof import('etcd3');
 
 /** The largest answer from etcd either client accepts: a page or a watch fragment never comes near it. */
-export const MAX_ANSWER_BYTES = 64 * 2 ** 20;
+export const MAX_ANSWER_BYTES = 32 * 2 ** 20;
 
 const grpcChannelOptions = {
   // Detect dead connections (a frozen or partitioned member) even when no call is in flight.
@@ -147,7 +147,7 @@ const grpcChannelOptions = {
   'grpc.max_reconnect_backoff_ms': 5_000,
   // Reads come in pages (paged-range.ts) and watches in fragments, so no answer needs to be large;
   // this bounds the one page that a guess made too large (small values, then huge ones): it is
-  // refused here, at 64 MiB, and asked for again with half the keys, instead of being decoded at
+  // refused here, at 32 MiB, and asked for again with half the keys, instead of being decoded at
   // hundreds of MB. (gRPC's default of 4 MiB is too small for one etcd value at its largest
   // configured size plus headroom.)
   'grpc.max_receive_message_length': MAX_ANSWER_BYTES,

@@ -29,7 +29,7 @@ export const PAGE_DEFAULTS = { pageBytes: 4 * 2 ** 20, firstLimit: 64, minLimit:
 
 /**
  * Reads a key range in pages, all at one revision, so no response is ever larger than a page
- * (both clients refuse answers over MAX_ANSWER_BYTES, 64 MiB, and one huge JSON answer costs the
+ * (both clients refuse answers over MAX_ANSWER_BYTES, 32 MiB, and one huge JSON answer costs the
  * gateway client several times its size in memory), and the pages still add up to one
  * consistent snapshot: the first page is read at the current revision (or the given one), the
  * following ones at that same revision, each starting just after the last key received, until
