@@ -17,18 +17,31 @@ export async function filterByAddress(
   members: readonly Member[],
   policy: AddressPolicy,
   resolver: HostResolver | undefined,
-  /** Verdicts on IP literals by host, reused across calls with the same policy (a large cluster renders often). */
-  verdicts: Map<string, string | undefined> = new Map(),
+  /**
+   * Verdicts on IP-literal members, reused across calls with the same policy: Membership hands out
+   * the same Member object until its value changes, so a render of 100k members costs a lookup
+   * each, not a policy check each.
+   */
+  verdicts: WeakMap<Member, string | null> = new WeakMap(),
 ): Promise<FilteredMembers> {
-  const allowed: Member[] = [];
+  // Fast path: every member an IP literal already judged allowed (the usual render).
+  let judged = 0;
+  while (judged < members.length && verdicts.get(members[judged]!) === null) judged++;
+  if (judged === members.length) return { allowed: members.slice(), quarantined: [] };
+
+  const allowed: Member[] = members.slice(0, judged);
   const quarantined: QuarantinedMember[] = [];
   const hostNames = new Set<string>();
-  for (const m of members) if (isHostName(m.host)) hostNames.add(m.host);
+  for (let i = judged; i < members.length; i++) {
+    const m = members[i]!;
+    if (!verdicts.has(m) && isHostName(m.host)) hostNames.add(m.host);
+  }
   const resolved = new Map<string, Awaited<ReturnType<HostResolver['resolve']>>>();
   if (policy.hostnames && resolver && hostNames.size > 0) {
     await Promise.all([...hostNames].map(async (host) => resolved.set(host, await resolver.resolve(host))));
   }
-  for (const member of members) {
+  for (let i = judged; i < members.length; i++) {
+    const member = members[i]!;
     const verdict = check(member, policy, resolved, resolver !== undefined, verdicts);
     if (verdict) quarantined.push({ name: member.name, key: member.key, ...verdict });
     else allowed.push(member);
@@ -41,16 +54,14 @@ function check(
   policy: AddressPolicy,
   resolved: Map<string, Awaited<ReturnType<HostResolver['resolve']>>>,
   resolving: boolean,
-  verdicts: Map<string, string | undefined>,
+  verdicts: WeakMap<Member, string | null>,
 ): Pick<QuarantinedMember, 'kind' | 'reason'> | undefined {
+  const known = verdicts.get(member);
+  if (known !== undefined) return known === null ? undefined : { kind: 'address', reason: known };
   if (!isHostName(member.host)) {
-    let why = verdicts.get(member.host);
-    if (why === undefined && !verdicts.has(member.host)) {
-      why = addressVerdict(policy, member.host);
-      if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
-      verdicts.set(member.host, why);
-    }
-    return why ? { kind: 'address', reason: why } : undefined;
+    const why = addressVerdict(policy, member.host) ?? null;
+    verdicts.set(member, why);
+    return why === null ? undefined : { kind: 'address', reason: why };
   }
   if (!policy.hostnames) return { kind: 'address', reason: 'host names are not allowed in this cluster (members.hostnames is false)' };
   if (!resolving) return undefined;
@@ -63,8 +74,6 @@ function check(
   }
   return undefined;
 }
-
-const MAX_VERDICTS = 1_000_000;
 
 /** Core's member names are IPv4, IPv6 (no brackets in `host`) or RFC 1123 names. */
 function isHostName(host: string): boolean {

@@ -39,8 +39,8 @@ export function resolves(target: ClusterTarget): boolean {
 export class SafeInstaller {
   /** The members in the last file that was installed (or found unchanged). */
   private lastGood: readonly Member[] = [];
-  /** Address verdicts by host, for the target's (fixed) policy. */
-  private readonly verdicts = new Map<string, string | undefined>();
+  /** Address verdicts of IP-literal members, for the target's (fixed) policy. */
+  private readonly verdicts = new WeakMap<Member, string | null>();
   /** Members that broke the render or the check, with the value they did it with. */
   private readonly held = new Map<string, { value: string; entry: QuarantinedMember }>();
 
