@@ -86,7 +86,7 @@ export function buildProgram(version: string, dispatch: (globals: GlobalOptions,
     .command('heartbeat')
     .alias('cc:heartbeat')
     .description('register the own key (self.key) on a lease and keep it alive; exit 0 when an operator deletes it')
-    .option('--once', 'register and exit; the key lives for one TTL (a later heartbeat waits for it to expire: a held key is never taken over)')
+    .option('--once', 'register and exit; the key lives for one TTL unless a later heartbeat or run of the same key on this machine takes its lease over (another machine waits for it)')
     .addOption(
       new Option('--timeout <seconds>', 'give up (exit 1) if the key is not registered by then: etcd unreachable, or the key held by another lease (default: keep trying)').argParser(
         parseTimeout,
