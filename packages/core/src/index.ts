@@ -37,6 +37,9 @@ export { largestSafeSet, type SafeSet, type TrialResult } from './sync/largest-s
 export { resolveClusterTarget } from './sync/resolve-target.js';
 export { parseMembersJson, readMembersFile, type ListedMember } from './sync/members-file.js';
 
+// The fleet view: what every watcher applied (SPEC §10)
+export * from './status/index.js';
+
 // Registration
 export { Registration, RegistrationTimeoutError, registerKey, type RegisterKeyOptions, type RegistrationOptions, type RegistrationEnd } from './registration/registration.js';
 export { waitForKeyDeletion, type WatchKeyOptions } from './registration/watch-key.js';

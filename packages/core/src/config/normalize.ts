@@ -3,6 +3,7 @@ import { parseSignalName } from './signal-name.js';
 import { splitCommandLine } from './split-command-line.js';
 import type { ClusterConfig, ClusterControlConfig, ClusterEntry, ConfigFile, EtcdConfig, SelfConfig } from './schema.js';
 import { ConfigError } from './config-error.js';
+import { DEFAULT_STATUS_PREFIX, DEFAULT_STATUS_TTL } from '../status/status-record.js';
 import { type AddressPolicy, type Cidr, parseCidr } from '../model/address-policy.js';
 
 const DEFAULT_ETCD_PORT = 2379;
@@ -29,9 +30,29 @@ export function normalizeConfig(file: ConfigFile, sourcePath: string, baseDir: s
     baseDir: dir,
     etcd: normalizeEtcd(file.etcd, dir),
     clusters: normalizeClusters(file.clusters, dir),
+    status: normalizeStatus(file.status),
   };
+  if (config.status) checkStatusPrefix(config.status.prefix, config.clusters);
   if (file.self) config.self = normalizeSelf(file.self);
   return config;
+}
+
+function normalizeStatus(status: ConfigFile['status']): ClusterControlConfig['status'] {
+  if (status === false) return false;
+  const written = status?.prefix ?? DEFAULT_STATUS_PREFIX;
+  let end = written.length;
+  while (written[end - 1] === '/') end--;
+  const prefix = written.slice(0, end);
+  if (!prefix.startsWith('/')) fail('status.prefix', `expected a key prefix such as "${DEFAULT_STATUS_PREFIX}", got ${JSON.stringify(written)}`);
+  return { prefix, ttl: status?.ttl ?? DEFAULT_STATUS_TTL };
+}
+
+/** Status keys must never be members of a cluster, nor a cluster live among status keys. */
+function checkStatusPrefix(prefix: string, clusters: ClusterConfig[]): void {
+  const inside = (a: string, b: string) => a === b || a.startsWith(b + '/');
+  clusters.forEach((c, i) => {
+    if (inside(prefix, c.path) || inside(c.path, prefix)) fail(`clusters[${i}].path`, `overlaps the status prefix ${JSON.stringify(prefix)} (set "status": {"prefix": ...} elsewhere)`);
+  });
 }
 
 function normalizeEtcd(etcd: ConfigFile['etcd'], dir: string): EtcdConfig {

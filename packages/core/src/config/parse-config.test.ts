@@ -64,6 +64,7 @@ describe('parseConfig: PHP-era files', () => {
       baseDir: BASE,
       etcd: { endpoints: ['http://127.0.0.1:3001'], timeoutMs: 5000 },
       self: { key: '/clusters/webapp/myip', ttl: 60, heartbeat: 30, value: '' },
+      status: { prefix: '/cluster-control/status', ttl: 10 },
       clusters: [
         {
           name: 'redis',
@@ -394,5 +395,20 @@ describe('parseConfig: members policy and limits', () => {
     expect(clusterError({ members: { hostnames: 'no' } })).toBe('clusters[0].members.hostnames: expected true or false, got "no"');
     expect(clusterError({ limits: { metaDepth: 0 } })).toBe('clusters[0].limits.metaDepth: expected an integer between 1 and 1000, got 0');
     expect(clusterError({ reloadMinIntervalMs: -1 })).toBe('clusters[0].reloadMinIntervalMs: expected an integer >= 0, got -1');
+  });
+});
+
+describe('parseConfig: status', () => {
+  it('defaults to /cluster-control/status with a 10 s TTL; false turns it off; a prefix is normalized', () => {
+    expect(parse({}).status).toEqual({ prefix: '/cluster-control/status', ttl: 10 });
+    expect(parse({ status: false }).status).toBe(false);
+    expect(parse({ status: { prefix: '/fleet//', ttl: 5 } }).status).toEqual({ prefix: '/fleet', ttl: 5 });
+  });
+
+  it('refuses a status prefix that overlaps a cluster', () => {
+    expect(parseError({ status: { prefix: '/clusters/web/status' }, clusters: [minimalCluster] })).toMatch(/clusters\[0\]\.path: overlaps the status prefix "\/clusters\/web\/status"/);
+    expect(parseError({ status: { prefix: '/clusters' }, clusters: [minimalCluster] })).toMatch(/overlaps the status prefix/);
+    expect(parseError({ status: { prefix: 'status' } })).toMatch(/status\.prefix: expected a key prefix/);
+    expect(parseError({ status: { ttl: 1 } })).toMatch(/status\.ttl: expected an integer >= 2, got 1/);
   });
 });

@@ -63,6 +63,15 @@ export interface ClusterControlConfig {
   etcd: EtcdConfig;
   self?: SelfConfig;
   clusters: ClusterConfig[];
+  /** Where watchers publish what they applied (SPEC §10); false: they do not. */
+  status: StatusConfig | false;
+}
+
+export interface StatusConfig {
+  /** Key prefix, starting with `/`, without trailing slash; never inside a cluster prefix. */
+  prefix: string;
+  /** TTL of each watcher's status lease, seconds. */
+  ttl: number;
 }
 
 // ---- The JSON file as written (PHP-era files plus extensions), after validate.ts; unknown keys are dropped ----
@@ -116,4 +125,5 @@ export interface ConfigFile {
   etcd: EtcdEntry;
   self?: SelfEntry;
   clusters: ClusterEntry[];
+  status?: { prefix: string; ttl: number } | false;
 }

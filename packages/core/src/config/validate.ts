@@ -1,5 +1,6 @@
 import { FieldError, redactUserinfo } from './normalize.js';
 import { DEFAULT_MEMBER_LIMITS, type MemberLimits } from '../model/member-limits.js';
+import { DEFAULT_STATUS_PREFIX, DEFAULT_STATUS_TTL } from '../status/status-record.js';
 import type { ClusterEntry, ConfigFile, EtcdEntry, HandlerConfigEntry, SelfEntry } from './schema.js';
 
 // Checks the parsed JSON of a configuration file against its fixed shape, applies the defaults and
@@ -23,7 +24,18 @@ export function validateConfigFile(data: unknown): ConfigFile {
     etcd: etcd(etcdValue === undefined ? {} : etcdValue, 'etcd'),
     self: optional(file, 'self', '', selfEntry),
     clusters: withDefault(file, 'clusters', '', [], array(cluster)),
+    status: optional(file, 'status', '', statusEntry),
   });
+}
+
+/** `false` (no status keys), or where and how long watchers' status keys live. */
+function statusEntry(value: unknown, at: string): { prefix: string; ttl: number } | false {
+  if (value === false) return false;
+  const o = object(value, at);
+  return {
+    prefix: withDefault(o, 'prefix', at, DEFAULT_STATUS_PREFIX, text),
+    ttl: withDefault(o, 'ttl', at, DEFAULT_STATUS_TTL, integer(2)),
+  };
 }
 
 // ---- Sections ----

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { type WatcherStatus, hashMismatches, parseWatcherStatus, statusClusterPrefix, statusKey, watcherState } from './status-record.js';
+
+const base: WatcherStatus = {
+  v: 1,
+  watcher: { id: 'lb1:42:ab12', host: 'lb1', pid: 42, command: 'watch', version: '0.1.0' },
+  cluster: { name: 'web', path: '/clusters/web' },
+  file: '/etc/nginx/web.conf',
+  appliedRevision: '100',
+  members: 3,
+  sha256: 'aa',
+  installedAt: '2026-12-04T00:00:00.000Z',
+  check: { ok: true },
+  reload: { ok: true },
+  fileCurrent: true,
+  quarantined: [],
+  updatedAt: '2026-12-04T00:00:00.000Z',
+};
+
+describe('status keys', () => {
+  it('put each cluster path in one flat segment, so a cluster never contains another one\'s keys', () => {
+    expect(statusKey('/cluster-control/status', '/clusters/web', 'lb1:42:ab12')).toBe('/cluster-control/status/%2Fclusters%2Fweb/lb1%3A42%3Aab12');
+    expect(statusClusterPrefix('/cluster-control/status/', '/clusters')).toBe('/cluster-control/status/%2Fclusters/');
+    expect(statusKey('/s', '/clusters/web', 'x').startsWith(statusClusterPrefix('/s', '/clusters'))).toBe(false);
+  });
+});
+
+describe('parseWatcherStatus', () => {
+  it('reads a record and refuses anything else', () => {
+    expect(parseWatcherStatus(JSON.stringify(base))).toEqual(base);
+    for (const bad of ['', 'x', '[]', '{}', JSON.stringify({ ...base, v: 2 }), JSON.stringify({ ...base, appliedRevision: 100 }), JSON.stringify({ ...base, watcher: null })]) {
+      expect(parseWatcherStatus(bad), bad).toBeUndefined();
+    }
+  });
+});
+
+describe('watcherState', () => {
+  it('SYNCED at or past the newest revision with everything ok, BEHIND before it', () => {
+    expect(watcherState(base, 100n)).toEqual({ state: 'SYNCED' });
+    expect(watcherState(base, 101n)).toEqual({ state: 'BEHIND' });
+  });
+
+  it('ERROR with the reason when the file, the check or the reload is failing', () => {
+    expect(watcherState({ ...base, fileCurrent: false, problem: 'could not write x' }, 0n)).toEqual({ state: 'ERROR', reason: 'could not write x' });
+    expect(watcherState({ ...base, reload: { ok: false, exitCode: 3, output: 'boom', since: 'T' } }, 0n)).toEqual({ state: 'ERROR', reason: 'reload failing (exit 3; boom; since T)' });
+    expect(watcherState({ ...base, check: { ok: false, exitCode: 1 } }, 0n)).toEqual({ state: 'ERROR', reason: 'check failing (exit 1)' });
+  });
+});
+
+describe('hashMismatches', () => {
+  it('flags watchers at one revision with different files', () => {
+    const a = { ...base, watcher: { ...base.watcher, id: 'a' } };
+    const b = { ...base, watcher: { ...base.watcher, id: 'b' }, sha256: 'bb' };
+    const c = { ...base, watcher: { ...base.watcher, id: 'c' }, appliedRevision: '99', sha256: 'cc' };
+    expect(hashMismatches([a, b, c])).toEqual([{ revision: '100', hashes: { aa: ['a'], bb: ['b'] } }]);
+    expect(hashMismatches([a, c])).toEqual([]);
+  });
+});

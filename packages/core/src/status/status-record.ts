@@ -1,0 +1,115 @@
+/*
+ * The fleet view (SPEC §10): every watcher of a cluster publishes what it applied as one key,
+ * `<prefix>/<encoded cluster path>/<watcher id>`, on its own lease; `cluster-control status` and
+ * `run`'s drain read them. Pure: the record's shape, its key, parsing (values are data from the
+ * network), and the state a reader derives.
+ */
+
+/** Default status prefix; never inside a cluster prefix (the configuration refuses overlaps). */
+export const DEFAULT_STATUS_PREFIX = '/cluster-control/status';
+/** Default TTL of a watcher's status lease, seconds: a dead watcher disappears within it. */
+export const DEFAULT_STATUS_TTL = 10;
+
+/** The outcome of the last check or reload run. */
+export interface RunOutcome {
+  ok: boolean;
+  /** Exit code of a failed run (absent: timed out, killed, or an action that threw). */
+  exitCode?: number | undefined;
+  /** First line of a failed run's output or error (one line, at most 300 characters). */
+  output?: string | undefined;
+  /** ISO time of the first failure in a row (absent while ok). */
+  since?: string | undefined;
+}
+
+/** What one watcher publishes for one cluster. All fields are plain JSON. */
+export interface WatcherStatus {
+  /** Format version. */
+  v: 1;
+  watcher: { id: string; host: string; pid: number; command: string; version: string };
+  cluster: { name: string; path: string };
+  file: string;
+  /** Every change up to this etcd revision is in the installed file (decimal string: revisions are int64). */
+  appliedRevision: string;
+  /** Members in the installed file. */
+  members: number;
+  /** sha256 (hex) of the installed file's bytes; null before the first install. */
+  sha256: string | null;
+  /** ISO time of the last successful install (or of the first "unchanged" at start). */
+  installedAt: string | null;
+  check: RunOutcome | null;
+  reload: RunOutcome | null;
+  /** False while installing the file keeps failing (then `problem` says why). */
+  fileCurrent: boolean;
+  problem?: string | undefined;
+  quarantined: { name: string; kind: string; reason: string }[];
+  /** ISO time of this write. */
+  updatedAt: string;
+}
+
+export type WatcherState = 'SYNCED' | 'BEHIND' | 'ERROR';
+
+/** The key of one watcher's status for one cluster. */
+export function statusKey(prefix: string, clusterPath: string, watcherId: string): string {
+  return `${statusClusterPrefix(prefix, clusterPath)}${encodeURIComponent(watcherId)}`;
+}
+
+/** The prefix holding every watcher's status of one cluster (ends in `/`). */
+export function statusClusterPrefix(prefix: string, clusterPath: string): string {
+  // One flat segment per cluster path, so `/clusters` never contains `/clusters/web`'s keys.
+  return `${prefix.replace(/\/+$/, '')}/${encodeURIComponent(clusterPath)}/`;
+}
+
+/** A status value read from etcd, or undefined when it is not one (never throws). */
+export function parseWatcherStatus(value: string): WatcherStatus | undefined {
+  let data: unknown;
+  try {
+    data = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(data) || data.v !== 1) return undefined;
+  const w = data.watcher;
+  const c = data.cluster;
+  if (!isObject(w) || typeof w.id !== 'string' || typeof w.host !== 'string' || typeof w.pid !== 'number') return undefined;
+  if (!isObject(c) || typeof c.name !== 'string' || typeof c.path !== 'string') return undefined;
+  if (typeof data.appliedRevision !== 'string' || !/^\d{1,20}$/.test(data.appliedRevision)) return undefined;
+  if (typeof data.members !== 'number' || typeof data.fileCurrent !== 'boolean') return undefined;
+  if (!Array.isArray(data.quarantined)) return undefined;
+  return data as unknown as WatcherStatus;
+}
+
+/**
+ * SYNCED: applied at least `newestRevision` (the newest mod revision under the cluster prefix)
+ * with the file current and the last check and reload ok; ERROR: installing, the check or the
+ * reload failing (`reason` says which, with the exit code); BEHIND otherwise.
+ */
+export function watcherState(status: WatcherStatus, newestRevision: bigint): { state: WatcherState; reason?: string } {
+  if (!status.fileCurrent) return { state: 'ERROR', reason: status.problem ?? 'file not current' };
+  if (status.check && !status.check.ok) return { state: 'ERROR', reason: `check failing${describeRun(status.check)}` };
+  if (status.reload && !status.reload.ok) return { state: 'ERROR', reason: `reload failing${describeRun(status.reload)}` };
+  if (BigInt(status.appliedRevision) < newestRevision) return { state: 'BEHIND' };
+  return { state: 'SYNCED' };
+}
+
+function describeRun(run: RunOutcome): string {
+  const parts = [run.exitCode !== undefined ? `exit ${run.exitCode}` : undefined, run.output, run.since ? `since ${run.since}` : undefined].filter(Boolean);
+  return parts.length > 0 ? ` (${parts.join('; ')})` : '';
+}
+
+/** Watchers at the same applied revision whose files differ: one group per revision with more than one hash. */
+export function hashMismatches(statuses: readonly WatcherStatus[]): { revision: string; hashes: Record<string, string[]> }[] {
+  const byRevision = new Map<string, Map<string, string[]>>();
+  for (const s of statuses) {
+    if (s.sha256 === null) continue;
+    const hashes = byRevision.get(s.appliedRevision) ?? new Map<string, string[]>();
+    byRevision.set(s.appliedRevision, hashes);
+    hashes.set(s.sha256, [...(hashes.get(s.sha256) ?? []), s.watcher.id]);
+  }
+  return [...byRevision]
+    .filter(([, hashes]) => hashes.size > 1)
+    .map(([revision, hashes]) => ({ revision, hashes: Object.fromEntries(hashes) }));
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
