@@ -27,6 +27,17 @@ export interface ReloaderOptions {
    * reloaded, at most once per interval.
    */
   minIntervalMs?: number | undefined;
+  /** Told as each run starts (e.g. to note which file state it reloads). */
+  onRunStart?: () => void;
+  /** Told how each run ended (e.g. to publish the outcome). */
+  onRunEnd?: (outcome: ReloadOutcome) => void;
+}
+
+/** How one reload run ended; `output` is the first line of a failure's output or error. */
+export interface ReloadOutcome {
+  ok: boolean;
+  exitCode?: number | undefined;
+  output?: string | undefined;
 }
 
 /**
@@ -107,11 +118,14 @@ export class Reloader {
   }
 
   private async runOnce(): Promise<boolean> {
-    return this.options.action ? this.runAction(this.options.action) : this.runCommand();
+    this.options.onRunStart?.();
+    const outcome = this.options.action ? await this.runAction(this.options.action) : await this.runCommand();
+    this.options.onRunEnd?.(outcome);
+    return outcome.ok;
   }
 
   /** The action, bounded by timeoutMs like a command (it cannot be killed; a late settle is ignored). */
-  private async runAction(action: () => Promise<void>): Promise<boolean> {
+  private async runAction(action: () => Promise<void>): Promise<ReloadOutcome> {
     const { logger, metrics, cluster, timeoutMs } = this.options;
     let timer: NodeJS.Timeout | undefined;
     let failure: string | undefined;
@@ -130,10 +144,10 @@ export class Reloader {
     metrics?.inc('cluster_control_reloads_total', { cluster, result: failure === undefined ? 'ok' : 'failed' });
     if (failure === undefined) logger.info(`reload for cluster ${cluster} succeeded`);
     else logger.error(`reload for cluster ${cluster} failed: ${failure}`);
-    return failure === undefined;
+    return failure === undefined ? { ok: true } : { ok: false, output: firstLine(failure) };
   }
 
-  private async runCommand(): Promise<boolean> {
+  private async runCommand(): Promise<ReloadOutcome> {
     const { argv = [], timeoutMs, logger, metrics, cluster } = this.options;
     let env: NodeJS.ProcessEnv;
     try {
@@ -141,7 +155,7 @@ export class Reloader {
     } catch (err) {
       logger.error(`reload for cluster ${cluster}: could not build its environment: ${err instanceof Error ? err.message : String(err)}`);
       metrics?.inc('cluster_control_reloads_total', { cluster, result: 'failed' });
-      return false;
+      return { ok: false, output: 'could not build its environment' };
     }
     const result = await runCommand(argv, { timeoutMs, env });
     metrics?.inc('cluster_control_reloads_total', { cluster, result: result.ok ? 'ok' : 'failed' });
@@ -151,7 +165,8 @@ export class Reloader {
     } else {
       logger.error(`reload for cluster ${cluster} ${describeFailure(result, timeoutMs)}${output ? `: ${output}` : ''}`);
     }
-    return result.ok;
+    if (result.ok) return { ok: true };
+    return { ok: false, ...(result.code !== null ? { exitCode: result.code } : {}), output: firstLine(output || describeFailure(result, timeoutMs)) };
   }
 
   /** Exponential, capped, with jitter (half to full delay) so many watchers don't retry in step. */
@@ -174,4 +189,9 @@ export class Reloader {
       this.wake = done;
     });
   }
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '';
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }

@@ -45,6 +45,12 @@ export const KNOWN_METRICS = {
     labels: ['cluster'],
   },
   cluster_control_quarantines_total: { type: 'counter', help: 'Members quarantined, by kind (limits, address, unresolved, render, check).', labels: ['cluster', 'kind'] },
+  cluster_control_last_install_timestamp_seconds: {
+    type: 'gauge',
+    help: "When the cluster's file was last installed (or found current at start), Unix seconds: time() minus this is the time since.",
+    labels: ['cluster'],
+  },
+  cluster_control_status_writes_total: { type: 'counter', help: 'Status records written for the fleet view (SPEC §10).', labels: ['cluster'] },
   cluster_control_file_current: {
     type: 'gauge',
     help: "Whether the cluster's file reflects the current members (1), or installing it keeps failing (0).",

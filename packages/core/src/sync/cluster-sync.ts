@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { EtcdConnection } from '../etcd/connection.js';
 import { prefixRange } from '../etcd/key-range.js';
 import { Debouncer } from '../install/debounce.js';
@@ -8,6 +9,9 @@ import type { QuarantinedMember } from '../model/quarantine.js';
 import { Backoff } from '../util/backoff.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
+import type { ReloadOutcome } from '../install/reloader.js';
+import type { StatusPublisher } from '../status/status-publisher.js';
+import type { RunOutcome } from '../status/status-record.js';
 import { ResilientWatch, type ResilientWatchOptions } from '../watch/resilient-watch.js';
 import type { ClusterTarget, InstallOutcome } from './cluster-target.js';
 import { HostResolver } from './host-resolver.js';
@@ -37,6 +41,8 @@ export interface ClusterSyncOptions {
   resolver?: HostResolver | undefined;
   /** Delays between retries of an install that failed (write error, check failing with no member to blame). */
   retry?: { initialMs: number; maxMs: number } | undefined;
+  /** Where this watcher publishes what it applied (SPEC §10); one per process, closed by its owner. */
+  status?: StatusPublisher | undefined;
 }
 
 /** Whether the file reflects the current members, and if not, why (for /readyz and status). */
@@ -71,6 +77,20 @@ export class ClusterSync {
   private quarantine: QuarantinedMember[] = [];
   /** Until a render says otherwise, the file is what `prepare` wrote. */
   private state: FileState = { current: true };
+  // What the fleet view publishes (SPEC §10). The file reflects the members as of `fileRevision`;
+  // with a reload, a revision counts as applied only once a reload that started after its install
+  // succeeded (`appliedRevision`), so a drain waiting for it knows the server has the file too.
+  private fileRevision = 0n;
+  private reloadedRevision = 0n;
+  /** Bumped by every install; a reload run that started at the current epoch covers every install. */
+  private installEpoch = 0;
+  private reloadCoversEpoch = 0;
+  private reloadCoversRevision = 0n;
+  private reloadRunEpoch = 0;
+  private reloadRunRevision = 0n;
+  private installed: { count: number; text: string | undefined; sha256: string | null; at: string | null } = { count: 0, text: undefined, sha256: null, at: null };
+  private checkOutcome: RunOutcome | null = null;
+  private reloadOutcome: RunOutcome | null = null;
 
   constructor(
     etcd: EtcdConnection,
@@ -89,6 +109,11 @@ export class ClusterSync {
       timeoutMs: options.reloadTimeoutMs ?? 30_000,
       minIntervalMs: options.reloadMinIntervalMs ?? 1_000,
       cluster: target.name,
+      onRunStart: () => {
+        this.reloadRunEpoch = this.installEpoch;
+        this.reloadRunRevision = this.fileRevision;
+      },
+      onRunEnd: (outcome: ReloadOutcome) => this.reloaded(outcome),
       logger,
       ...(metrics ? { metrics } : {}),
     };
@@ -132,6 +157,10 @@ export class ClusterSync {
           for (const e of events) if (e.modRevision > this.applied) this.applied = e.modRevision;
           this.report(this.membership.apply(events));
           this.changed();
+        },
+        progress: (revision) => {
+          if (revision > this.applied) this.applied = revision;
+          this.caughtUp();
         },
       },
       { logger, metrics, label: target.name, startRevision: options.startRevision, ...options.watch },
@@ -191,6 +220,14 @@ export class ClusterSync {
     const changed = this.membership.takeChanged();
     this.options.metrics?.set('cluster_control_members', this.membership.size, { cluster: this.options.target.name });
     if (changed || this.retryPending) this.debouncer.trigger();
+    else this.caughtUp();
+  }
+
+  /** Nothing to render for the changes up to `applied`: the file already reflects them. */
+  private caughtUp(): void {
+    if (this.rendering || this.debouncer.pending || !this.state.current || this.applied <= this.fileRevision) return;
+    this.fileRevision = this.applied;
+    this.publish();
   }
 
   private render(): void {
@@ -201,9 +238,11 @@ export class ClusterSync {
     this.rendering = (async () => {
       do {
         this.again = false;
+        const revision = this.applied;
         const members = this.membership.members();
         const result = await this.installer.install(members);
         const { target, logger, metrics } = this.options;
+        this.noteInstall(result, revision);
         this.quarantine = [...membershipQuarantine(this.membership), ...result.quarantined];
         reportQuarantine(target.name, this.quarantine, logger, metrics, this.logOnce);
         const failed = result.outcome === 'check-failed' || result.outcome === 'failed';
@@ -213,9 +252,66 @@ export class ClusterSync {
         else if (this.quarantine.some((q) => q.kind === 'unresolved')) this.retryLater(this.resolver.negativeTtlMs);
         else this.retryBackoff.reset();
         if (result.outcome === 'installed') this.reloader?.request();
+        this.publish();
         this.options.onOutcome?.(result.outcome, result.outcome === 'installed' || result.outcome === 'unchanged' ? result.installed.length : members.length);
       } while (this.again);
     })().finally(() => (this.rendering = undefined));
+  }
+
+  /** Every change up to this revision is in the file, and reloaded when the cluster reloads. */
+  get appliedRevision(): bigint {
+    return this.reloader && this.reloadCoversEpoch < this.installEpoch ? this.reloadedRevision : this.fileRevision;
+  }
+
+  private noteInstall(result: Awaited<ReturnType<SafeInstaller['install']>>, revision: bigint): void {
+    const now = new Date().toISOString();
+    if (result.outcome === 'installed' || result.outcome === 'unchanged') {
+      if (revision > this.fileRevision) this.fileRevision = revision;
+      if (result.outcome === 'installed') {
+        this.installEpoch++;
+        this.installed = { count: result.installed.length, text: result.text, sha256: null, at: now };
+        this.options.metrics?.set('cluster_control_last_install_timestamp_seconds', Date.now() / 1000, { cluster: this.options.target.name });
+      } else if (this.installed.text !== result.text || this.installed.at === null) {
+        // The file as found (e.g. written by `prepare` just before): current since now.
+        this.installed = { count: result.installed.length, text: result.text, sha256: null, at: this.installed.at ?? now };
+        if (this.installed.at === now) this.options.metrics?.set('cluster_control_last_install_timestamp_seconds', Date.now() / 1000, { cluster: this.options.target.name });
+      }
+      if (this.options.target.check) this.checkOutcome = { ok: true };
+    } else if (result.stage === 'check') {
+      this.checkOutcome = { ok: false, output: result.reason, since: this.checkOutcome?.ok === false ? this.checkOutcome.since : now };
+    }
+  }
+
+  private reloaded(outcome: ReloadOutcome): void {
+    if (outcome.ok) {
+      this.reloadedRevision = this.reloadRunRevision;
+      this.reloadCoversEpoch = this.reloadRunEpoch;
+      this.reloadOutcome = { ok: true };
+    } else {
+      const since = this.reloadOutcome?.ok === false ? this.reloadOutcome.since : new Date().toISOString();
+      this.reloadOutcome = { ok: false, exitCode: outcome.exitCode, output: outcome.output, since };
+    }
+    this.publish();
+  }
+
+  /** Tells the fleet view what this watcher applied (coalesced by the publisher). */
+  private publish(): void {
+    const { status, target } = this.options;
+    if (!status) return;
+    if (this.installed.sha256 === null && this.installed.text !== undefined) this.installed.sha256 = createHash('sha256').update(this.installed.text).digest('hex');
+    status.update({
+      cluster: { name: target.name, path: target.path },
+      file: target.file,
+      appliedRevision: this.appliedRevision.toString(),
+      members: this.installed.count,
+      sha256: this.installed.sha256,
+      installedAt: this.installed.at,
+      check: this.checkOutcome,
+      reload: this.reloadOutcome,
+      fileCurrent: this.state.current,
+      ...(this.state.problem ? { problem: this.state.problem } : {}),
+      quarantined: this.quarantine.map(({ name, kind, reason }) => ({ name, kind, reason })),
+    });
   }
 
   private setState(state: FileState): void {

@@ -69,6 +69,8 @@ export interface DetailedOutcome {
   outcome: InstallOutcome;
   stage?: 'min-members' | 'render' | 'check' | 'write';
   reason?: string;
+  /** The file's text, when installed or unchanged (for its hash in the fleet view). */
+  text?: string;
 }
 
 /** renderAndInstall, with the reason of a failure (one line) for whoever wants to act on it. */
@@ -103,10 +105,10 @@ export async function renderAndInstallDetailed(
       metrics?.inc('cluster_control_installs_total', { ...labels, result: 'check_failed' });
       return { outcome: 'check-failed', stage: 'check', reason: checkReason(result.output) };
     }
-    if (!result.changed) return { outcome: 'unchanged' };
+    if (!result.changed) return { outcome: 'unchanged', text: rendered.text };
     logger.info(`${target.name}: wrote ${target.file} (${members.length} member(s))`);
     metrics?.inc('cluster_control_installs_total', { ...labels, result: 'ok' });
-    return { outcome: 'installed' };
+    return { outcome: 'installed', text: rendered.text };
   } catch (err) {
     const reason = `could not write ${target.file}: ${describeError(err)}`;
     logger.error(`${target.name}: ${reason}`);

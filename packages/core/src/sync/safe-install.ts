@@ -4,7 +4,7 @@ import type { Member } from '../model/member.js';
 import type { QuarantinedMember } from '../model/quarantine.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
-import { type ClusterTarget, type InstallOutcome, renderAndInstallDetailed, trialRender } from './cluster-target.js';
+import { type ClusterTarget, type DetailedOutcome, type InstallOutcome, renderAndInstallDetailed, trialRender } from './cluster-target.js';
 import type { HostResolver } from './host-resolver.js';
 import { largestSafeSet } from './largest-safe-set.js';
 import { filterByAddress } from './member-filter.js';
@@ -15,6 +15,10 @@ export interface SafeInstallResult {
   reason?: string | undefined;
   /** The members the file now holds (when installed or unchanged). */
   installed: readonly Member[];
+  /** The file's text (when installed or unchanged). */
+  text?: string | undefined;
+  /** The stage that failed, when neither installed nor unchanged. */
+  stage?: DetailedOutcome['stage'];
   /** Left out by the address policy, the resolver, or because they broke the render or check. */
   quarantined: QuarantinedMember[];
 }
@@ -66,7 +70,7 @@ export class SafeInstaller {
     }
 
     const first = await renderAndInstallDetailed(target, candidate, logger, metrics, once);
-    if (first.outcome === 'installed' || first.outcome === 'unchanged') return this.done(first.outcome, candidate, quarantined);
+    if (first.outcome === 'installed' || first.outcome === 'unchanged') return this.done(first, candidate, quarantined);
     if (first.stage !== 'render' && first.stage !== 'check') {
       // Too few members, or the file could not be written: no member is to blame.
       return { ...first, installed: [], quarantined: this.withHeld(quarantined) };
@@ -100,7 +104,7 @@ export class SafeInstaller {
     }
     logger.info(`${target.name}: ${safe.rejected.length} member(s) quarantined after ${safe.trials} trial(s); installing the other ${safe.accepted.length}`);
     const second = await renderAndInstallDetailed(target, safe.accepted, logger, metrics, once);
-    if (second.outcome === 'installed' || second.outcome === 'unchanged') return this.done(second.outcome, safe.accepted, quarantined);
+    if (second.outcome === 'installed' || second.outcome === 'unchanged') return this.done(second, safe.accepted, quarantined);
     return { ...second, installed: [], quarantined: this.withHeld(quarantined) };
   }
 
@@ -109,9 +113,9 @@ export class SafeInstaller {
     return [...this.held.values()].map((h) => h.entry);
   }
 
-  private done(outcome: InstallOutcome, installed: readonly Member[], quarantined: QuarantinedMember[]): SafeInstallResult {
+  private done(result: DetailedOutcome, installed: readonly Member[], quarantined: QuarantinedMember[]): SafeInstallResult {
     this.lastGood = installed;
-    return { outcome, installed, quarantined: this.withHeld(quarantined) };
+    return { outcome: result.outcome, installed, text: result.text, quarantined: this.withHeld(quarantined) };
   }
 
   private withHeld(quarantined: QuarantinedMember[]): QuarantinedMember[] {

@@ -31,6 +31,8 @@ export interface WatchSink {
   beginSnapshot?(reason: SnapshotReason): SnapshotPages;
   /** Changes after the last snapshot/events, as one batch (one etcd watch response). */
   events(events: WatchEvent[], revision: bigint): void | Promise<void>;
+  /** Optional: etcd confirmed that nothing changed in the range up to `revision` (a progress notification). */
+  progress?(revision: bigint): void;
 }
 
 export interface ResilientWatchOptions {
@@ -237,7 +239,10 @@ export class ResilientWatch {
             lastHeard = Date.now();
             // etcd only notifies progress on a watch that has sent every event up to it.
             chain = chain.then(() => {
-              if (!settled && headerRevision > this.revision) this.setRevision(headerRevision, headerRevision);
+              if (!settled && headerRevision > this.revision) {
+                this.setRevision(headerRevision, headerRevision);
+                this.sink.progress?.(headerRevision);
+              }
             });
           },
           onBroken: (err) => {

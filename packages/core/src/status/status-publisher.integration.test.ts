@@ -1,0 +1,86 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../../../test/support/cli.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '../../../../test/support/etcd-server.js';
+import { type EtcdConnection, connectEtcd } from '../etcd/connection.js';
+import { prefixRange } from '../etcd/key-range.js';
+import type { AnyHandler } from '../handler/handler.js';
+import { ClusterSync } from '../sync/cluster-sync.js';
+import { createMetrics } from '../util/metrics.js';
+import { silentLogger } from '../util/log.js';
+import { StatusPublisher } from './status-publisher.js';
+import { parseWatcherStatus, statusClusterPrefix, type WatcherStatus, watcherState } from './status-record.js';
+
+const lines: AnyHandler = { name: 'lines', parseOptions: (o) => o, render: (ms) => ms.map((m) => m.name).join('\n') + '\n' };
+const PREFIX = '/cc-test/status';
+
+// SPEC §10: a watcher publishes what it applied, on its own lease, coalesced.
+describe.skipIf(!haveEtcd)('StatusPublisher with ClusterSync against a real etcd', () => {
+  let etcd: EtcdServer;
+  let conn: EtcdConnection;
+  beforeAll(async () => {
+    etcd = await startEtcd();
+    conn = await connectEtcd({ endpoints: [etcd.endpoint] });
+  });
+  afterAll(async () => {
+    conn?.close();
+    await etcd?.dispose();
+  });
+
+  async function statuses(path: string): Promise<WatcherStatus[]> {
+    const res = await conn.range(prefixRange(statusClusterPrefix(PREFIX, path)));
+    return res.kvs.map((kv) => parseWatcherStatus(kv.value)!);
+  }
+  const newest = async (path: string) => conn.newestModRevision(prefixRange(path + '/'));
+
+  async function watcher(path: string, reload: string[]) {
+    const dir = await mkdtemp(join(tmpdir(), 'cc-status-'));
+    const metrics = createMetrics();
+    const publisher = new StatusPublisher(conn, { prefix: PREFIX, ttl: 5, command: 'test', logger: silentLogger, metrics });
+    const target = { name: 'web', path, file: join(dir, 'web.txt'), handler: lines, handlerOptions: {}, checkTimeoutMs: 1000, minMembers: 0 };
+    const sync = new ClusterSync(conn, { target, reload, reloadMinIntervalMs: 0, logger: silentLogger, metrics, status: publisher, watch: { progressIntervalMs: 300 } });
+    await sync.start();
+    return { sync, publisher, metrics };
+  }
+
+  it('publishes the applied revision (after the reload), members and the file hash; SYNCED as the cluster changes; gone on close', async () => {
+    const path = '/clusters/status-a';
+    await conn.put(`${path}/10.0.0.1:80`, '');
+    const { sync, publisher, metrics } = await watcher(path, ['true']);
+    await waitFor(async () => (await statuses(path)).length === 1, { what: 'the first status' });
+    const [first] = await statuses(path);
+    expect(first).toMatchObject({ cluster: { name: 'web', path }, members: 1, fileCurrent: true, watcher: { command: 'test', pid: process.pid } });
+    expect(first!.sha256).toMatch(/^[0-9a-f]{64}$/);
+
+    for (let i = 2; i <= 6; i++) await conn.put(`${path}/10.0.0.${i}:80`, '');
+    const target = await newest(path);
+    await waitFor(async () => {
+      const [s] = await statuses(path);
+      return s !== undefined && watcherState(s, target).state === 'SYNCED' && s.members === 6;
+    }, { what: 'SYNCED at the newest revision with 6 members' });
+    // Coalesced: five changes in quick succession are not five writes each.
+    expect(metrics.get('cluster_control_status_writes_total', { cluster: 'web' })).toBeLessThan(12);
+
+    // A change that leaves the file as it is still counts as applied (progress / caught up).
+    await conn.put('/clusters/status-a-other/x', '');
+    await publisher.close();
+    await sync.stop();
+    expect(await statuses(path)).toEqual([]);
+  });
+
+  it('a failing reload is published as ERROR with its exit code, and the applied revision waits for a reload that works', async () => {
+    const path = '/clusters/status-b';
+    await conn.put(`${path}/10.0.1.1:80`, '');
+    const { sync, publisher } = await watcher(path, ['sh', '-c', 'exit 3']);
+    await conn.put(`${path}/10.0.1.2:80`, '');
+    const target = await newest(path);
+    await waitFor(async () => (await statuses(path))[0]?.reload?.ok === false, { what: 'the failing reload' });
+    const [s] = await statuses(path);
+    expect(watcherState(s!, target)).toMatchObject({ state: 'ERROR', reason: expect.stringMatching(/^reload failing \(exit 3/) });
+    expect(BigInt(s!.appliedRevision)).toBeLessThan(target);
+    await publisher.close();
+    await sync.stop();
+  });
+});

@@ -1,0 +1,182 @@
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { hostname } from 'node:os';
+import type { EtcdClient } from '../etcd/connection.js';
+import { EtcdAccessError, describeError } from '../etcd/errors.js';
+import type { Logger } from '../util/log.js';
+import type { Metrics } from '../util/metrics.js';
+import { type WatcherStatus, statusKey } from './status-record.js';
+
+export interface WatcherIdentity {
+  id: string;
+  host: string;
+  pid: number;
+  command: string;
+  version: string;
+}
+
+export interface StatusPublisherOptions {
+  /** Status prefix (`status.prefix`), without trailing slash. */
+  prefix: string;
+  /** TTL of the publisher's lease, seconds (`status.ttl`): a dead watcher's keys vanish within it. */
+  ttl: number;
+  /** What this watcher is called in `status`: `watch`, `run`, or an application's name. */
+  command: string;
+  logger: Logger;
+  metrics?: Metrics | undefined;
+  /** Least time between two writes of one cluster's status, unless its state changes (ms). Default 1000. */
+  minIntervalMs?: number;
+}
+
+const version = (() => {
+  try {
+    return String((createRequire(import.meta.url)('../../package.json') as { version?: unknown }).version ?? '');
+  } catch {
+    return '';
+  }
+})();
+
+/** The parts of a status whose change is a state transition: written at once, not coalesced. */
+const stateOf = (s: WatcherStatus) => `${s.fileCurrent}|${s.check?.ok}|${s.reload?.ok}|${s.quarantined.length}`;
+
+/**
+ * Publishes what this process's watchers applied (SPEC §10): one key per cluster under the status
+ * prefix, all on one lease of this process, kept alive, revoked on close. Writes are coalesced to
+ * at most one per `minIntervalMs` per cluster (the first after a quiet spell goes at once; the
+ * last state is always written), plus an immediate write when the state changes (file current,
+ * check or reload ok, quarantine), so 1,000 watchers of a churning cluster do not flood etcd.
+ * Never throws into the watcher: a status it cannot write is logged once and tried again later; a
+ * role that may not write the prefix turns publishing off (logged once).
+ */
+export class StatusPublisher {
+  readonly identity: WatcherIdentity;
+  private lease: string | undefined;
+  private granting: Promise<string> | undefined;
+  private readonly latest = new Map<string, WatcherStatus>();
+  private readonly written = new Map<string, { at: number; state: string }>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly writing = new Map<string, Promise<void>>();
+  private keepAliveTimer: NodeJS.Timeout | undefined;
+  private disabled = false;
+  private closed = false;
+  private warned = false;
+
+  constructor(
+    private readonly etcd: EtcdClient,
+    private readonly options: StatusPublisherOptions,
+  ) {
+    const host = hostname();
+    this.identity = { id: `${host}:${process.pid}:${randomBytes(2).toString('hex')}`, host, pid: process.pid, command: options.command, version };
+  }
+
+  /** The key this publisher writes for a cluster path. */
+  keyFor(clusterPath: string): string {
+    return statusKey(this.options.prefix, clusterPath, this.identity.id);
+  }
+
+  /** Publishes `status` (watcher identity filled in), at once or coalesced. */
+  update(status: Omit<WatcherStatus, 'watcher' | 'updatedAt' | 'v'>): void {
+    if (this.disabled || this.closed) return;
+    const key = this.keyFor(status.cluster.path);
+    const full: WatcherStatus = { v: 1, watcher: this.identity, ...status, updatedAt: '' };
+    this.latest.set(key, full);
+    if (this.timers.has(key)) return; // a write is scheduled: it takes the latest
+    const last = this.written.get(key);
+    const interval = this.options.minIntervalMs ?? 1000;
+    const due = !last || last.state !== stateOf(full) ? 0 : Math.max(0, last.at + interval - Date.now());
+    if (due === 0) void this.write(key);
+    else this.schedule(key, due);
+  }
+
+  /** Writes every pending status now (e.g. before a drain reads them). */
+  async flush(): Promise<void> {
+    for (const [key, timer] of this.timers) {
+      clearTimeout(timer);
+      this.timers.delete(key);
+      void this.write(key);
+    }
+    await Promise.all(this.writing.values());
+  }
+
+  /** Stops writing and revokes the lease: every key of this watcher disappears at once. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    clearInterval(this.keepAliveTimer);
+    await Promise.allSettled(this.writing.values());
+    const lease = this.lease ?? (await this.granting?.catch(() => undefined));
+    this.lease = undefined;
+    if (lease) await this.etcd.revokeLease(lease).catch(() => {});
+  }
+
+  private schedule(key: string, ms: number): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      void this.write(key);
+    }, ms);
+    timer.unref();
+    this.timers.set(key, timer);
+  }
+
+  /** One write of the latest status of `key`; serialised per key, so an older one never lands last. */
+  private write(key: string): Promise<void> {
+    const previous = this.writing.get(key) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      const status = this.latest.get(key);
+      if (!status || this.disabled || this.closed) return;
+      const value = { ...status, updatedAt: new Date().toISOString() };
+      this.written.set(key, { at: Date.now(), state: stateOf(status) });
+      try {
+        await this.etcd.put(key, JSON.stringify(value), { lease: await this.ensureLease() });
+        this.options.metrics?.inc('cluster_control_status_writes_total', { cluster: status.cluster.name });
+        this.warned = false;
+      } catch (err) {
+        if (err instanceof EtcdAccessError) {
+          this.disabled = true;
+          this.options.logger.warn(`not publishing status under ${this.options.prefix}/: ${describeError(err)} (grant this role write on it, or set "status": false)`);
+          return;
+        }
+        if (/lease not found/.test(describeError(err))) this.lease = undefined;
+        if (!this.warned) this.options.logger.warn(`could not publish status of ${status.cluster.name}: ${describeError(err)}; trying again`);
+        this.warned = true;
+        if (!this.closed && !this.timers.has(key)) this.schedule(key, this.options.minIntervalMs ?? 1000);
+      }
+    });
+    this.writing.set(key, next);
+    void next.finally(() => {
+      if (this.writing.get(key) === next) this.writing.delete(key);
+    });
+    return next;
+  }
+
+  private async ensureLease(): Promise<string> {
+    if (this.lease) return this.lease;
+    this.granting ??= this.etcd.grantLease(this.options.ttl).finally(() => (this.granting = undefined));
+    const lease = await this.granting;
+    this.lease = lease;
+    this.startKeepAlive();
+    return lease;
+  }
+
+  /** Keeps the lease alive every third of its TTL; a lease found gone is granted again and every status rewritten. */
+  private startKeepAlive(): void {
+    clearInterval(this.keepAliveTimer);
+    this.keepAliveTimer = setInterval(
+      () => {
+        const lease = this.lease;
+        if (!lease || this.closed) return;
+        this.etcd.keepAlive(lease).then(
+          (ttl) => {
+            if (ttl > 0 || this.lease !== lease) return;
+            this.lease = undefined;
+            for (const key of this.latest.keys()) void this.write(key);
+          },
+          () => {}, // etcd away: the next tick tries again; a lease lost meanwhile is found then
+        );
+      },
+      Math.max(500, (this.options.ttl * 1000) / 3),
+    );
+    this.keepAliveTimer.unref();
+  }
+}
