@@ -5,6 +5,7 @@ import { heartbeat } from './commands/heartbeat.js';
 import { members } from './commands/members.js';
 import { prepare } from './commands/prepare.js';
 import { removekey } from './commands/removekey.js';
+import { type StatusOptions, status } from './commands/status.js';
 import { type RunOptions, run } from './commands/run.js';
 import { watch } from './commands/watch.js';
 import { watchkey } from './commands/watchkey.js';
@@ -20,6 +21,7 @@ Examples:
   cluster-control watchkey; apachectl graceful-stop
 
   cluster-control members web --json
+  cluster-control status web --wait --expect 3 --timeout 60
   cluster-control --conf /etc/cluster-control.conf removekey
 
 The PHP names cc:clusterprepare, cc:clusterwatch, cc:heartbeat, cc:watchkey and cc:removekey
@@ -28,6 +30,11 @@ work as aliases. Exit codes: 0 success, 1 runtime failure, 2 usage or configurat
 function parseRevision(value: string): bigint {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a revision number (what prepare printed)');
   return BigInt(value);
+}
+
+function parseCount(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a whole number of watchers, at least 1');
+  return Number(value);
 }
 
 function parseSignal(value: string): NodeJS.Signals {
@@ -144,6 +151,37 @@ Example (the PHP version's apache startup script in one line):
     .action((cluster: string, opts: { json?: boolean; timeout: number }, cmd: Command) =>
       dispatch(globals(cmd), (ctx) => members(ctx, cluster, opts)),
     );
+
+  program
+    .command('status')
+    .description('show what every live watcher applied (SYNCED, BEHIND or ERROR); --wait until the fleet is in step')
+    .argument('[cluster...]', 'cluster names from the configuration (default: every configured cluster)')
+    .option('--json', 'print JSON: {clusters: [{name, path, revision, watchers: [{id, state, reason, appliedRevision, lagRevisions, lagSeconds, ...}], hashMismatches}]}')
+    .option('--wait', 'poll until every live watcher applied the revision (--revision) with none in ERROR; exit 1 at --timeout naming who held it up')
+    .addOption(new Option('--revision <revision>', "with --wait: the revision every watcher must have applied (default: etcd's revision when status started)").argParser(parseRevision))
+    .addOption(new Option('--expect <n>', 'with --wait: also require at least n live watchers per cluster').argParser(parseCount))
+    .addOption(
+      new Option('--timeout <seconds>', 'give up (exit 1) if etcd cannot be reached, or with --wait the fleet is not in step, within this time').argParser(parseTimeout).default(30_000, '30'),
+    )
+    .addHelpText(
+      'after',
+      `
+States: SYNCED (applied the newest change under the cluster prefix, last check and reload ok),
+BEHIND (not yet), ERROR (installing, the check or the reload is failing; the reason is shown).
+LAG is revisions behind the newest change and, while BEHIND, seconds since the watcher last
+reported (a frozen watcher's grows; one catching up reports about every second). A watcher is
+live while its status key is: it disappears within the status TTL of its process's end.
+Exit codes: 0 shown (with --wait: in step), 1 --wait timed out or etcd unreachable, 2 usage.
+
+Examples:
+  cluster-control status
+  cluster-control status web --json
+  # in a deploy script: block until 3 watchers applied everything written so far
+  cluster-control status web --wait --expect 3 --timeout 60
+  # wait for the change a script made (etcdctl put -w json prints its revision)
+  cluster-control status web db --wait --revision 815`,
+    )
+    .action((clusters: string[], opts: StatusOptions, cmd: Command) => dispatch(globals(cmd), (ctx) => status(ctx, clusters, opts)));
 
   return program;
 }

@@ -90,6 +90,11 @@ export interface WatchHandle {
 export interface EtcdClient {
   readonly endpoints: readonly string[];
   range(range: KeyRange, options?: RangeOptions): Promise<RangeResult>;
+  /**
+   * The highest mod revision of any key in `range` (0 when it is empty): a key newer than what a
+   * watch delivered proves that the watch is behind. One key, no values: cheap at any size.
+   */
+  newestModRevision(range: KeyRange): Promise<bigint>;
   put(key: string, value: string, options?: { lease?: string }): Promise<bigint>;
   /**
    * Puts `key` on `lease` only if the key is absent or already on that lease, in one transaction
@@ -124,11 +129,6 @@ export interface EtcdClient {
  *   frozen member would keep eating a third of all calls until their deadlines).
  */
 export interface EtcdConnection extends EtcdClient {
-  /**
-   * The highest mod revision of any key in `range` (0 when it is empty): a key newer than what a
-   * watch delivered proves that the watch is behind. One key, no values: cheap at any size.
-   */
-  newestModRevision(range: KeyRange): Promise<bigint>;
   /** Opens a watch from `startRevision`; resolves once etcd confirmed it. */
   watch(range: KeyRange, startRevision: bigint, listener: WatchListener): Promise<WatchHandle>;
 }

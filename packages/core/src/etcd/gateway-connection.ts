@@ -110,6 +110,19 @@ class GatewayConnection implements EtcdClient {
     return { kvs: kvs.map(toKeyValue), revision: revisionOf(res), more: res.more === true, lastKey: typeof last === 'string' ? Buffer.from(last, 'base64') : undefined };
   }
 
+  async newestModRevision(range: KeyRange): Promise<bigint> {
+    const res = await this.call('read', '/v3/kv/range', {
+      key: base64(range.key),
+      ...(range.prefix ? { range_end: rangeEnd(range)!.toString('base64') } : {}),
+      sort_order: 'DESCEND',
+      sort_target: 'MOD',
+      limit: '1',
+      keys_only: true,
+    });
+    const kv = ((res.kvs ?? []) as Json[])[0];
+    return kv ? BigInt((kv.mod_revision as string | undefined) ?? '0') : 0n;
+  }
+
   async put(key: string, value: string, options: { lease?: string } = {}): Promise<bigint> {
     const res = await this.call('put', '/v3/kv/put', { key: base64(key), value: base64(value), ...(options.lease ? { lease: options.lease } : {}) });
     return revisionOf(res);

@@ -1,0 +1,200 @@
+import { join } from 'node:path';
+import { type EtcdConnection, type WatcherStatus, connectEtcd, connectEtcdGateway, prefixRange, statusKey } from '@cluster-control/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EtcdServer, haveEtcd, startEtcd } from '../../../test/support/etcd-server.js';
+import { runCli, spawnCli, tempDir, writeJson } from '../../../test/support/cli.js';
+
+const PREFIX = '/cluster-control/status';
+
+interface StatusJson {
+  clusters: {
+    name: string;
+    path: string;
+    revision: string;
+    watchers: { id: string; state: string; reason?: string; appliedRevision: string; lagRevisions: number; lagSeconds: number; members: number; sha256: string | null; pid: number }[];
+    hashMismatches: { revision: string; hashes: Record<string, string[]> }[];
+  }[];
+}
+
+function record(id: string, path: string, over: Partial<WatcherStatus> = {}): WatcherStatus {
+  return {
+    v: 1,
+    watcher: { id, host: id.split(':')[0]!, pid: 1, command: 'watch', version: '0.0.0' },
+    cluster: { name: 'x', path },
+    file: '/tmp/x.json',
+    appliedRevision: '0',
+    members: 0,
+    sha256: 'ab'.repeat(32),
+    installedAt: new Date().toISOString(),
+    check: null,
+    reload: { ok: true },
+    fileCurrent: true,
+    quarantined: [],
+    updatedAt: new Date().toISOString(),
+    ...over,
+  };
+}
+
+// SPEC §10: `status` reads what watchers published. Here the records are written by hand, to pin
+// the command's reading, output, --wait and exit codes; the fleet below runs real watchers.
+describe.skipIf(!haveEtcd)('status: reading published records', () => {
+  let etcd: EtcdServer;
+  let client: EtcdConnection;
+  let conf: string;
+  beforeAll(async () => {
+    etcd = await startEtcd();
+    client = await connectEtcd({ endpoints: [etcd.endpoint] });
+    const dir = await tempDir();
+    conf = await writeJson(join(dir, 'cc.conf'), {
+      etcd: { endpoints: [etcd.endpoint] },
+      clusters: [
+        { name: 'web', path: '/clusters/web', handler: 'json', handlerConfig: join(dir, 'web.json') },
+        { name: 'db', path: '/clusters/db', handler: 'json', handlerConfig: join(dir, 'db.json') },
+      ],
+    });
+  });
+  afterAll(async () => {
+    client?.close();
+    await etcd?.dispose();
+  });
+
+  const put = (path: string, s: WatcherStatus) => client.put(statusKey(PREFIX, path, s.watcher.id), JSON.stringify(s));
+
+  it('the gateway client finds the newest mod revision under a prefix (0 when empty)', async () => {
+    const gw = connectEtcdGateway({ endpoints: [etcd.endpoint] });
+    try {
+      expect(await gw.newestModRevision(prefixRange('/nothing/'))).toBe(0n);
+      const first = await client.put('/newest/a', '1');
+      const second = await client.put('/newest/b', '1');
+      await client.put('/newest/a', '2');
+      await client.put('/other', '1');
+      expect(await gw.newestModRevision(prefixRange('/newest/'))).toBe(second + 1n);
+      expect(await client.newestModRevision(prefixRange('/newest/'))).toBe(second + 1n);
+      expect(first).toBeLessThan(second);
+    } finally {
+      gw.close();
+    }
+  });
+
+  it('shows each cluster, its watchers with their states, and says when there are none', async () => {
+    const rev = await client.put('/clusters/web/10.0.0.1:80', '');
+    await put('/clusters/web', record('lb1:1:a', '/clusters/web', { appliedRevision: String(rev), members: 1 }));
+    await put('/clusters/web', record('lb2:2:b', '/clusters/web', { appliedRevision: String(rev - 1n), updatedAt: new Date(Date.now() - 5000).toISOString() }));
+    await put('/clusters/web', record('lb3:3:c', '/clusters/web', { appliedRevision: String(rev), reload: { ok: false, exitCode: 3, output: 'boom' } }));
+    // Not a status: ignored.
+    await client.put(`${PREFIX}/${encodeURIComponent('/clusters/web')}/junk`, 'not json');
+
+    const res = await runCli(['--conf', conf, 'status']);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain(`cluster web (/clusters/web/): newest revision ${rev}`);
+    expect(res.stdout).toMatch(/lb1:1:a\s+SYNCED\s+\d+\s+0\s+1\s+abababababab\s+ok/);
+    expect(res.stdout).toMatch(/lb2:2:b\s+BEHIND\s+\d+\s+1 rev, [5-9]\.\ds/);
+    expect(res.stdout).toMatch(/lb3:3:c\s+ERROR .*exit 3\s+reload failing \(exit 3; boom\)/);
+    expect(res.stdout).toContain('cluster db (/clusters/db/): newest revision 0\n  no live watchers');
+
+    const json = JSON.parse((await runCli(['--conf', conf, 'status', 'web', '--json'])).stdout) as StatusJson;
+    expect(json.clusters.map((c) => [c.name, c.path, c.revision])).toEqual([['web', '/clusters/web', String(rev)]]);
+    expect(json.clusters[0]!.watchers.map((w) => [w.id, w.state, w.lagRevisions])).toEqual([
+      ['lb1:1:a', 'SYNCED', 0],
+      ['lb2:2:b', 'BEHIND', 1],
+      ['lb3:3:c', 'ERROR', 0],
+    ]);
+    expect(json.clusters[0]!.watchers[2]!.reason).toBe('reload failing (exit 3; boom)');
+  });
+
+  it('--wait: exit 1 at the timeout naming who held it up; exit 0 once they caught up', async () => {
+    const rev = await client.put('/clusters/db/10.1.0.1:80', '');
+    await put('/clusters/db', record('db1:1:a', '/clusters/db', { appliedRevision: String(rev + 1000n) }));
+    await put('/clusters/db', record('db2:2:b', '/clusters/db', { appliedRevision: String(rev - 1n) }));
+    const started = Date.now();
+    const timedOut = await runCli(['--conf', conf, 'status', 'db', '--wait', '--timeout', '1', '--expect', '3']);
+    expect(timedOut.code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(timedOut.stderr).toMatch(new RegExp(`^db: waiting for db2:2:b \\(BEHIND at ${rev - 1n} < \\d+\\); only 2 of 3 expected watchers\\n$`));
+    expect(timedOut.stdout).toContain('cluster db');
+
+    const waiting = spawnCli(['--conf', conf, 'status', 'db', '--wait', '--json', '--timeout', '20']);
+    await new Promise((r) => setTimeout(r, 700));
+    expect(waiting.child.exitCode).toBeNull();
+    await put('/clusters/db', record('db2:2:b', '/clusters/db', { appliedRevision: String(rev + 1000n) }));
+    const done = await waiting.exited();
+    expect(done.code).toBe(0);
+    expect((JSON.parse(done.stdout) as StatusJson).clusters[0]!.watchers.map((w) => w.state)).toEqual(['SYNCED', 'SYNCED']);
+
+    // --revision: a goal below what everyone applied is met at once.
+    expect((await runCli(['--conf', conf, 'status', 'db', '--wait', '--revision', String(rev), '--expect', '2'])).code).toBe(0);
+    // An ERROR holds --wait up whatever the revision.
+    await put('/clusters/db', record('db3:3:c', '/clusters/db', { appliedRevision: String(rev + 1000n), check: { ok: false, exitCode: 2 } }));
+    const error = await runCli(['--conf', conf, 'status', 'db', '--wait', '--timeout', '0.5', '--revision', '1']);
+    expect(error.code).toBe(1);
+    expect(error.stderr).toBe('db: waiting for db3:3:c (ERROR: check failing (exit 2))\n');
+  });
+
+  it('usage and configuration errors exit 2; an unreachable etcd exits 1 at --timeout', async () => {
+    const unknown = await runCli(['--conf', conf, 'status', 'nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown cluster "nope"/);
+    const noWait = await runCli(['--conf', conf, 'status', '--expect', '2']);
+    expect(noWait.code).toBe(2);
+    expect(noWait.stderr).toMatch(/only apply with --wait/);
+    expect((await runCli(['--conf', conf, 'status', '--wait', '--expect', '0'])).code).toBe(2);
+    const dir = await tempDir();
+    const off = await writeJson(join(dir, 'off.conf'), { etcd: { endpoints: [etcd.endpoint] }, status: false, clusters: [{ name: 'web', path: '/clusters/web', handler: 'json', handlerConfig: 'w.json' }] });
+    const disabled = await runCli(['--conf', off, 'status']);
+    expect(disabled.code).toBe(2);
+    expect(disabled.stderr).toMatch(/status: false/);
+    const gone = await writeJson(join(dir, 'gone.conf'), { etcd: { endpoints: ['http://127.0.0.1:1'] }, clusters: [{ name: 'web', path: '/clusters/web', handler: 'json', handlerConfig: 'w.json' }] });
+    const started = Date.now();
+    const unreachable = await runCli(['--conf', gone, 'status', '--timeout', '1']);
+    expect(unreachable.code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(6000);
+    expect(unreachable.stderr).toMatch(/gave up after/);
+  });
+
+  it('--help has examples', async () => {
+    const help = await runCli(['status', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('cluster-control status web --wait --expect 3 --timeout 60');
+  });
+});
+
+// A read-only role is enough: read on the status prefix and on the cluster prefixes.
+describe.skipIf(!haveEtcd)('status with a read-only etcd role', () => {
+  let etcd: EtcdServer;
+  beforeAll(async () => {
+    etcd = await startEtcd();
+    await etcd.ctl('user', 'add', 'root:rootpw');
+    await etcd.ctl('role', 'add', 'fleet-viewer');
+    await etcd.ctl('role', 'grant-permission', 'fleet-viewer', 'read', '--prefix', `${PREFIX}/`);
+    await etcd.ctl('role', 'grant-permission', 'fleet-viewer', 'read', '--prefix', '/clusters/web/');
+    await etcd.ctl('user', 'add', 'viewer:viewerpw');
+    await etcd.ctl('user', 'grant-role', 'viewer', 'fleet-viewer');
+    await etcd.ctl('auth', 'enable');
+  });
+  afterAll(async () => {
+    await etcd?.dispose();
+  });
+
+  it('shows the fleet; a cluster it may not read is one clear error, exit 1', async () => {
+    const root = ['--user', 'root:rootpw'];
+    await etcd.ctl(...root, 'put', '/clusters/web/10.0.0.1:80', '');
+    await etcd.ctl(...root, 'put', statusKey(PREFIX, '/clusters/web', 'lb1:1:a'), JSON.stringify(record('lb1:1:a', '/clusters/web', { appliedRevision: '1000' })));
+    const dir = await tempDir();
+    const conf = await writeJson(join(dir, 'cc.conf'), {
+      etcd: { endpoints: [etcd.endpoint], auth: { username: 'viewer', password: 'viewerpw' } },
+      clusters: [
+        { name: 'web', path: '/clusters/web', handler: 'json', handlerConfig: 'web.json' },
+        { name: 'db', path: '/clusters/db', handler: 'json', handlerConfig: 'db.json' },
+      ],
+    });
+    const ok = await runCli(['--conf', conf, 'status', 'web', '--wait', '--expect', '1', '--timeout', '5']);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/lb1:1:a\s+SYNCED/);
+    const denied = await runCli(['--conf', conf, 'status', 'db', '--timeout', '5']);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr.trim().split('\n')).toHaveLength(1);
+    expect(denied.stderr).toMatch(/permission denied/i);
+  });
+});
