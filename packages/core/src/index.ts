@@ -41,7 +41,7 @@ export { parseMembersJson, readMembersFile, type ListedMember } from './sync/mem
 export * from './status/index.js';
 
 // Registration
-export { Registration, RegistrationTimeoutError, registerKey, type RegisterKeyOptions, type RegistrationOptions, type RegistrationEnd } from './registration/registration.js';
+export { Registration, RegistrationTimeoutError, registerKey, type RegisterKeyOptions, type RegistrationOptions, type RegistrationEnd, type DrainOptions } from './registration/registration.js';
 export { waitForKeyDeletion, type WatchKeyOptions } from './registration/watch-key.js';
 
 // Supervisor: `cluster-control run` as an API

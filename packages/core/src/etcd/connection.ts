@@ -103,6 +103,12 @@ export interface EtcdClient {
   putIfFree(key: string, value: string, lease: string): Promise<PutIfFreeResult>;
   /** Deletes one key; resolves to the number deleted (0 or 1). */
   delete(key: string): Promise<number>;
+  /**
+   * Deletes one key and tells at which revision: the delete's own when it deleted the key, else
+   * the store's revision then. With `lease`: only if the key is on that lease (one transaction), so
+   * a key someone else holds is left alone.
+   */
+  deleteAt(key: string, options?: { lease?: string | undefined }): Promise<{ deleted: number; revision: bigint }>;
   grantLease(ttlSeconds: number): Promise<string>;
   /** One keepalive; resolves to the remaining TTL in seconds, 0 when the lease no longer exists. */
   keepAlive(leaseId: string): Promise<number>;
@@ -356,6 +362,20 @@ class Etcd3Connection implements EtcdConnection {
   async delete(key: string): Promise<number> {
     const res = await this.unary('delete', (client) => client.kv.deleteRange({ key: Buffer.from(key, 'utf8') }, this.deadline()));
     return Number(res.deleted);
+  }
+
+  async deleteAt(key: string, options: { lease?: string | undefined } = {}): Promise<{ deleted: number; revision: bigint }> {
+    const k = Buffer.from(key, 'utf8');
+    if (options.lease === undefined) {
+      const res = await this.unary('delete', (client) => client.kv.deleteRange({ key: k }, this.deadline()));
+      return { deleted: Number(res.deleted), revision: BigInt(res.header.revision) };
+    }
+    const lease = options.lease;
+    const res = await this.unary('delete', (client) =>
+      client.kv.txn({ compare: [{ key: k, result: 'Equal', target: 'Lease', lease }], success: [{ request_delete_range: { key: k } }], failure: [] }, this.deadline()),
+    );
+    const deleted = res.succeeded ? Number(res.responses[0]?.response_delete_range?.deleted ?? 0) : 0;
+    return { deleted, revision: BigInt(res.header.revision) };
   }
 
   async grantLease(ttlSeconds: number): Promise<string> {

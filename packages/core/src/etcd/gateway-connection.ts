@@ -150,6 +150,21 @@ class GatewayConnection implements EtcdClient {
     return Number(res.deleted ?? 0);
   }
 
+  async deleteAt(key: string, options: { lease?: string | undefined } = {}): Promise<{ deleted: number; revision: bigint }> {
+    if (options.lease === undefined) {
+      const res = await this.call('delete', '/v3/kv/deleterange', { key: base64(key) });
+      return { deleted: Number(res.deleted ?? 0), revision: revisionOf(res) };
+    }
+    const k = base64(key);
+    // The gateway omits false and zero fields.
+    const res = await this.call('delete', '/v3/kv/txn', {
+      compare: [{ key: k, result: 'EQUAL', target: 'LEASE', lease: options.lease }],
+      success: [{ request_delete_range: { key: k } }],
+    });
+    const done = (res.responses as Json[] | undefined)?.[0]?.response_delete_range as Json | undefined;
+    return { deleted: res.succeeded ? Number(done?.deleted ?? 0) : 0, revision: revisionOf(res) };
+  }
+
   async grantLease(ttlSeconds: number): Promise<string> {
     const res = await this.call('lease grant', '/v3/lease/grant', { TTL: ttlSeconds, ID: 0 });
     if (res.error) throw new Error(`lease grant: ${String(res.error)}`);

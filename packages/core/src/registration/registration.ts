@@ -1,6 +1,7 @@
 import type { EtcdClient, EtcdConnection, KeyHolder } from '../etcd/connection.js';
 import { EtcdAccessError, describeError } from '../etcd/errors.js';
 import { singleKey } from '../etcd/key-range.js';
+import { type FleetWaitResult, waitForFleet } from '../status/fleet-wait.js';
 import { ResilientWatch } from '../watch/resilient-watch.js';
 import { Backoff, type BackoffOptions, aborted, sleep } from '../util/backoff.js';
 import type { Logger } from '../util/log.js';
@@ -20,6 +21,20 @@ export interface RegistrationOptions {
   watch?: { progressIntervalMs?: number; stallTimeoutMs?: number };
   /** A lease this node was handed (`heartbeat --once` before it): kept alive and used if it still lives. */
   adoptLease?: string | undefined;
+  /**
+   * What drain() does (SPEC §10): the status prefix the watchers publish under, and how long to
+   * wait for them to apply the key's deletion (ms; 0: do not wait). Without it drain() is stop().
+   */
+  drain?: DrainOptions | undefined;
+}
+
+export interface DrainOptions {
+  /** The watchers' status prefix (config `status.prefix`). */
+  statusPrefix: string;
+  /** How long to wait for the fleet, ms; 0: do not wait. */
+  maxMs: number;
+  /** Ends the wait early. */
+  signal?: AbortSignal | undefined;
 }
 
 /** Why a registration ended: an operator removed it, or we were asked to stop. */
@@ -136,6 +151,44 @@ export class Registration {
       }
     }
     this.options.metrics?.set('cluster_control_registered', 0);
+  }
+
+  /**
+   * Ends the registration so that traffic stops reaching this node before it stops (SPEC §10):
+   * deletes the own key (only while it is on our lease) and notes the delete's revision R, revokes
+   * the lease, then waits until every live watcher of every cluster containing the key has applied
+   * R with its reload ok, at most `maxMs` (waitForFleet; logs whom it waited for, how long, and
+   * who missed the bound). Ends run() with 'stopped'. Without a status prefix, with `maxMs` 0, or
+   * when the key is not ours (any more), it is stop() and resolves undefined.
+   */
+  async drain(options: Partial<DrainOptions> = {}): Promise<FleetWaitResult | undefined> {
+    const statusPrefix = options.statusPrefix ?? this.options.drain?.statusPrefix;
+    const maxMs = options.maxMs ?? this.options.drain?.maxMs ?? 0;
+    const signal = options.signal ?? this.options.drain?.signal;
+    const lease = this.leaseId;
+    const { key, logger } = this.options;
+    if (this.stopped || !statusPrefix || maxMs <= 0 || !lease) {
+      await this.stop();
+      return undefined;
+    }
+    // From here on the key's deletion is ours, not an operator's removal: stop reacting to it.
+    this.controller.abort();
+    this.finish('stopped');
+    let deleted: { deleted: number; revision: bigint };
+    try {
+      deleted = await this.etcd.deleteAt(key, { lease });
+    } catch (err) {
+      logger.warn(`could not delete ${key} (${describeError(err)}); revoking its lease, not waiting for the fleet`);
+      await this.stop();
+      return undefined;
+    }
+    await this.stop();
+    if (deleted.deleted === 0) {
+      logger.info(`${key} was no longer on our lease; not waiting for the fleet`);
+      return undefined;
+    }
+    logger.info(`deleted ${key} at revision ${deleted.revision}; waiting up to ${Math.round(maxMs / 100) / 10}s for every watcher of its clusters to apply it`);
+    return waitForFleet(this.etcd, { statusPrefix, key, revision: deleted.revision, maxMs, logger, signal });
   }
 
   private async keepAliveLoop(): Promise<void> {

@@ -21,6 +21,13 @@ export interface SuperviseHttpServerOptions {
   readyTimeoutMs?: number;
   /** Between deregistering and closing the server on shutdown, so balancers stop sending traffic first. Default 0. */
   drainMs?: number;
+  /**
+   * On shutdown, after deleting the key: how long to wait at most for every watcher of the
+   * clusters containing it to apply the deletion (their status under `status.prefix`), ms, before
+   * `drainMs`. Default 30,000; 0: do not wait. `status: false`: no waiting for the fleet.
+   */
+  drainMaxMs?: number;
+  status?: { prefix: string; ttl?: number } | false;
   /** How long preparing the clusters' files may wait for etcd (the Supervisor's default: 30 s). */
   prepareTimeoutMs?: number;
   logger: Logger;
@@ -71,6 +78,8 @@ export async function superviseHttpServer(options: SuperviseHttpServerOptions): 
           ready: readyPath === undefined ? undefined : (signal) => httpProbe(new URL(readyPath, `${service.url()}/`).href)(signal),
           readyTimeoutMs: options.readyTimeoutMs,
           drainMs: options.drainMs,
+          drainMaxMs: options.drainMaxMs,
+          status: options.status,
           prepareTimeoutMs: options.prepareTimeoutMs,
           logger,
           metrics: options.metrics,

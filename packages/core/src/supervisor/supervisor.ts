@@ -1,8 +1,10 @@
 import type { EtcdConnection } from '../etcd/connection.js';
 import { EtcdAccessError, describeError } from '../etcd/errors.js';
 import { Registration, RegistrationTimeoutError } from '../registration/registration.js';
+import { DEFAULT_STATUS_PREFIX, DEFAULT_STATUS_TTL } from '../status/status-record.js';
 import { ClusterSync } from '../sync/cluster-sync.js';
 import type { ClusterTarget } from '../sync/cluster-target.js';
+import { StatusPublisher } from '../status/status-publisher.js';
 import { HostResolver } from '../sync/host-resolver.js';
 import { prepareCluster } from '../sync/prepare.js';
 import { aborted, sleep } from '../util/backoff.js';
@@ -30,7 +32,19 @@ export interface SupervisorOptions {
   /** Registration waits for this; none = ready once started. */
   ready?: ReadinessProbe | undefined;
   readyTimeoutMs?: number;
-  /** Between deregistering and stopping the service on shutdown, so balancers stop sending traffic. */
+  /**
+   * The fleet view (SPEC §10): this run publishes what its watches applied under `prefix` (on a
+   * lease of `ttl` seconds), and on shutdown the drain waits for the watchers publishing there.
+   * Default: the default prefix and TTL; false: no status, no waiting for the fleet (only `drainMs`).
+   */
+  status?: { prefix: string; ttl?: number } | false | undefined;
+  /**
+   * On shutdown, after deleting the own key at revision R: how long to wait at most until every
+   * live watcher of every cluster containing the key applied R with its reload ok, ms. Default
+   * 30,000; 0: do not wait.
+   */
+  drainMaxMs?: number | undefined;
+  /** On shutdown, after the fleet applied the deregistration (or drainMaxMs passed): this long more before stopping the service, for requests in flight. */
   drainMs?: number;
   /** How long `prepare` may wait for etcd before the run fails. */
   prepareTimeoutMs?: number;
@@ -78,9 +92,12 @@ export class SupervisorError extends Error {
 export class Supervisor {
   private readonly shutdownRequested = new AbortController();
   private readonly syncs = new Map<string, ClusterSync>();
+  /** Publishes what every cluster's watch applied; one lease for the run. */
+  private status: StatusPublisher | undefined;
   /** One cache of member host names for every cluster of the run. */
   private readonly resolver = new HostResolver();
   private registration: Registration | undefined;
+  private publisher: StatusPublisher | undefined;
   private state: 'starting' | 'ready' | 'stopping' = 'starting';
   private markReady!: () => void;
   private readonly becameReady = new Promise<void>((resolve) => (this.markReady = resolve));
@@ -167,7 +184,7 @@ export class Supervisor {
       return this.finish('removed', await service.stop(), 0);
     }
     if (outcome === 'shutdown' || outcome === undefined) {
-      await this.deregister();
+      await this.drainRegistration();
       const drainMs = this.options.drainMs ?? 0;
       if (drainMs > 0) {
         logger.info(`draining for ${drainMs} ms before stopping the server`);
@@ -226,7 +243,10 @@ export class Supervisor {
   }
 
   private async watchAll(revisions: Map<string, bigint>): Promise<void> {
-    const { etcd, logger, metrics, service } = this.options;
+    const { etcd, logger, metrics, service, status } = this.options;
+    // Published unless turned off (status: false), like the watch command does.
+    const publish = status === undefined ? { prefix: DEFAULT_STATUS_PREFIX } : status;
+    if (publish) this.status ??= new StatusPublisher(etcd, { prefix: publish.prefix, ttl: publish.ttl ?? DEFAULT_STATUS_TTL, command: 'run', logger, metrics });
     for (const cluster of this.options.clusters) {
       const name = cluster.target.name;
       const sync = new ClusterSync(etcd, {
@@ -242,6 +262,7 @@ export class Supervisor {
         logger,
         metrics,
         resolver: this.resolver,
+        status: this.status,
         ...(this.options.watch ? { watch: this.options.watch } : {}),
       });
       this.syncs.set(name, sync);
@@ -253,8 +274,19 @@ export class Supervisor {
     }
   }
 
-  private async deregister(): Promise<void> {
-    await this.registration?.stop();
+  /**
+   * Deregisters for a shutdown: the key deleted at R, the lease revoked, then (status on and
+   * drainMaxMs > 0) a bounded wait until the fleet applied R (Registration.drain logs whom it
+   * waited for). Just the revocation otherwise.
+   */
+  private async drainRegistration(): Promise<void> {
+    if (!this.registration) return;
+    const { status, drainMaxMs = 30_000 } = this.options;
+    if (status === false || drainMaxMs <= 0) {
+      await this.registration.stop();
+      return;
+    }
+    await this.registration.drain({ statusPrefix: status?.prefix ?? DEFAULT_STATUS_PREFIX, maxMs: drainMaxMs });
   }
 
   private async finish(end: SupervisorEnd, serviceCode: number, exitCode = serviceCode): Promise<SupervisorResult> {
@@ -262,13 +294,18 @@ export class Supervisor {
       // Whatever etcd is doing, the exit code is passed on promptly: the revocation and the
       // watches' ends get one short bound, together.
       const bound = new AbortController();
-      const done = Promise.allSettled([this.registration?.stop({ timeoutMs: this.deregisterTimeoutMs }), ...[...this.syncs.values()].map((s) => s.stop())]);
+      const done = Promise.allSettled([
+        this.registration?.stop({ timeoutMs: this.deregisterTimeoutMs }),
+        ...[...this.syncs.values()].map((s) => s.stop()),
+        this.status?.close(),
+      ]);
       const finished = await Promise.race([done.then(() => true), sleep(this.deregisterTimeoutMs + 200, bound.signal).then(() => false)]);
       bound.abort();
       if (!finished) this.options.logger.warn(`etcd did not answer within ${this.deregisterTimeoutMs} ms while stopping; exiting anyway`);
       return { end, exitCode };
     }
     await Promise.allSettled([...this.syncs.values()].map((s) => s.stop()));
+    await this.status?.close();
     await this.registration?.stop({ revoke: end !== 'removed' });
     return { end, exitCode };
   }
