@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { type EtcdConnection, type WatcherStatus, connectEtcd, connectEtcdGateway, prefixRange, statusKey } from '@cluster-control/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EtcdServer, haveEtcd, startEtcd } from '../../../test/support/etcd-server.js';
-import { runCli, spawnCli, tempDir, writeJson } from '../../../test/support/cli.js';
+import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '../../../test/support/cli.js';
 
 const PREFIX = '/cluster-control/status';
 
@@ -196,5 +196,147 @@ describe.skipIf(!haveEtcd)('status with a read-only etcd role', () => {
     expect(denied.code).toBe(1);
     expect(denied.stderr.trim().split('\n')).toHaveLength(1);
     expect(denied.stderr).toMatch(/permission denied/i);
+  });
+});
+
+// The issue's "Must show": real `watch` processes publishing, `status` reading them.
+describe.skipIf(!haveEtcd)('status: a fleet of real watchers', () => {
+  let etcd: EtcdServer;
+  let client: EtcdConnection;
+  let viewer: string;
+  const running: CliProcess[] = [];
+  beforeAll(async () => {
+    etcd = await startEtcd();
+    client = await connectEtcd({ endpoints: [etcd.endpoint] });
+    viewer = await writeJson(join(await tempDir(), 'viewer.conf'), { etcd: { endpoints: [etcd.endpoint] }, clusters: clusters('/nowhere') });
+  });
+  afterAll(async () => {
+    for (const p of running) {
+      p.kill('SIGCONT');
+      p.kill('SIGKILL');
+    }
+    client?.close();
+    await etcd?.dispose();
+  });
+
+  function clusters(dir: string, overrides: Record<string, Record<string, unknown>> = {}) {
+    return [
+      { name: 'fleet', path: '/clusters/fleet', handler: 'json', handlerConfig: join(dir, 'fleet.json'), ...overrides.fleet },
+      { name: 'failing', path: '/clusters/failing', handler: 'json', handlerConfig: join(dir, 'failing.json'), reload: ['sh', '-c', 'echo "reload says no"; exit 3'], ...overrides.failing },
+      { name: 'mixed', path: '/clusters/mixed', handler: 'json', handlerConfig: { file: join(dir, 'mixed.json'), format: 'names' }, ...overrides.mixed },
+    ];
+  }
+
+  /** A `watch <cluster> 0` process with its own configuration (status TTL, cluster overrides). */
+  async function watcher(cluster: string, options: { ttl?: number; overrides?: Record<string, Record<string, unknown>> } = {}) {
+    const dir = await tempDir();
+    const conf = await writeJson(join(dir, 'cc.conf'), {
+      etcd: { endpoints: [etcd.endpoint] },
+      ...(options.ttl ? { status: { ttl: options.ttl } } : {}),
+      clusters: clusters(dir, options.overrides),
+    });
+    const proc = spawnCli(['--conf', conf, 'watch', cluster, '0']);
+    running.push(proc);
+    await proc.waitForLog(/in sync at revision/);
+    return proc;
+  }
+
+  const status = async (...args: string[]) => {
+    const res = await runCli(['--conf', viewer, 'status', '--json', ...args]);
+    expect(res.code, res.stderr).toBe(0);
+    return (JSON.parse(res.stdout) as StatusJson).clusters;
+  };
+  const rowOf = (rows: StatusJson['clusters'][number]['watchers'], proc: CliProcess) => rows.find((w) => w.pid === proc.child.pid);
+
+  it('three watchers: SYNCED; one frozen: BEHIND and --wait names it; thawed: --wait exits 0; killed: gone within its TTL', async () => {
+    // The one to freeze keeps its key long enough to be seen frozen; the one to kill has a short TTL.
+    const frozen = await watcher('fleet', { ttl: 30 });
+    const killed = await watcher('fleet', { ttl: 3 });
+    const third = await watcher('fleet');
+    await client.put('/clusters/fleet/10.0.0.1:80', '');
+    const synced = (await waitFor(
+      async () => {
+        const [fleet] = await status('fleet');
+        return fleet!.watchers.length === 3 && fleet!.watchers.every((w) => w.state === 'SYNCED' && w.members === 1) ? fleet : undefined;
+      },
+      { timeoutMs: 20_000, what: 'three SYNCED watchers' },
+    ))!;
+    expect(new Set(synced.watchers.map((w) => w.sha256)).size).toBe(1);
+    expect(synced.hashMismatches).toEqual([]);
+    expect(synced.watchers.map((w) => w.pid).sort()).toEqual([frozen, killed, third].map((p) => p.child.pid).sort());
+
+    frozen.kill('SIGSTOP');
+    const changed = await client.put('/clusters/fleet/10.0.0.2:80', '');
+    const behind = (await waitFor(
+      async () => {
+        const [fleet] = await status('fleet');
+        const f = rowOf(fleet!.watchers, frozen);
+        const others = fleet!.watchers.filter((w) => w !== f);
+        return f?.state === 'BEHIND' && others.length === 2 && others.every((w) => w.state === 'SYNCED' && BigInt(w.appliedRevision) >= changed) ? f : undefined;
+      },
+      { timeoutMs: 15_000, what: 'the frozen watcher BEHIND, the others SYNCED' },
+    ))!;
+    expect(behind.lagRevisions).toBeGreaterThanOrEqual(1);
+    const table = await runCli(['--conf', viewer, 'status', 'fleet']);
+    console.log(table.stdout);
+    expect(table.stdout).toMatch(new RegExp(`${behind.id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+BEHIND`));
+    const started = Date.now();
+    const stuck = await runCli(['--conf', viewer, 'status', 'fleet', '--wait', '--timeout', '3']);
+    expect(stuck.code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect(stuck.stderr).toMatch(new RegExp(`^fleet: waiting for ${behind.id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(BEHIND at ${behind.appliedRevision} < \\d+\\)\\n$`));
+
+    frozen.kill('SIGCONT');
+    const thawed = await runCli(['--conf', viewer, 'status', 'fleet', '--wait', '--expect', '3', '--json', '--timeout', '20'], { timeoutMs: 30_000 });
+    expect(thawed.code, thawed.stderr).toBe(0);
+    const [after] = (JSON.parse(thawed.stdout) as StatusJson).clusters;
+    expect(after!.watchers.map((w) => w.state)).toEqual(['SYNCED', 'SYNCED', 'SYNCED']);
+    expect(after!.watchers.every((w) => w.members === 2)).toBe(true);
+
+    const killedId = rowOf(after!.watchers, killed)!.id;
+    killed.kill('SIGKILL');
+    const killedAt = Date.now();
+    await waitFor(async () => !(await status('fleet'))[0]!.watchers.some((w) => w.id === killedId), { timeoutMs: 10_000, intervalMs: 200, what: 'the killed watcher gone' });
+    const goneAfter = Date.now() - killedAt;
+    // TTL 3 s, plus etcd's expiry sweep and one `status` run.
+    expect(goneAfter).toBeLessThan(5_500);
+    console.log(`killed watcher gone from status after ${goneAfter} ms (status TTL 3 s)`);
+    expect((await status('fleet'))[0]!.watchers).toHaveLength(2);
+  });
+
+  it('a reload command that exits 3: ERROR with "exit 3"', async () => {
+    const proc = await watcher('failing');
+    await client.put('/clusters/failing/10.1.0.1:80', '');
+    const row = (await waitFor(
+      async () => {
+        const row = rowOf((await status('failing'))[0]!.watchers, proc);
+        return row?.state === 'ERROR' ? row : undefined;
+      },
+      { timeoutMs: 20_000, what: 'the watcher in ERROR' },
+    ))!;
+    expect(row.reason).toMatch(/^reload failing \(exit 3; reload says no/);
+    const table = await runCli(['--conf', viewer, 'status', 'failing']);
+    expect(table.stdout).toMatch(/ERROR\s.*exit 3\s+reload failing \(exit 3/);
+    const wait = await runCli(['--conf', viewer, 'status', 'failing', '--wait', '--timeout', '1']);
+    expect(wait.code).toBe(1);
+    expect(wait.stderr).toMatch(/^failing: waiting for \S+ \(ERROR: reload failing \(exit 3/);
+  });
+
+  it('two watchers writing different files at one revision: hash mismatch flagged', async () => {
+    const names = await watcher('mixed');
+    const objects = await watcher('mixed', { overrides: { mixed: { handlerConfig: { file: join(await tempDir(), 'mixed.json'), format: 'objects' } } } });
+    await client.put('/clusters/mixed/10.2.0.1:80', '');
+    const mixed = (await waitFor(
+      async () => {
+        const [mixed] = await status('mixed');
+        return mixed!.hashMismatches.length > 0 && mixed!.watchers.length === 2 ? mixed : undefined;
+      },
+      { timeoutMs: 20_000, what: 'a hash mismatch' },
+    ))!;
+    const [a, b] = [rowOf(mixed.watchers, names)!, rowOf(mixed.watchers, objects)!];
+    expect(a.sha256).not.toBe(b.sha256);
+    expect(Object.values(mixed.hashMismatches[0]!.hashes).flat().sort()).toEqual([a.id, b.id].sort());
+    const table = await runCli(['--conf', viewer, 'status', 'mixed']);
+    expect(table.stdout).toMatch(/! hash mismatch at revision \d+: \S+ vs \S+/);
   });
 });
