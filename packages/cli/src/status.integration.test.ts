@@ -338,5 +338,12 @@ describe.skipIf(!haveEtcd)('status: a fleet of real watchers', () => {
     expect(Object.values(mixed.hashMismatches[0]!.hashes).flat().sort()).toEqual([a.id, b.id].sort());
     const table = await runCli(['--conf', viewer, 'status', 'mixed']);
     expect(table.stdout).toMatch(/! hash mismatch at revision \d+: \S+ vs \S+/);
+
+    // A quiet cluster: the watchers confirm etcd's current revision by progress notifications.
+    const started = Date.now();
+    const quiet = await runCli(['--conf', viewer, 'status', 'mixed', '--wait', '--expect', '2', '--timeout', '20'], { timeoutMs: 30_000 });
+    expect(quiet.code, quiet.stderr).toBe(0);
+    console.log(`status --wait on a quiet cluster: ${Date.now() - started} ms`);
+    expect(Date.now() - started).toBeLessThan(12_000);
   });
 });
