@@ -99,7 +99,12 @@ export function buildProgram(version: string, dispatch: (globals: GlobalOptions,
         parseTimeout,
       ),
     )
-    .action((opts: { once?: boolean; timeout?: number }, cmd: Command) => dispatch(globals(cmd), (ctx) => heartbeat(ctx, opts)));
+    .addOption(
+      new Option('--drain-max <seconds>', 'on SIGTERM/SIGINT, after deleting the key: wait at most this long until every watcher of its clusters applied it (needs status on; 0: do not wait)')
+        .argParser(parseTimeout)
+        .default(30_000, '30'),
+    )
+    .action((opts: { once?: boolean; timeout?: number; drainMax: number }, cmd: Command) => dispatch(globals(cmd), (ctx) => heartbeat(ctx, opts)));
 
   program
     .command('watchkey')
@@ -124,7 +129,12 @@ export function buildProgram(version: string, dispatch: (globals: GlobalOptions,
     .addOption(new Option('--reload-signal <signal>', 'send this to the server after a replacement, for clusters with neither reload nor reloadSignal').argParser(parseSignal))
     .addOption(new Option('--stop-signal <signal>', 'signal that stops the server gracefully').argParser(parseSignal).default('SIGTERM'))
     .addOption(new Option('--stop-grace <seconds>', 'SIGKILL the server if it has not stopped by then').argParser(parseTimeout).default(10_000, '10'))
-    .addOption(new Option('--drain <seconds>', 'on shutdown, wait this long between deregistering and stopping the server').argParser(parseTimeout).default(2_000, '2'))
+    .addOption(
+      new Option('--drain-max <seconds>', 'on shutdown, after deleting the own key: wait at most this long until every watcher of its clusters applied it with its reload ok (needs status on; 0: do not wait)')
+        .argParser(parseTimeout)
+        .default(30_000, '30'),
+    )
+    .addOption(new Option('--drain <seconds>', 'on shutdown, wait this long more (after the fleet applied the deregistration) before stopping the server, for requests in flight').argParser(parseTimeout).default(2_000, '2'))
     .option('--metrics <addr>', 'serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT')
     .option('--check-config', 'validate the configuration and options, print the plan, and exit')
     .addOption(

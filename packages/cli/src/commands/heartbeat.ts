@@ -5,12 +5,14 @@ import { leaveLease, takeLeftLease } from '../lease-handover.js';
 import { shutdownSignal } from '../signals.js';
 
 /**
- * `heartbeat [--once] [--timeout S]`: register the own key on a lease and keep it alive. Exits 0
- * when an operator deletes the key (or revokes the lease), and on SIGTERM/SIGINT after revoking
- * the lease. A key held by another lease is waited for, never taken over (SPEC §9); `--timeout`
+ * `heartbeat [--once] [--timeout S] [--drain-max S]`: register the own key on a lease and keep it
+ * alive. Exits 0 when an operator deletes the key (or revokes the lease), and on SIGTERM/SIGINT
+ * after deleting the key and revoking the lease, then (status on, `--drain-max` > 0) waiting at
+ * most `--drain-max` until every watcher of the clusters containing the key applied its deletion
+ * (SPEC §10). A key held by another lease is waited for, never taken over (SPEC §9); `--timeout`
  * bounds that wait and any etcd outage while registering (exit 1, one line saying why).
  */
-export async function heartbeat(ctx: CommandContext, options: { once?: boolean; timeout?: number | undefined }): Promise<number> {
+export async function heartbeat(ctx: CommandContext, options: { once?: boolean; timeout?: number | undefined; drainMax?: number | undefined }): Promise<number> {
   const self = ctx.self();
   const shutdown = shutdownSignal();
   /** A failed registration: after a signal, its "stopped" is expected; otherwise one line, exit 1. */
@@ -44,7 +46,13 @@ export async function heartbeat(ctx: CommandContext, options: { once?: boolean; 
       await registration.stop();
       return 0;
     }
-    const stopOnSignal = aborted(shutdown.signal).then(() => registration.stop());
+    // On a signal: the key deleted at R, the lease revoked, then a bounded wait for the fleet (R applied everywhere).
+    const status = ctx.config.status;
+    const drainMax = options.drainMax ?? 30_000;
+    const stopOnSignal = aborted(shutdown.signal).then(async () => {
+      if (status && drainMax > 0) await registration.drain({ statusPrefix: status.prefix, maxMs: drainMax });
+      else await registration.stop();
+    });
     const end = await registration.run();
     if (end === 'stopped') await stopOnSignal;
     ctx.logger.info(end === 'removed' ? `${self.key} was removed by an operator; exiting` : 'stopped');

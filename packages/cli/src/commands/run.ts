@@ -24,6 +24,8 @@ export interface RunOptions {
   stopSignal: NodeJS.Signals;
   stopGrace: number;
   drain: number;
+  /** ms; 0: do not wait for the fleet on shutdown. */
+  drainMax: number;
   metrics?: string;
   checkConfig?: boolean;
   timeout: number;
@@ -67,6 +69,9 @@ export async function run(ctx: CommandContext, command: string[], options: RunOp
     ready,
     readyTimeoutMs: options.readyTimeout,
     drainMs: options.drain,
+    // On SIGTERM: the key deleted at R, then up to --drain-max for the fleet to apply R, then --drain.
+    status: ctx.config.status,
+    drainMaxMs: options.drainMax,
     prepareTimeoutMs: options.timeout,
     registerTimeoutMs: options.timeout,
     // Once the server has exited, its exit code is passed on within 2 s whatever etcd is doing.
@@ -110,5 +115,16 @@ function describePlan(ctx: CommandContext, command: string[], clusters: Supervis
   }
   const readiness = options.readyTcp ? `tcp ${options.readyTcp}` : options.readyHttp ? `http ${options.readyHttp}` : 'at once';
   lines.push(`server: ${command.join(' ')}; ready: ${readiness}; stop: ${options.stopSignal}, SIGKILL after ${options.stopGrace / 1000}s; drain ${options.drain / 1000}s`);
+  lines.push(describeDrain(ctx, options));
   return lines.join('\n') + '\n';
+}
+
+function describeDrain(ctx: CommandContext, options: RunOptions): string {
+  const fleet =
+    ctx.config.status === false
+      ? 'status is off: no waiting for the fleet'
+      : options.drainMax > 0
+        ? `wait up to ${options.drainMax / 1000}s for every watcher under ${ctx.config.status.prefix} to apply it`
+        : '--drain-max 0: no waiting for the fleet';
+  return `on shutdown: delete the own key, ${fleet}, then drain ${options.drain / 1000}s`;
 }
