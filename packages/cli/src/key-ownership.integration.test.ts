@@ -116,7 +116,9 @@ describe.skipIf(!haveEtcd)('owning a key', () => {
     const key = '/clusters/own/10.2.0.3:80';
     const node = spawn(['--conf', await conf('forced', key), 'heartbeat']);
     await node.waitForLog(/registered/);
-    const other = /lease ([0-9a-f]+) granted/.exec(await etcd.ctl('lease', 'grant', '30'))![1]!;
+    // etcdctl prints lease IDs zero-padded to 16 digits; our logs (and leaseOf) do not pad.
+    const granted = /lease ([0-9a-f]+) granted/.exec(await etcd.ctl('lease', 'grant', '30'))![1]!;
+    const other = BigInt(`0x${granted}`).toString(16);
     await etcd.ctl('put', key, 'forced', '--lease', other);
     await node.waitForLog(/was put on lease .* by someone else; not registered until it is free again/, 5_000);
     await sleep(1500);
