@@ -4,6 +4,9 @@ export declare const ROOT: string;
 export declare const ETCD_BIN: string;
 export declare const APP_MAIN: { lb: string; web: string; db: string };
 export declare const DEFAULT_BOUND_MS: number;
+export declare const CLI_BIN: string;
+/** The demo's clusters by the name the apps (and the CLI's config) give them → their key directory. */
+export declare const CLUSTERS: { webservers: 'webserver'; dbservers: 'dbserver' };
 
 export interface ExitResult {
   code: number | null;
@@ -63,6 +66,29 @@ export interface LbReport {
   consistent: boolean;
 }
 
+/** GET lb /fleet.json: every live watcher of the demo's clusters, from their status records. */
+export interface FleetReport {
+  statusPrefix: string;
+  clusters: {
+    name: string;
+    path: string;
+    revision: string;
+    watchers: { id: string; command: string; pid: number; state: 'SYNCED' | 'BEHIND' | 'ERROR'; reason?: string; appliedRevision: string; members: number; reload: string; hash: string }[];
+    mismatches: number;
+  }[];
+  error?: string;
+}
+
+/** What `cluster-control status <cluster> [--wait] --json` did. */
+export interface StatusRun {
+  code: number | null;
+  /** The command's run time, node's start-up included. */
+  ms: number;
+  watchers: { id: string; state: string; appliedRevision: string; pid: number }[];
+  stdout: string;
+  stderr: string;
+}
+
 export interface ShutdownSummary {
   /** Apps that exited with code 0. */
   exitedZero: number;
@@ -119,6 +145,15 @@ export declare class DemoCluster {
    * `since` (default: the last membership change). Resolves to the ms it took.
    */
   waitConverged(options?: { webs?: number; dbs?: number; timeoutMs?: number; since?: number }): Promise<number>;
+
+  /** The newest revision of any key under `${prefix}/${dir}/` (0n: none). */
+  newestRevision(dir: string): Promise<bigint>;
+  /** The revision at which `key` was deleted (seen by a watch of the prefix); waits up to `timeoutMs`. */
+  deletedAt(key: string, options?: { timeoutMs?: number }): Promise<bigint>;
+  /** The built CLI's `status <cluster> --json` (by default with `--wait --timeout 20`). */
+  statusWait(cluster: keyof typeof CLUSTERS, options?: { revision?: bigint; expect?: number; timeoutS?: number; wait?: boolean }): Promise<StatusRun>;
+  /** GET lb /fleet.json. */
+  fleet(): Promise<FleetReport>;
 
   /** Keys under `${prefix}/`. */
   keys(): Promise<string[]>;

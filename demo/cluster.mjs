@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -22,6 +22,13 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ETCD_BIN = process.env.ETCD_BIN ?? '/usr/bin/etcd';
 const CORE_DIST = join(ROOT, 'packages/core/dist/index.js');
+/** The built command line tool: the demo times the fleet's convergence with its `status --wait`. */
+export const CLI_BIN = join(ROOT, 'packages/cli/bin.js');
+/**
+ * The demo's clusters as the cluster-control CLI sees them (same names as the apps give them):
+ * the lb watches the web servers, every web server watches the databases.
+ */
+export const CLUSTERS = { webservers: 'webserver', dbservers: 'dbserver' };
 export const APP_MAIN = {
   lb: join(ROOT, 'apps/demo-lb/dist/main.js'),
   web: join(ROOT, 'apps/demo-web/dist/main.js'),
@@ -204,6 +211,11 @@ export class DemoCluster {
     this.lastChangeAt = performance.now();
     this.startedAt = undefined;
     this.shutdownPromise = undefined;
+    /** Key → its last change seen by our watch of the prefix: { type: 'put' | 'delete', revision }. */
+    this.keyLog = new Map();
+    this.keyWatch = undefined;
+    /** The CLI's configuration for this run (etcd endpoints, the two clusters), for `status`. */
+    this.cliConf = undefined;
     this.exitHook = () => this.killEverythingNow();
     process.on('exit', this.exitHook);
   }
@@ -256,8 +268,26 @@ export class DemoCluster {
     this.workDir = await mkdtemp(join(tmpdir(), `cc-demo-${this.runId}-`));
     if (this.etcdList) await this.useExternalEtcd(this.etcdList);
     else await this.startOwnEtcd();
-    const { connectEtcd } = await import(CORE_DIST);
+    const { connectEtcd, prefixRange } = await import(CORE_DIST);
     this.conn = await connectEtcd({ endpoints: this.endpoints, timeoutMs: 5_000 });
+    // Every change under the prefix with its revision, so a step knows which revision the fleet
+    // must apply (a delete's, a lease expiry's), whatever else etcd is doing meanwhile.
+    const from = (await this.conn.range(prefixRange(`${this.prefix}/`), { limit: 1 })).revision + 1n;
+    this.keyWatch = await this.conn.watch(prefixRange(`${this.prefix}/`), from, {
+      onEvents: (events) => {
+        for (const e of events) this.keyLog.set(e.key, { type: e.type, revision: e.modRevision });
+      },
+      onProgress: () => {},
+      onBroken: (err) => this.log(`watch of ${this.prefix}/ broke: ${err.message}`),
+    });
+    this.cliConf = join(this.workDir, 'cluster-control.conf');
+    await writeFile(
+      this.cliConf,
+      JSON.stringify({
+        etcd: { endpoints: this.endpoints },
+        clusters: Object.entries(CLUSTERS).map(([name, dir]) => ({ name, path: `${this.prefix}/${dir}`, handler: 'json', handlerConfig: join(this.workDir, `${name}.json`) })),
+      }),
+    );
 
     this.startedAt = performance.now();
     const starts = [];
@@ -446,6 +476,64 @@ export class DemoCluster {
   }
 
   // -------------------------------------------------------------------------------------------
+  // The fleet: what every watcher published (SPEC §10), read with the CLI's `status`
+
+  /** The newest revision of any key under `${prefix}/${dir}/` (0n: none). */
+  async newestRevision(dir) {
+    const { prefixRange } = await import(CORE_DIST);
+    return this.conn.newestModRevision(prefixRange(`${this.prefix}/${dir}/`));
+  }
+
+  /**
+   * The revision at which `key` was deleted (an operator's delete, a deregistration, a lease
+   * expiry), as our watch of the prefix saw it; waits for it up to `timeoutMs`.
+   */
+  async deletedAt(key, { timeoutMs = DEFAULT_BOUND_MS } = {}) {
+    const deleted = () => {
+      const last = this.keyLog.get(key);
+      return last?.type === 'delete' ? last.revision : undefined;
+    };
+    return this.waitFor(deleted, { boundMs: timeoutMs, what: `${key} was not deleted` });
+  }
+
+  /**
+   * Runs the built CLI's `status <cluster> --wait --json` (with `--revision`, `--expect`, and
+   * `--timeout` in seconds; `wait: false`: plain `status <cluster> --json`) against this run's etcd. Resolves to
+   * { code, ms, watchers: [{ id, state, appliedRevision, pid }], stdout, stderr } (`ms`: the
+   * command's own run time, node's start-up included). Never rejects on exit code 1.
+   */
+  statusWait(cluster, { revision, expect, timeoutS = 20, wait = true } = {}) {
+    if (!existsSync(CLI_BIN)) throw new DemoError(`${CLI_BIN} is missing: run \`npx turbo run build\` first`);
+    if (!CLUSTERS[cluster]) throw new DemoError(`unknown cluster ${cluster}`);
+    const args = [CLI_BIN, '--conf', this.cliConf, 'status', cluster, '--json', ...(wait ? ['--wait', '--timeout', String(timeoutS)] : [])];
+    if (revision !== undefined) args.push('--revision', String(revision));
+    if (expect !== undefined) args.push('--expect', String(expect));
+    const t0 = performance.now();
+    return new Promise((res) => {
+      const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.once('error', (err) => res({ code: null, ms: Math.round(performance.now() - t0), watchers: [], stdout, stderr: stderr + err.message }));
+      child.once('close', (code) => {
+        let watchers = [];
+        try {
+          watchers = JSON.parse(stdout).clusters.flatMap((c) => c.watchers.map((w) => ({ id: w.id, state: w.state, appliedRevision: w.appliedRevision, pid: w.pid })));
+        } catch {
+          // not JSON (an error): stderr says why
+        }
+        res({ code, ms: Math.round(performance.now() - t0), watchers, stdout, stderr });
+      });
+    });
+  }
+
+  /** GET lb /fleet.json: the fleet table the page shows. */
+  fleet() {
+    return this.fetchLb('/fleet.json', (res) => res.json());
+  }
+
+  // -------------------------------------------------------------------------------------------
   // Reports and convergence
 
   async fetchLb(path, parse) {
@@ -592,6 +680,8 @@ export class DemoCluster {
         // Never leave them in a shared etcd (ours is deleted with its data dir anyway).
         if (this.externalEtcd) for (const key of await this.keys().catch(() => [])) await this.conn.delete(key).catch(() => {});
       }
+      this.keyWatch?.close();
+      this.keyWatch = undefined;
       this.conn.close();
       this.conn = undefined;
     }

@@ -1,6 +1,8 @@
 // The load balancer's page in a real browser (playwright-core driving Debian's chromium) against the
 // real demo cluster (demo/cluster.mjs: etcd, 1 lb, 2 web servers, 1 database): one row per web
-// server, live updates over server-sent events without a reload, disagreeing rows marked.
+// server, live updates over server-sent events without a reload, disagreeing rows marked; and the
+// fleet table (SPEC §10): every watcher of both clusters with its state and applied revision, from
+// their status records, agreeing with `cluster-control status --wait`.
 // Screenshots go to test-artifacts/ (gitignored).
 
 import { mkdir } from 'node:fs/promises';
@@ -41,6 +43,34 @@ function rows(page: Page): Promise<Row[]> {
       disagrees: el.classList.contains('disagrees'),
     })),
   );
+}
+
+interface WatcherRow {
+  cluster: string | undefined;
+  pid: number;
+  /** The state as shown (the cell's text) and as the row's data-state. */
+  state: string;
+  dataState: string | undefined;
+  applied: bigint;
+  members: number;
+}
+
+/** The fleet table as the page shows it now, sorted by cluster and pid. */
+async function fleetRows(page: Page): Promise<WatcherRow[]> {
+  const raw = await page.$$eval('#fleet tr.watcher', (els) =>
+    els.map((el) => {
+      const e = el as HTMLElement;
+      return {
+        cluster: e.dataset.cluster,
+        pid: Number(e.dataset.pid),
+        state: e.querySelector('td.state .state')?.textContent ?? '',
+        dataState: e.dataset.state,
+        applied: e.querySelector('td.applied')?.textContent ?? '',
+        members: Number(e.querySelector('td.members')?.textContent),
+      };
+    }),
+  );
+  return raw.map((r) => ({ ...r, applied: BigInt(r.applied || '0') })).sort((a, b) => String(a.cluster).localeCompare(String(b.cluster)) || a.pid - b.pid);
 }
 
 const expected = (webs: string[], ids: string[]): Row[] => [...webs].sort().map((web) => ({ web, ids, disagrees: false }));
@@ -139,5 +169,53 @@ describe.skipIf(!haveServer(CHROMIUM) || !haveEtcdToUse)('the load balancer page
     expect(await page.evaluate(() => (window as unknown as { __marker?: number }).__marker)).toBe(1);
     expect(navigations).toEqual([]);
     await c.waitConverged({ webs: 2, dbs: 2 });
+  });
+
+  it('shows the fleet table: every watcher of both clusters SYNCED at the newest change, updating live, as status --wait sees it', async () => {
+    const c = cluster!;
+    const pids = (kind: string) => c.apps.filter((a) => a.kind === kind && a.running).map((a) => a.pid!).sort((a, b) => a - b);
+    const lbPid = c.lb!.pid!;
+    const webPids = pids('web');
+    expect(webPids).toHaveLength(2);
+    /** What the table must show once every watcher applied the newest change of its cluster. */
+    const settled = async () => {
+      const newest = { webservers: await c.newestRevision('webserver'), dbservers: await c.newestRevision('dbserver') };
+      const rows = await fleetRows(page);
+      return rows.map((r) => ({
+        cluster: r.cluster,
+        pid: r.pid,
+        state: r.state,
+        dataState: r.dataState,
+        caughtUp: r.applied >= newest[r.cluster as keyof typeof newest],
+        members: r.members,
+      }));
+    };
+    const want = (dbs: number) => [
+      ...webPids.map((pid) => ({ cluster: 'dbservers', pid, state: 'SYNCED', dataState: 'SYNCED', caughtUp: true, members: dbs })),
+      // The lb's watcher of the web servers (the rogue one of the test before is gone again).
+      { cluster: 'webservers', pid: lbPid, state: 'SYNCED', dataState: 'SYNCED', caughtUp: true, members: 2 },
+    ];
+    await expect.poll(() => settled(), { timeout: 20_000 }).toEqual(want(2));
+    const before = (await fleetRows(page)).filter((r) => r.cluster === 'dbservers').map((r) => r.applied);
+
+    // A third database: both web servers' rows move to its revision, live (no reload of the page).
+    await c.addDb();
+    const revision = await c.newestRevision('dbserver');
+    expect(revision).toBeGreaterThan(before.reduce((a, b) => (a > b ? a : b)));
+    await expect.poll(() => settled(), { timeout: 20_000 }).toEqual(want(3));
+    expect(navigations).toEqual([]);
+    // The CLI agrees: status --wait for that revision exits 0 with the same two watchers, SYNCED.
+    const run = await c.statusWait('dbservers', { revision, expect: 2, timeoutS: 10 });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.watchers.map((w) => [w.pid, w.state]).sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual(webPids.map((pid) => [pid, 'SYNCED']));
+    // And /fleet.json (what the events carry) says the same.
+    const fleet = await c.fleet();
+    expect(fleet.clusters.map((cl) => [cl.name, cl.watchers.length, cl.watchers.every((w) => w.state === 'SYNCED')])).toEqual([
+      ['webservers', 1, true],
+      ['dbservers', 2, true],
+    ]);
+    await c.waitConverged({ webs: 2, dbs: 3 });
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-lb-page-fleet.png'), fullPage: true, animations: 'disabled' });
   });
 });

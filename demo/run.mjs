@@ -22,7 +22,11 @@ cluster-control. Starts 1 lb, 3 web servers and 2 databases, then:
   4. kills a web server with SIGKILL (it disappears when its lease expires, after the TTL)
   5. shuts everything down (SIGTERM: every process exits 0, no keys left)
 After each step it waits until the LB lists exactly the live web servers, each reporting exactly
-the live databases, and prints the LB's report (GET /report.txt) and how long that took.
+the live databases, and prints the LB's report (GET /report.txt) and how long that took. Alongside,
+it times the same convergence as cluster-control itself sees it: \`cluster-control status <cluster>
+--wait --revision R --expect N --timeout 20\` (the built CLI) for each cluster the step changed,
+R being the step's change in etcd; it exits 0 once every live watcher reports R applied (and
+reloaded) with none ERROR. The page (--keep) shows those watchers live in its fleet table.
 
 Options:
   --ttl N   registration lease TTL in whole seconds, >= 2 (default 5)
@@ -49,6 +53,8 @@ const indent = (text) =>
 const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 const fmtMs = (ms) => `${String(ms).padStart(5)} ms`;
+/** --timeout of every `status --wait` (the CLI's, seconds). */
+const FLEET_TIMEOUT_S = 20;
 
 class Runner {
   constructor(options, signal) {
@@ -68,11 +74,43 @@ class Runner {
     this.label = label;
   }
 
-  /** Prints the step's line with its convergence time, then the LB's text report. */
-  async print(ms, detail = '') {
+  /** Prints the step's line with its convergence time, the status --wait timings, then the LB's text report. */
+  async print(ms, detail = '', fleet = []) {
     const head = `step ${this.step}  ${this.label}`;
     console.log(`\n${head.padEnd(62)} converged in ${fmtMs(ms)}${detail ? `\n        ${detail}` : ''}`);
+    for (const f of fleet) {
+      const what = `status ${f.cluster} --wait (${plural(f.watchers.length, 'watcher')} ${[...new Set(f.watchers.map((w) => w.state))].join('/') || '-'}, rev ${f.revision})`;
+      console.log(`        ${what.padEnd(54)} exit 0 at ${fmtMs(f.atMs)}   (the command ran ${f.ms} ms)`);
+    }
     console.log(indent(await this.cluster.reportText()));
+  }
+
+  /**
+   * \`cluster-control status <cluster> --wait --revision R --expect N\` for each of \`specs\`
+   * ({ cluster, revision: bigint or a promise of one, expect }), each started as soon as its R is
+   * known (so it runs alongside the end-to-end wait), timed from \`since\` like the step. Throws a
+   * DemoError naming who held it up when one exits non-zero.
+   */
+  async fleetWait(specs, since = this.cluster.lastChangeAt) {
+    return Promise.all(
+      specs.map(async ({ cluster, revision, expect }) => {
+        const r = await revision;
+        const out = await this.cluster.statusWait(cluster, { revision: r, expect, timeoutS: FLEET_TIMEOUT_S });
+        const atMs = Math.round(performance.now() - since);
+        if (out.code !== 0) {
+          throw new DemoError(`cluster-control status ${cluster} --wait --revision ${r}${expect !== undefined ? ` --expect ${expect}` : ''} exited ${out.code} after ${out.ms} ms:\n${(out.stderr || out.stdout).trimEnd()}`);
+        }
+        return { cluster, revision: r, expect, atMs, ...out };
+      }),
+    );
+  }
+
+  /** Runs the step's end-to-end wait and its fleet waits together; both must succeed. */
+  async converge(waitArgs, specs, since) {
+    const fleet = this.fleetWait(specs, since);
+    fleet.catch(() => {}); // awaited below; a failure of the end-to-end wait wins
+    const ms = await this.cluster.waitConverged(waitArgs);
+    return { ms, fleet: await fleet };
   }
 
   async startUp() {
@@ -87,49 +125,70 @@ class Runner {
     console.log(`          web ${c.liveWebs().map((w) => w.name).join('  ')}`);
     console.log(`          db  ${c.liveDbs().map((d) => `${d.id}=${d.name}`).join('  ')}`);
     console.log(`page      ${c.pageUrl}`);
+    // What a `status` run costs here without waiting (node start-up, config, two reads): the floor
+    // of every `status --wait` time below.
+    const floor = await c.statusWait('webservers', { wait: false });
+    console.log(`status    \`cluster-control status webservers --json\` (no --wait) ran ${floor.ms} ms: the floor of the --wait times below`);
   }
 
   /** 1. The first report, timed from the launch of the apps. */
   async firstReport() {
+    const c = this.cluster;
     this.begin('first report: 1 lb, 3 web, 2 db');
-    const ms = await this.cluster.waitConverged({ webs: 3, dbs: 2 });
-    await this.print(ms, 'timed from the launch of the apps');
+    const { ms, fleet } = await this.converge({ webs: 3, dbs: 2 }, [
+      { cluster: 'webservers', revision: c.newestRevision('webserver'), expect: 1 },
+      { cluster: 'dbservers', revision: c.newestRevision('dbserver'), expect: 3 },
+    ]);
+    await this.print(ms, 'timed from the launch of the apps', fleet);
   }
 
   /** 2. A third database joins: every web server must pick it up. */
   async addDatabase() {
     this.begin('add a database');
-    const db = await this.cluster.addDb();
+    const c = this.cluster;
+    const db = await c.addDb();
     this.label = `add a database: ${db.id} (${db.name})`;
-    const ms = await this.cluster.waitConverged({ webs: 3, dbs: 3 });
-    await this.print(ms, 'timed from its registration');
+    const { ms, fleet } = await this.converge({ webs: 3, dbs: 3 }, [{ cluster: 'dbservers', revision: c.newestRevision('dbserver'), expect: 3 }]);
+    await this.print(ms, 'timed from its registration', fleet);
   }
 
   /** 3. An operator deletes web server 2's key: it must exit 0 by itself and leave the LB. */
   async removeWebServer() {
     const c = this.cluster;
     this.begin(`remove web server ${c.webName(2)} (delete its key)`);
+    const since = performance.now();
+    const fleet = this.fleetWait([{ cluster: 'webservers', revision: c.deletedAt(c.webs.get(2).key), expect: 1 }], since);
+    fleet.catch(() => {});
     const { exitMs } = await c.removeWeb(2);
     const ms = await c.waitConverged({ webs: 2, dbs: 3 });
-    await this.print(ms, `it exited 0 by itself ${exitMs} ms after its key was deleted`);
+    await this.print(ms, `it exited 0 by itself ${exitMs} ms after its key was deleted`, await fleet);
   }
 
   /** 4. Web server 3 crashes: the LB drops it once its lease expires. */
   async killWebServer() {
     const c = this.cluster;
     this.begin(`kill web server ${c.webName(3)} (SIGKILL)`);
+    const key = c.webs.get(3).key;
     await c.killWeb(3);
-    const ms = await c.waitConverged({ webs: 1, dbs: 3, timeoutMs: (c.ttl + 10) * 1000 });
-    await this.print(ms, `its key went with its lease: ttl ${c.ttl} s, the last keep-alive up to ttl/3 before the kill`);
+    const { ms, fleet } = await this.converge({ webs: 1, dbs: 3, timeoutMs: (c.ttl + 10) * 1000 }, [
+      { cluster: 'webservers', revision: c.deletedAt(key, { timeoutMs: (c.ttl + 10) * 1000 }), expect: 1 },
+    ]);
+    await this.print(ms, `its key went with its lease: ttl ${c.ttl} s, the last keep-alive up to ttl/3 before the kill`, fleet);
   }
 
   /** 5. SIGTERM everything; nothing may be left. */
   async shutDown() {
     const c = this.cluster;
     this.begin('shut down (SIGTERM)');
+    const since = performance.now();
+    // The load balancer (still running) must apply every web server's deregistration.
+    const webKeys = c.liveWebs().map((w) => c.webs.get(w.n).key);
+    const revision = Promise.all(webKeys.map((k) => c.deletedAt(k))).then((rs) => rs.reduce((a, b) => (a > b ? a : b), 0n));
+    const fleet = this.fleetWait([{ cluster: 'webservers', revision, expect: 1 }], since);
+    fleet.catch(() => {});
     const { webs, dbs } = await c.stopWebsAndDbs();
     const ms = await c.waitConverged({ webs: 0, dbs: 0 });
-    await this.print(ms, `${plural(webs, 'web server')} and ${plural(dbs, 'database')} exited 0, deregistered`);
+    await this.print(ms, `${plural(webs, 'web server')} and ${plural(dbs, 'database')} exited 0, deregistered`, await fleet);
     const { exitedZero, killedOnPurpose } = await c.shutdown();
     console.log(`        then the lb${c.externalEtcd ? '' : ' and etcd'}: ${exitedZero} apps exited 0 (and ${killedOnPurpose} SIGKILLed on purpose),`);
     console.log(`        no keys left under ${c.prefix}/, no processes left, ${c.externalEtcd ? 'etcd untouched' : 'etcd stopped'}, temp dirs removed`);
@@ -222,7 +281,7 @@ async function main() {
   const runner = new Runner(options, abort.signal);
   try {
     await runner.run(stopped);
-    if (!options.keep) console.log(`\ndemo passed: ${runner.step} steps converged (bounds: ${DEFAULT_BOUND_MS / 1000} s a step, ${options.ttl + 10} s for the kill)`);
+    if (!options.keep) console.log(`\ndemo passed: ${runner.step} steps converged, each also by \`cluster-control status --wait\` (bounds: ${DEFAULT_BOUND_MS / 1000} s a step, ${options.ttl + 10} s for the kill)`);
     return 0;
   } catch (err) {
     const interrupted = err instanceof Interrupted;

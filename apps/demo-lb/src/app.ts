@@ -4,6 +4,7 @@ import type { Logger } from '@cluster-control/core';
 import type { Observation } from './agreement.js';
 import { EventHub, formatEvent } from './events.js';
 import { fetchErrorMessage, getJson } from './fetch-json.js';
+import { type FleetCluster, type FleetReport, FleetPoller } from './fleet.js';
 import { contentSecurityPolicy, renderPage } from './html.js';
 import { type Peer, readPeers } from './members.js';
 import { Poller } from './poller.js';
@@ -13,9 +14,18 @@ import { renderText } from './text-report.js';
 export const POLL_INTERVAL_MS = 250;
 export const WEB_TIMEOUT_MS = 1000;
 
+/** Where the fleet table comes from: a read of every watcher's status record (fleet.ts). */
+export interface FleetOptions {
+  read: () => Promise<FleetCluster[]>;
+  statusPrefix: string;
+  intervalMs?: number;
+}
+
 /**
  * The load balancer: keeps the web-server list from webservers.json, asks every web server's
- * /report, keeps the latest report, and serves it as HTML, text, JSON and an event stream.
+ * /report, keeps the latest report, and serves it as HTML, text, JSON and an event stream. With
+ * `fleet`, it also reads what every watcher of the demo's clusters published (their status
+ * records) and serves that fleet table alongside (/fleet.json, `fleet` events).
  */
 export class LbApp {
   private webServers: Peer[] = [];
@@ -23,11 +33,13 @@ export class LbApp {
   private key: string;
   private readonly events = new EventHub();
   private readonly poller: Poller;
+  private readonly fleet: FleetPoller | undefined;
 
   constructor(
     private readonly name: string,
     private readonly file: string,
     private readonly logger: Logger,
+    fleet?: FleetOptions,
   ) {
     this.report = buildReport(name, new Date(), []);
     this.key = reportKey(this.report);
@@ -37,16 +49,19 @@ export class LbApp {
       onRound: (observations) => this.update(observations),
       intervalMs: POLL_INTERVAL_MS,
     });
+    if (fleet) this.fleet = new FleetPoller(fleet.read, fleet.statusPrefix, (report) => this.fleetChanged(report), fleet.intervalMs);
   }
 
   /** Reads the list and polls once, so the first page already shows every web server. */
   async start(): Promise<void> {
     await this.load();
     await this.poller.start();
+    await this.fleet?.start();
   }
 
   async stop(): Promise<void> {
     await this.poller.stop();
+    await this.fleet?.stop();
     this.events.close();
   }
 
@@ -63,6 +78,16 @@ export class LbApp {
 
   current(): LbReport {
     return this.report;
+  }
+
+  /** The fleet table (empty when the app reads no status). */
+  currentFleet(): FleetReport {
+    return this.fleet?.current() ?? { statusPrefix: '', clusters: [] };
+  }
+
+  private fleetChanged(report: FleetReport): void {
+    if (report.error) this.logger.warn(`fleet: could not read the status records: ${report.error}`);
+    this.events.broadcast('fleet', JSON.stringify(report));
   }
 
   private async ask(peer: Peer): Promise<Observation> {
@@ -97,18 +122,21 @@ export class LbApp {
     switch (path) {
       case '/': {
         const nonce = randomBytes(16).toString('base64');
-        send('text/html; charset=utf-8', renderPage(this.report, nonce), { 'content-security-policy': contentSecurityPolicy(nonce), 'referrer-policy': 'no-referrer' });
+        send('text/html; charset=utf-8', renderPage(this.report, nonce, this.currentFleet()), { 'content-security-policy': contentSecurityPolicy(nonce), 'referrer-policy': 'no-referrer' });
         return;
       }
       case '/report.json':
         send('application/json; charset=utf-8', JSON.stringify(this.report) + '\n');
+        return;
+      case '/fleet.json':
+        send('application/json; charset=utf-8', JSON.stringify(this.currentFleet()) + '\n');
         return;
       case '/report.txt':
         send('text/plain; charset=utf-8', renderText(this.report));
         return;
       case '/events':
         if (head) send('text/event-stream; charset=utf-8', '');
-        else this.events.add(res, formatEvent('report', JSON.stringify(this.report)));
+        else this.events.add(res, formatEvent('report', JSON.stringify(this.report)) + formatEvent('fleet', JSON.stringify(this.currentFleet())));
         return;
       case '/healthz':
         send('text/plain; charset=utf-8', 'ok\n');

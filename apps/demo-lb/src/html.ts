@@ -1,4 +1,5 @@
 import type { WebServerRow } from './agreement.js';
+import type { FleetCluster, FleetReport, FleetWatcher } from './fleet.js';
 import type { LbReport } from './report.js';
 
 // The load balancer's page: one self-contained document (inline CSS and JS, no external
@@ -46,7 +47,30 @@ export function renderRow(row: WebServerRow): string {
   );
 }
 
-export function renderPage(report: LbReport, nonce: string): string {
+/** One watcher's row of the fleet table (class `watcher`, not `row`: those are the web servers). */
+export function renderWatcherRow(cluster: string, w: FleetWatcher): string {
+  const cells = [w.id, `${w.command} ${w.pid}`, w.state, w.appliedRevision, String(w.members), w.reload, w.hash];
+  const classes = ['id', 'proc', 'state', 'applied', 'members', 'reload', 'hash'];
+  return (
+    `<tr class="watcher ${w.state.toLowerCase()}" data-cluster="${escapeHtml(cluster)}" data-watcher="${escapeHtml(w.id)}" data-state="${escapeHtml(w.state)}" data-applied="${escapeHtml(w.appliedRevision)}" data-pid="${w.pid}">` +
+    cells.map((text, i) => `<td class="${classes[i]}">${i === 2 ? `<span class="state ${w.state.toLowerCase()}">${escapeHtml(text)}</span>${w.reason ? `<span class="error">${escapeHtml(w.reason)}</span>` : ''}` : escapeHtml(text)}</td>`).join('') +
+    `</tr>`
+  );
+}
+
+/** One cluster's part of the fleet table. */
+export function renderFleetCluster(c: FleetCluster): string {
+  const rows = c.watchers.map((w) => renderWatcherRow(c.name, w)).join('');
+  return (
+    `<tbody class="fleet-cluster" data-cluster="${escapeHtml(c.name)}">` +
+    `<tr class="cluster-head"><th colspan="7"><span class="cname">${escapeHtml(c.name)}</span> <code>${escapeHtml(c.path)}/</code> newest revision <span class="rev">${escapeHtml(c.revision)}</span>` +
+    ` · ${c.watchers.length} watcher${c.watchers.length === 1 ? '' : 's'}${c.mismatches > 0 ? ' · <span class="error">hash mismatch</span>' : ''}</th></tr>` +
+    (rows || '<tr class="nowatchers"><td colspan="7"><span class="none">no live watchers</span></td></tr>') +
+    `</tbody>`
+  );
+}
+
+export function renderPage(report: LbReport, nonce: string, fleet: FleetReport = { statusPrefix: '', clusters: [] }): string {
   const n = escapeHtml(nonce);
   const consistent = report.consistent;
   return `<!doctype html>
@@ -82,6 +106,12 @@ export function renderPage(report: LbReport, nonce: string): string {
     <span>updated <time id="generated-at" datetime="${escapeHtml(report.generatedAt)}">${escapeHtml(report.generatedAt)}</time></span>
     <span><a href="/report.txt">text</a> · <a href="/report.json">JSON</a></span>
   </footer>
+  <h2>Fleet <span class="sub">every watcher's status record${fleet.statusPrefix ? ` under <code id="status-prefix">${escapeHtml(fleet.statusPrefix)}/</code>` : ''}</span></h2>
+  <table id="fleet">
+    <thead><tr><th>Watcher</th><th>Process</th><th>State</th><th>Applied</th><th>Members</th><th>Reload</th><th>Hash</th></tr></thead>
+    ${fleet.clusters.map(renderFleetCluster).join('')}
+  </table>
+  <p id="fleet-error" class="error"${fleet.error ? '' : ' hidden'}>${escapeHtml(fleet.error ?? '')}</p>
 </main>
 <script nonce="${n}">${SCRIPT}</script>
 </body>
@@ -129,6 +159,16 @@ tr.disagrees td:first-child { box-shadow: inset 4px 0 0 #d92d20; }
 tr.disagrees td.name { color: var(--bad); }
 tr.changed td { animation: flash 1.2s ease-out; }
 @keyframes flash { from { background: rgba(253, 176, 34, .35); } }
+h2 { margin: 32px 0 10px; font-size: 17px; font-weight: 650; }
+h2 .sub { font-size: 13px; font-weight: 400; margin-left: 8px; }
+#fleet td { padding: 8px 16px; font-size: 13px; }
+#fleet td.id, #fleet td.hash, #fleet td.applied { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+#fleet tr.cluster-head th { text-transform: none; letter-spacing: 0; font-size: 13px; color: var(--fg); background: var(--bg); }
+#fleet tr.cluster-head .cname { font-weight: 650; }
+.state { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px; font-weight: 600; }
+.state.synced { color: var(--ok); background: var(--ok-bg); }
+.state.behind { color: #b54708; background: #fef0c7; }
+.state.error { color: var(--bad); background: var(--bad-bg); }
 #empty { text-align: center; color: var(--muted); padding: 24px; }
 footer { display: flex; flex-wrap: wrap; gap: 8px 24px; justify-content: space-between; margin-top: 14px; color: var(--muted); font-size: 13px; }
 a { color: inherit; }
@@ -205,6 +245,60 @@ const SCRIPT = `
     updates++;
     document.body.setAttribute('data-updates', String(updates));
   }
+  var fleet = document.getElementById('fleet');
+  function renderFleet(report) {
+    Array.prototype.slice.call(fleet.querySelectorAll('tbody')).forEach(function (b) { b.remove(); });
+    report.clusters.forEach(function (c) {
+      var body = el('tbody', 'fleet-cluster');
+      body.setAttribute('data-cluster', c.name);
+      var head = el('tr', 'cluster-head');
+      var th = el('th');
+      th.colSpan = 7;
+      th.appendChild(el('span', 'cname', String(c.name)));
+      th.appendChild(document.createTextNode(' '));
+      th.appendChild(el('code', null, c.path + '/'));
+      th.appendChild(document.createTextNode(' newest revision '));
+      th.appendChild(el('span', 'rev', String(c.revision)));
+      th.appendChild(document.createTextNode(' \u00b7 ' + c.watchers.length + (c.watchers.length === 1 ? ' watcher' : ' watchers')));
+      if (c.mismatches > 0) { th.appendChild(document.createTextNode(' \u00b7 ')); th.appendChild(el('span', 'error', 'hash mismatch')); }
+      head.appendChild(th);
+      body.appendChild(head);
+      if (c.watchers.length === 0) {
+        var none = el('tr', 'nowatchers');
+        var td = el('td');
+        td.colSpan = 7;
+        td.appendChild(el('span', 'none', 'no live watchers'));
+        none.appendChild(td);
+        body.appendChild(none);
+      }
+      c.watchers.forEach(function (w) {
+        var tr = el('tr', 'watcher ' + String(w.state).toLowerCase());
+        tr.setAttribute('data-cluster', c.name);
+        tr.setAttribute('data-watcher', w.id);
+        tr.setAttribute('data-state', w.state);
+        tr.setAttribute('data-applied', w.appliedRevision);
+        tr.setAttribute('data-pid', String(w.pid));
+        tr.appendChild(el('td', 'id', String(w.id)));
+        tr.appendChild(el('td', 'proc', w.command + ' ' + w.pid));
+        var st = el('td', 'state');
+        st.appendChild(el('span', 'state ' + String(w.state).toLowerCase(), String(w.state)));
+        if (w.reason) st.appendChild(el('span', 'error', String(w.reason)));
+        tr.appendChild(st);
+        tr.appendChild(el('td', 'applied', String(w.appliedRevision)));
+        tr.appendChild(el('td', 'members', String(w.members)));
+        tr.appendChild(el('td', 'reload', String(w.reload)));
+        tr.appendChild(el('td', 'hash', String(w.hash)));
+        body.appendChild(tr);
+      });
+      fleet.appendChild(body);
+    });
+    var error = document.getElementById('fleet-error');
+    error.textContent = report.error || '';
+    error.hidden = !report.error;
+    fleetUpdates++;
+    document.body.setAttribute('data-fleet-updates', String(fleetUpdates));
+  }
+  var fleetUpdates = 0;
   var live = document.getElementById('live');
   var liveText = document.getElementById('live-text');
   function setLive(state) {
@@ -217,6 +311,9 @@ const SCRIPT = `
   source.onerror = function () { setLive(source.readyState === EventSource.CLOSED ? 'offline' : 'reconnecting'); };
   source.addEventListener('report', function (event) {
     try { render(JSON.parse(event.data)); setLive('live'); } catch (err) { console.error('bad report event', err); }
+  });
+  source.addEventListener('fleet', function (event) {
+    try { renderFleet(JSON.parse(event.data)); } catch (err) { console.error('bad fleet event', err); }
   });
 })();
 `;

@@ -1,18 +1,32 @@
 #!/usr/bin/env node
 import { join } from 'node:path';
-import { superviseHttpServer } from '@cluster-control/core';
+import { DEFAULT_STATUS_PREFIX, type EtcdConnection, connectEtcd, superviseHttpServer } from '@cluster-control/core';
 import { json } from '@cluster-control/handlers';
 import { SUPERVISION, dataDir, runApp } from './args.js';
 import { USAGE, parseLbArgs } from './cli.js';
 import { LbApp } from './app.js';
+import { FleetReader } from './fleet.js';
 
 // Registered as <prefix>/loadbalancer/HOST:PORT once /healthz answers; watches <prefix>/webserver
-// into <data-dir>/webservers.json and reads it again after each replacement.
+// into <data-dir>/webservers.json and reads it again after each replacement. The page's fleet
+// table: what every watcher of <prefix>/webserver and <prefix>/dbserver published under the
+// status prefix, read on a connection of its own.
 await runApp('demo-lb', USAGE, parseLbArgs, async (args, logger) => {
   const data = await dataDir(args, 'demo-lb');
+  let conn: EtcdConnection | undefined;
+  let reader: FleetReader | undefined;
+  const sources = [
+    { name: 'webservers', path: `${args.prefix}/webserver` },
+    { name: 'dbservers', path: `${args.prefix}/dbserver` },
+  ];
   try {
     const file = join(data.dir, 'webservers.json');
-    const app = new LbApp(args.name, file, logger);
+    const read = async () => {
+      conn ??= await connectEtcd({ endpoints: args.etcd, timeoutMs: 2_000 });
+      reader ??= new FleetReader(conn, sources, DEFAULT_STATUS_PREFIX);
+      return reader.read();
+    };
+    const app = new LbApp(args.name, file, logger, { read, statusPrefix: DEFAULT_STATUS_PREFIX });
     const { exitCode } = await superviseHttpServer({
       etcd: { endpoints: args.etcd },
       self: { key: `${args.prefix}/loadbalancer/${args.name}`, value: '{}', ttl: args.ttl },
@@ -23,6 +37,7 @@ await runApp('demo-lb', USAGE, parseLbArgs, async (args, logger) => {
     });
     return exitCode;
   } finally {
+    conn?.close();
     await data.dispose();
   }
 });

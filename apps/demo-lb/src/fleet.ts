@@ -1,0 +1,177 @@
+import {
+  type EtcdClient,
+  type RunOutcome,
+  DEFAULT_STATUS_PREFIX,
+  describeError,
+  hashMismatches,
+  parseWatcherStatus,
+  prefixRange,
+  statusClusterPrefix,
+  watcherState,
+} from '@cluster-control/core';
+
+// The fleet table of the load balancer's page (SPEC §10): every watcher of the demo's clusters
+// publishes what it applied under the status prefix (core's StatusPublisher, on by default in
+// the Supervisor); the load balancer reads those records back with core's helpers and pushes
+// them to the page next to its own report. Values come from etcd: parsed, never trusted.
+
+/** One live watcher of a cluster, as the page shows it. */
+export interface FleetWatcher {
+  id: string;
+  /** What the watcher runs as (`run` for the demo apps) and its process id. */
+  command: string;
+  pid: number;
+  state: 'SYNCED' | 'BEHIND' | 'ERROR';
+  reason?: string;
+  appliedRevision: string;
+  members: number;
+  /** The last reload: ok, exit N, failed, or - (none yet). */
+  reload: string;
+  /** First 12 hex digits of the installed file's sha256 ('-' before the first install). */
+  hash: string;
+}
+
+export interface FleetCluster {
+  name: string;
+  path: string;
+  /** The newest change under the cluster's prefix (decimal; 0: no members). */
+  revision: string;
+  watchers: FleetWatcher[];
+  /** Watchers at the same revision with different files. */
+  mismatches: number;
+}
+
+/** The body of GET /fleet.json (and of every `fleet` event). */
+export interface FleetReport {
+  statusPrefix: string;
+  clusters: FleetCluster[];
+  /** Why the last read failed (the clusters are then the previous read's). */
+  error?: string;
+}
+
+export interface FleetSource {
+  name: string;
+  /** The cluster's path (members under `path/`). */
+  path: string;
+}
+
+const MAX_TEXT = 200;
+const clip = (text: string) => (text.length <= MAX_TEXT ? text : `${text.slice(0, MAX_TEXT - 1)}…`);
+
+function reloadCell(run: RunOutcome | null): string {
+  if (!run) return '-';
+  if (run.ok) return 'ok';
+  return run.exitCode !== undefined ? `exit ${run.exitCode}` : 'failed';
+}
+
+/** One cluster's table from its newest revision and the raw status values under its status prefix. Pure. */
+export function fleetCluster(source: FleetSource, newestRevision: bigint, values: readonly string[]): FleetCluster {
+  const statuses = values.map(parseWatcherStatus).filter((s) => s !== undefined);
+  statuses.sort((a, b) => (a.watcher.id < b.watcher.id ? -1 : a.watcher.id > b.watcher.id ? 1 : 0));
+  const watchers = statuses.map((s): FleetWatcher => {
+    const { state, reason } = watcherState(s, newestRevision);
+    return {
+      id: clip(s.watcher.id),
+      command: clip(String(s.watcher.command ?? '')),
+      pid: s.watcher.pid,
+      state,
+      ...(reason !== undefined ? { reason: clip(reason) } : {}),
+      appliedRevision: s.appliedRevision,
+      members: s.members,
+      reload: reloadCell(s.reload),
+      hash: typeof s.sha256 === 'string' ? s.sha256.slice(0, 12) : '-',
+    };
+  });
+  return { name: source.name, path: source.path, revision: newestRevision.toString(), watchers, mismatches: hashMismatches(statuses).length };
+}
+
+/** Equal keys = the same table. */
+export function fleetKey(report: FleetReport): string {
+  return JSON.stringify(report);
+}
+
+/** Reads the status records of `sources` from etcd: one newest-revision read and one range per cluster. */
+export class FleetReader {
+  constructor(
+    private readonly etcd: EtcdClient,
+    private readonly sources: readonly FleetSource[],
+    readonly statusPrefix: string = DEFAULT_STATUS_PREFIX,
+  ) {}
+
+  async read(): Promise<FleetCluster[]> {
+    return Promise.all(
+      this.sources.map(async (source) => {
+        // The newest change first: a status read after it can only be newer.
+        const newest = await this.etcd.newestModRevision(prefixRange(`${source.path}/`));
+        const keyPrefix = statusClusterPrefix(this.statusPrefix, source.path);
+        const res = await this.etcd.range(prefixRange(keyPrefix));
+        const values = res.kvs.filter((kv) => !kv.key.slice(keyPrefix.length).includes('/')).map((kv) => kv.value);
+        return fleetCluster(source, newest, values);
+      }),
+    );
+  }
+}
+
+export const FLEET_POLL_MS = 250;
+
+/**
+ * Reads the fleet every `intervalMs` and calls `onChange` with the report whenever it differs
+ * from the last one (a failed read keeps the last clusters and sets `error`).
+ */
+export class FleetPoller {
+  private report: FleetReport;
+  private key: string;
+  private timer: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly read: () => Promise<FleetCluster[]>,
+    statusPrefix: string,
+    private readonly onChange: (report: FleetReport) => void,
+    private readonly intervalMs = FLEET_POLL_MS,
+  ) {
+    this.report = { statusPrefix, clusters: [] };
+    this.key = fleetKey(this.report);
+  }
+
+  current(): FleetReport {
+    return this.report;
+  }
+
+  /** Reads once (so the first page has the table), then keeps reading. */
+  async start(): Promise<void> {
+    await this.poll();
+    this.loop ??= (async () => {
+      while (!this.stopped) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          this.timer = setTimeout(resolve, this.intervalMs);
+        });
+        if (!this.stopped) await this.poll();
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.wake?.();
+    await this.loop;
+  }
+
+  async poll(): Promise<void> {
+    let next: FleetReport;
+    try {
+      next = { statusPrefix: this.report.statusPrefix, clusters: await this.read() };
+    } catch (err) {
+      next = { ...this.report, error: clip(describeError(err)) };
+    }
+    const key = fleetKey(next);
+    if (key === this.key) return;
+    this.report = next;
+    this.key = key;
+    this.onChange(next);
+  }
+}
