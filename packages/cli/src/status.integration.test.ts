@@ -281,10 +281,13 @@ describe.skipIf(!haveEtcd)('status: a fleet of real watchers', () => {
     console.log(table.stdout);
     expect(table.stdout).toMatch(new RegExp(`${behind.id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+BEHIND`));
     const started = Date.now();
-    const stuck = await runCli(['--conf', viewer, 'status', 'fleet', '--wait', '--timeout', '3']);
+    // --revision: the change itself. (By default --wait waits for etcd's revision when it started,
+    // which the watchers' own status writes keep moving; a quiet watcher confirms it through
+    // etcd's progress notifications, every 5 s, which a 3 s timeout may not see.)
+    const stuck = await runCli(['--conf', viewer, 'status', 'fleet', '--wait', '--revision', String(changed), '--timeout', '3']);
     expect(stuck.code).toBe(1);
     expect(Date.now() - started).toBeLessThan(8000);
-    expect(stuck.stderr).toMatch(new RegExp(`^fleet: waiting for ${behind.id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(BEHIND at ${behind.appliedRevision} < \\d+\\)\\n$`));
+    expect(stuck.stderr).toMatch(new RegExp(`^fleet: waiting for ${behind.id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(BEHIND at ${behind.appliedRevision} < ${changed}\\)\\n$`));
 
     frozen.kill('SIGCONT');
     const thawed = await runCli(['--conf', viewer, 'status', 'fleet', '--wait', '--expect', '3', '--json', '--timeout', '20'], { timeoutMs: 30_000 });

@@ -26,7 +26,7 @@ export async function watch(ctx: CommandContext, clusterName: string, revision: 
       startRevision: revision > 0n ? revision : undefined,
       logger: ctx.logger,
       metrics,
-      status: publisher,
+      status: publisher ?? false,
     });
     const stopped = aborted(shutdown.signal).then(() => sync.stop());
     const synced = sync.start().then(() => ctx.logger.info(`${clusterName}: in sync at revision ${sync.revision}; watching ${target.path}/`));

@@ -262,7 +262,7 @@ export class Supervisor {
         logger,
         metrics,
         resolver: this.resolver,
-        status: this.status,
+        status: this.status ?? false,
         ...(this.options.watch ? { watch: this.options.watch } : {}),
       });
       this.syncs.set(name, sync);

@@ -10,8 +10,8 @@ import { Backoff } from '../util/backoff.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
 import type { ReloadOutcome } from '../install/reloader.js';
-import type { StatusPublisher } from '../status/status-publisher.js';
-import type { RunOutcome } from '../status/status-record.js';
+import { StatusPublisher } from '../status/status-publisher.js';
+import { DEFAULT_STATUS_PREFIX, DEFAULT_STATUS_TTL, type RunOutcome } from '../status/status-record.js';
 import { ResilientWatch, type ResilientWatchOptions } from '../watch/resilient-watch.js';
 import type { ClusterTarget, InstallOutcome } from './cluster-target.js';
 import { HostResolver } from './host-resolver.js';
@@ -41,8 +41,12 @@ export interface ClusterSyncOptions {
   resolver?: HostResolver | undefined;
   /** Delays between retries of an install that failed (write error, check failing with no member to blame). */
   retry?: { initialMs: number; maxMs: number } | undefined;
-  /** Where this watcher publishes what it applied (SPEC §10); one per process, closed by its owner. */
-  status?: StatusPublisher | undefined;
+  /**
+   * Where this watcher publishes what it applied (SPEC §10), usually one per process, closed by
+   * whoever made it. Absent: the sync makes its own under the default prefix (and closes it on
+   * stop); false: nothing is published.
+   */
+  status?: StatusPublisher | false | undefined;
 }
 
 /** Whether the file reflects the current members, and if not, why (for /readyz and status). */
@@ -66,6 +70,9 @@ export class ClusterSync {
   private readonly resolver: HostResolver;
   private readonly logOnce = new LogOnce();
   private readonly retryBackoff: Backoff;
+  private readonly status: StatusPublisher | undefined;
+  /** The publisher was made here (no `status` option): closed on stop. */
+  private readonly ownsStatus: boolean;
   private retryTimer: NodeJS.Timeout | undefined;
   private rendering: Promise<void> | undefined;
   private again = false;
@@ -101,6 +108,10 @@ export class ClusterSync {
     this.resolver = options.resolver ?? new HostResolver();
     this.installer = new SafeInstaller(target, logger, metrics, this.logOnce, this.resolver);
     this.retryBackoff = new Backoff(options.retry ?? { initialMs: 1_000, maxMs: 30_000 });
+    this.ownsStatus = options.status === undefined;
+    this.status = this.ownsStatus
+      ? new StatusPublisher(etcd, { prefix: DEFAULT_STATUS_PREFIX, ttl: DEFAULT_STATUS_TTL, command: 'api', logger, metrics })
+      : options.status || undefined;
     // With `wait`, quiet is judged at the source: etcd pausing delivery to a watch that fell
     // behind (a burst) is not quiet while it still holds newer keys than those applied.
     const settled = async () => (await etcd.newestModRevision(prefixRange(target.path + '/'))) <= this.applied;
@@ -208,6 +219,7 @@ export class ClusterSync {
     this.debouncer.cancel();
     await this.rendering;
     await this.reloader?.close();
+    if (this.ownsStatus) await this.status?.close();
   }
 
   private report(diagnostics: MembershipDiagnostics): void {
@@ -296,7 +308,8 @@ export class ClusterSync {
 
   /** Tells the fleet view what this watcher applied (coalesced by the publisher). */
   private publish(): void {
-    const { status, target } = this.options;
+    const { status } = this;
+    const { target } = this.options;
     if (!status) return;
     if (this.installed.sha256 === null && this.installed.text !== undefined) this.installed.sha256 = createHash('sha256').update(this.installed.text).digest('hex');
     status.update({
