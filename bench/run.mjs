@@ -4,7 +4,7 @@
 // suite's tables as it goes, then the targets; writes bench/results/latest.json (all results) and
 // bench/results/latency.svg (the latency distributions). See bench/README.md.
 //
-//   node bench/run.mjs [--only latency,bursts,scale,cold-start] [--out-dir DIR]
+//   node bench/run.mjs [--only latency,bursts,scale,cold-start,fleet] [--out-dir DIR]
 
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -20,7 +20,7 @@ import { writeResult } from './lib/results.mjs';
 import { machine } from './lib/system.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const SUITES = ['latency', 'bursts', 'scale', 'cold-start'];
+const SUITES = ['latency', 'bursts', 'scale', 'cold-start', 'fleet'];
 
 const { values: opts } = parseArgs({
   options: {

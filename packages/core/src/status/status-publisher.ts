@@ -24,8 +24,20 @@ export interface StatusPublisherOptions {
   command: string;
   logger: Logger;
   metrics?: Metrics | undefined;
-  /** Least time between two writes of one cluster's status, unless its state changes (ms). Default 1000. */
+  /**
+   * Least time between two writes of one cluster's status in steady churn, unless its state
+   * changes (ms). Default 1000. Two writes may go at once after a quiet spell (an install and the
+   * reload after it), then one per interval.
+   */
   minIntervalMs?: number;
+  /**
+   * Least time between two writes that only move `appliedRevision` on (the watcher learnt a newer
+   * etcd revision from a progress notification, nothing else changed), after the first such write
+   * since the status last changed otherwise (the reload after an install). Default 5000. Every
+   * status write moves etcd's revision on, which every watcher learns from its next progress
+   * notification: without this bound each of them would write again for that alone.
+   */
+  progressIntervalMs?: number;
 }
 
 const version = (() => {
@@ -36,15 +48,27 @@ const version = (() => {
   }
 })();
 
+/**
+ * Writes that may go at once after a quiet spell, per cluster: the install and the reload after it
+ * (a revision counts as applied only once that reload succeeded), so a watcher reports a change it
+ * applied without waiting out the interval behind its own install's write. Refilled at one per
+ * `minIntervalMs`: steady churn still writes about once a second.
+ */
+const BURST = 2;
+
+/** Everything but the applied revision: equal for two statuses that differ only by progress. */
+const contentOf = (s: WatcherStatus) => JSON.stringify({ ...s, appliedRevision: '', updatedAt: '' });
+
 /** The parts of a status whose change is a state transition: written at once, not coalesced. */
 const stateOf = (s: WatcherStatus) => `${s.fileCurrent}|${s.check?.ok}|${s.reload?.ok}|${s.quarantined.length}`;
 
 /**
  * Publishes what this process's watchers applied (SPEC §10): one key per cluster under the status
  * prefix, all on one lease of this process, kept alive, revoked on close. Writes are coalesced to
- * at most one per `minIntervalMs` per cluster (the first after a quiet spell goes at once; the
- * last state is always written), plus an immediate write when the state changes (file current,
- * check or reload ok, quarantine), so 1,000 watchers of a churning cluster do not flood etcd.
+ * about one per `minIntervalMs` per cluster (a token bucket: the first two after a quiet spell go
+ * at once — an install and its reload; the last state is always written), plus an immediate write
+ * when the state changes (file current, check or reload ok, quarantine), so 1,000 watchers of a
+ * churning cluster do not flood etcd.
  * Never throws into the watcher: a status it cannot write is logged once and tried again later; a
  * role that may not write the prefix turns publishing off (logged once).
  */
@@ -54,6 +78,12 @@ export class StatusPublisher {
   private granting: Promise<string> | undefined;
   private readonly latest = new Map<string, WatcherStatus>();
   private readonly written = new Map<string, { at: number; state: string }>();
+  /** Per key: writes that may go now (up to BURST) as of `at`; taken when a write is started. */
+  private readonly budget = new Map<string, { tokens: number; at: number }>();
+  /** Per key: the content of the last write started, when, and how many progress-only writes since its content last changed. */
+  private readonly sent = new Map<string, { content: string; at: number; advances: number }>();
+  /** Keys whose scheduled write is a progress-only one (a change of content replaces it). */
+  private readonly progressTimers = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly writing = new Map<string, Promise<void>>();
   private keepAliveTimer: NodeJS.Timeout | undefined;
@@ -80,12 +110,47 @@ export class StatusPublisher {
     const key = this.keyFor(status.cluster.path);
     const full: WatcherStatus = { v: 1, watcher: this.identity, ...status, updatedAt: '' };
     this.latest.set(key, full);
-    if (this.timers.has(key)) return; // a write is scheduled: it takes the latest
+    const sent = this.sent.get(key);
+    const progressOnly = sent !== undefined && sent.content === contentOf(full);
+    if (this.timers.has(key)) {
+      // A scheduled write takes the latest; a progress-only one gives way to a real change.
+      if (progressOnly || !this.progressTimers.has(key)) return;
+      clearTimeout(this.timers.get(key));
+      this.timers.delete(key);
+      this.progressTimers.delete(key);
+    }
+    if (progressOnly && sent.advances >= 1) {
+      this.schedule(key, Math.max(0, sent.at + (this.options.progressIntervalMs ?? 5000) - Date.now()), true);
+      return;
+    }
     const last = this.written.get(key);
     const interval = this.options.minIntervalMs ?? 1000;
-    const due = !last || last.state !== stateOf(full) ? 0 : Math.max(0, last.at + interval - Date.now());
-    if (due === 0) void this.write(key);
-    else this.schedule(key, due);
+    const tokens = this.tokens(key, interval);
+    const transition = !last || last.state !== stateOf(full);
+    if (transition || tokens >= 1) {
+      this.take(key, tokens);
+      void this.write(key);
+    } else {
+      this.schedule(key, Math.ceil((1 - tokens) * interval));
+    }
+  }
+
+  /** Writes `key` may start now (fractional: refilled at one per interval, at most BURST). */
+  private tokens(key: string, interval: number): number {
+    const b = this.budget.get(key);
+    if (!b) return BURST;
+    return Math.min(BURST, b.tokens + (interval > 0 ? (Date.now() - b.at) / interval : BURST));
+  }
+
+  /** One write of `key` started (synchronously, so two updates in one tick cannot both take the last token). */
+  private take(key: string, tokens = this.tokens(key, this.options.minIntervalMs ?? 1000)): void {
+    const now = Date.now();
+    this.budget.set(key, { tokens: Math.max(0, tokens - 1), at: now });
+    const status = this.latest.get(key);
+    if (!status) return;
+    const content = contentOf(status);
+    const sent = this.sent.get(key);
+    this.sent.set(key, { content, at: now, advances: sent?.content === content ? sent.advances + 1 : 0 });
   }
 
   /** Writes every pending status now (e.g. before a drain reads them). */
@@ -93,6 +158,8 @@ export class StatusPublisher {
     for (const [key, timer] of this.timers) {
       clearTimeout(timer);
       this.timers.delete(key);
+      this.progressTimers.delete(key);
+      this.take(key);
       void this.write(key);
     }
     await Promise.all(this.writing.values());
@@ -103,6 +170,7 @@ export class StatusPublisher {
     this.closed = true;
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+    this.progressTimers.clear();
     clearInterval(this.keepAliveTimer);
     await Promise.allSettled(this.writing.values());
     const lease = this.lease ?? (await this.granting?.catch(() => undefined));
@@ -110,9 +178,13 @@ export class StatusPublisher {
     if (lease) await this.etcd.revokeLease(lease).catch(() => {});
   }
 
-  private schedule(key: string, ms: number): void {
+  private schedule(key: string, ms: number, progressOnly = false): void {
+    if (progressOnly) this.progressTimers.add(key);
+    else this.progressTimers.delete(key);
     const timer = setTimeout(() => {
       this.timers.delete(key);
+      this.progressTimers.delete(key);
+      this.take(key);
       void this.write(key);
     }, ms);
     timer.unref();
