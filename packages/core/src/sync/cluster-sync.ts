@@ -264,8 +264,8 @@ export class ClusterSync {
         else if (this.quarantine.some((q) => q.kind === 'unresolved')) this.retryLater(this.resolver.negativeTtlMs);
         else this.retryBackoff.reset();
         if (result.outcome === 'installed') this.reloader?.request();
-        this.publish();
         this.options.onOutcome?.(result.outcome, result.outcome === 'installed' || result.outcome === 'unchanged' ? result.installed.length : members.length);
+        this.publish();
       } while (this.again);
     })().finally(() => (this.rendering = undefined));
   }
