@@ -41,7 +41,9 @@ export interface WatcherStatus {
   /** False while installing the file keeps failing (then `problem` says why). */
   fileCurrent: boolean;
   problem?: string | undefined;
+  /** The first 100 quarantined members; `quarantinedTotal` counts them all when there are more. */
   quarantined: { name: string; kind: string; reason: string }[];
+  quarantinedTotal?: number | undefined;
   /** ISO time of this write. */
   updatedAt: string;
 }

@@ -20,6 +20,9 @@ import { reportQuarantine } from './quarantine-report.js';
 import { reloadEnvironment } from './reload-env.js';
 import { SafeInstaller } from './safe-install.js';
 
+/** Quarantined members listed in a status record at most (the total is given beyond it). */
+const MAX_PUBLISHED_QUARANTINE = 100;
+
 export interface ClusterSyncOptions {
   target: ClusterTarget;
   /** Reload command (argv), run after each replacement. */
@@ -323,7 +326,9 @@ export class ClusterSync {
       reload: this.reloadOutcome,
       fileCurrent: this.state.current,
       ...(this.state.problem ? { problem: this.state.problem } : {}),
-      quarantined: this.quarantine.map(({ name, kind, reason }) => ({ name, kind, reason })),
+      // Bounded: a flood of bad members must not make every watcher's record (and `status`'s read) huge.
+      quarantined: this.quarantine.slice(0, MAX_PUBLISHED_QUARANTINE).map(({ name, kind, reason }) => ({ name, kind, reason: reason.slice(0, 200) })),
+      ...(this.quarantine.length > MAX_PUBLISHED_QUARANTINE ? { quarantinedTotal: this.quarantine.length } : {}),
     });
   }
 
