@@ -1,12 +1,12 @@
 import {
   type EtcdClient,
-  type RunOutcome,
+  type WatcherStatus,
   DEFAULT_STATUS_PREFIX,
   describeError,
   hashMismatches,
   parseWatcherStatus,
-  prefixRange,
-  statusClusterPrefix,
+  readClusterStatuses,
+  runOutcomeCell,
   watcherState,
 } from '@cluster-control/core';
 
@@ -58,15 +58,14 @@ export interface FleetSource {
 const MAX_TEXT = 200;
 const clip = (text: string) => (text.length <= MAX_TEXT ? text : `${text.slice(0, MAX_TEXT - 1)}…`);
 
-function reloadCell(run: RunOutcome | null): string {
-  if (!run) return '-';
-  if (run.ok) return 'ok';
-  return run.exitCode !== undefined ? `exit ${run.exitCode}` : 'failed';
-}
-
 /** One cluster's table from its newest revision and the raw status values under its status prefix. Pure. */
 export function fleetCluster(source: FleetSource, newestRevision: bigint, values: readonly string[]): FleetCluster {
-  const statuses = values.map(parseWatcherStatus).filter((s) => s !== undefined);
+  return fleetClusterOf(source, newestRevision, values.map(parseWatcherStatus).filter((s) => s !== undefined));
+}
+
+/** One cluster's table from its newest revision and its watchers' (parsed) statuses. Pure. */
+function fleetClusterOf(source: FleetSource, newestRevision: bigint, parsed: readonly WatcherStatus[]): FleetCluster {
+  const statuses = [...parsed];
   statuses.sort((a, b) => (a.watcher.id < b.watcher.id ? -1 : a.watcher.id > b.watcher.id ? 1 : 0));
   const watchers = statuses.map((s): FleetWatcher => {
     const { state, reason } = watcherState(s, newestRevision);
@@ -78,7 +77,7 @@ export function fleetCluster(source: FleetSource, newestRevision: bigint, values
       ...(reason !== undefined ? { reason: clip(reason) } : {}),
       appliedRevision: s.appliedRevision,
       members: s.members,
-      reload: reloadCell(s.reload),
+      reload: runOutcomeCell(s.reload),
       hash: typeof s.sha256 === 'string' ? s.sha256.slice(0, 12) : '-',
     };
   });
@@ -101,12 +100,8 @@ export class FleetReader {
   async read(): Promise<FleetCluster[]> {
     return Promise.all(
       this.sources.map(async (source) => {
-        // The newest change first: a status read after it can only be newer.
-        const newest = await this.etcd.newestModRevision(prefixRange(`${source.path}/`));
-        const keyPrefix = statusClusterPrefix(this.statusPrefix, source.path);
-        const res = await this.etcd.range(prefixRange(keyPrefix));
-        const values = res.kvs.filter((kv) => !kv.key.slice(keyPrefix.length).includes('/')).map((kv) => kv.value);
-        return fleetCluster(source, newest, values);
+        const { newestRevision, statuses } = await readClusterStatuses(this.etcd, this.statusPrefix, source.path);
+        return fleetClusterOf(source, newestRevision, statuses);
       }),
     );
   }

@@ -1,4 +1,4 @@
-import { type RunOutcome, type WatcherState, type WatcherStatus, hashMismatches, watcherState } from '@cluster-control/core';
+import { type RunOutcome, type WatcherState, type WatcherStatus, hashMismatches, runOutcomeCell, watcherState } from '@cluster-control/core';
 
 /**
  * The fleet view behind `cluster-control status` (SPEC §10), pure: what was read from etcd in,
@@ -77,11 +77,7 @@ export function fleetJson(views: readonly ClusterView[]): string {
 }
 
 /** The last reload's outcome in a cell: ok, exit N, failed (no exit code: killed or timed out), - (none yet). */
-export function outcomeCell(run: RunOutcome | null): string {
-  if (!run) return '-';
-  if (run.ok) return 'ok';
-  return run.exitCode !== undefined ? `exit ${run.exitCode}` : 'failed';
-}
+export const outcomeCell: (run: RunOutcome | null) => string = runOutcomeCell;
 
 function lagCell(row: WatcherRow): string {
   if (row.lagRevisions === 0 && row.lagSeconds === 0) return '0';

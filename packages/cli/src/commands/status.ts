@@ -1,15 +1,4 @@
-import {
-  type ClusterConfig,
-  type EtcdClient,
-  type WatcherStatus,
-  ConfigError,
-  findCluster,
-  parseWatcherStatus,
-  prefixRange,
-  retryUntil,
-  sleep,
-  statusClusterPrefix,
-} from '@cluster-control/core';
+import { type ClusterConfig, type EtcdClient, ConfigError, findCluster, readClusterStatuses, retryUntil, sleep } from '@cluster-control/core';
 import type { CommandContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { type ClusterReading, type ClusterView, fleetJson, fleetTable, holdUps, viewCluster } from '../fleet-view.js';
@@ -72,20 +61,9 @@ async function readFleet(etcd: EtcdClient, prefix: string, clusters: readonly Cl
   let revision: bigint | undefined;
   const readings: ClusterReading[] = [];
   for (const cluster of clusters) {
-    // The newest change first: a status read after it can only be newer.
-    const newestRevision = await etcd.newestModRevision(prefixRange(cluster.path + '/'));
-    const keyPrefix = statusClusterPrefix(prefix, cluster.path);
-    const statuses: WatcherStatus[] = [];
-    // One read: a status is about 1 KB, so even 1,000 watchers of a cluster make a small answer.
-    const res = await etcd.range(prefixRange(keyPrefix));
-    for (const kv of res.kvs) {
-      // One segment per watcher: anything deeper is not a status key of this cluster.
-      if (kv.key.slice(keyPrefix.length).includes('/')) continue;
-      const parsed = parseWatcherStatus(kv.value);
-      if (parsed) statuses.push(parsed);
-    }
-    revision ??= res.revision;
-    readings.push({ name: cluster.name, path: cluster.path, newestRevision, statuses });
+    const read = await readClusterStatuses(etcd, prefix, cluster.path);
+    revision ??= read.revision;
+    readings.push({ name: cluster.name, path: cluster.path, newestRevision: read.newestRevision, statuses: read.statuses });
   }
   return { readings, revision: revision ?? 0n };
 }

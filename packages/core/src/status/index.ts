@@ -1,5 +1,6 @@
 export type { RunOutcome, WatcherState, WatcherStatus } from './status-record.js';
-export { DEFAULT_STATUS_PREFIX, DEFAULT_STATUS_TTL, hashMismatches, parseWatcherStatus, statusClusterPrefix, statusKey, watcherState } from './status-record.js';
+export { DEFAULT_STATUS_PREFIX, DEFAULT_STATUS_TTL, hashMismatches, parseWatcherStatus, runOutcomeCell, statusClusterPrefix, statusKey, watcherState } from './status-record.js';
 export { StatusPublisher, type StatusPublisherOptions, type WatcherIdentity } from './status-publisher.js';
 export type { FleetWaitOptions, FleetWaitResult, FleetWatcher } from './fleet-wait.js';
 export { clusterContains, describeFleetWait, waitForFleet } from './fleet-wait.js';
+export { readClusterStatuses, type ClusterStatuses } from './read-statuses.js';

@@ -98,6 +98,13 @@ function describeRun(run: RunOutcome): string {
   return parts.length > 0 ? ` (${parts.join('; ')})` : '';
 }
 
+/** A check or reload outcome in one word: `ok`, `exit N`, `failed` (killed, timed out, or an action that threw), or `-` (none yet). */
+export function runOutcomeCell(run: RunOutcome | null): string {
+  if (!run) return '-';
+  if (run.ok) return 'ok';
+  return run.exitCode !== undefined ? `exit ${run.exitCode}` : 'failed';
+}
+
 /** Watchers at the same applied revision whose files differ: one group per revision with more than one hash. */
 export function hashMismatches(statuses: readonly WatcherStatus[]): { revision: string; hashes: Record<string, string[]> }[] {
   const byRevision = new Map<string, Map<string, string[]>>();
