@@ -1,6 +1,6 @@
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
-import { describeFailure, runCommand, truncateOutput } from './run-command.js';
+import { describeFailure, firstLine, runCommand, truncateOutput } from './run-command.js';
 
 /** Least time between the starts of two reload runs when none is configured (ms). */
 export const DEFAULT_RELOAD_MIN_INTERVAL_MS = 1_000;
@@ -189,9 +189,4 @@ export class Reloader {
       this.wake = done;
     });
   }
-}
-
-function firstLine(text: string): string {
-  const line = text.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '';
-  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }

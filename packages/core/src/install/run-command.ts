@@ -129,6 +129,15 @@ export function describeFailure(result: RunResult, timeoutMs: number): string {
   return `exited with code ${result.code}`;
 }
 
+/**
+ * The first line with text, at most 300 characters: what a quarantine reason, a status record or a
+ * failed reload shows of an output or error. `fallback` when there is none.
+ */
+export function firstLine(text: string, fallback = ''): string {
+  const line = text.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? fallback;
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+}
+
 /** Shortens command output for a log line or a result, keeping the start (where errors usually begin). */
 export function truncateOutput(text: string, limit = 4096): string {
   return text.length <= limit ? text : `${text.slice(0, limit)}\n[... ${text.length - limit} more characters]`;

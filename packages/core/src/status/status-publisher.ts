@@ -77,11 +77,13 @@ export class StatusPublisher {
   private lease: string | undefined;
   private granting: Promise<string> | undefined;
   private readonly latest = new Map<string, WatcherStatus>();
-  private readonly written = new Map<string, { at: number; state: string }>();
   /** Per key: writes that may go now (up to BURST) as of `at`; taken when a write is started. */
   private readonly budget = new Map<string, { tokens: number; at: number }>();
-  /** Per key: the content of the last write started, when, and how many progress-only writes since its content last changed. */
-  private readonly sent = new Map<string, { content: string; at: number; advances: number }>();
+  /**
+   * Per key: the last write started — its content and state, when, and how many progress-only
+   * writes since its content last changed.
+   */
+  private readonly sent = new Map<string, { content: string; state: string; at: number; advances: number }>();
   /** Keys whose scheduled write is a progress-only one (a change of content replaces it). */
   private readonly progressTimers = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -123,10 +125,9 @@ export class StatusPublisher {
       this.schedule(key, Math.max(0, sent.at + (this.options.progressIntervalMs ?? 5000) - Date.now()), true);
       return;
     }
-    const last = this.written.get(key);
     const interval = this.options.minIntervalMs ?? 1000;
     const tokens = this.tokens(key, interval);
-    const transition = !last || last.state !== stateOf(full);
+    const transition = !sent || sent.state !== stateOf(full);
     if (transition || tokens >= 1) {
       this.take(key, tokens);
       void this.write(key);
@@ -150,7 +151,7 @@ export class StatusPublisher {
     if (!status) return;
     const content = contentOf(status);
     const sent = this.sent.get(key);
-    this.sent.set(key, { content, at: now, advances: sent?.content === content ? sent.advances + 1 : 0 });
+    this.sent.set(key, { content, state: stateOf(status), at: now, advances: sent?.content === content ? sent.advances + 1 : 0 });
   }
 
   /** Writes every pending status now (e.g. before a drain reads them). */
@@ -198,7 +199,6 @@ export class StatusPublisher {
       const status = this.latest.get(key);
       if (!status || this.disabled || this.closed) return;
       const value = { ...status, updatedAt: new Date().toISOString() };
-      this.written.set(key, { at: Date.now(), state: stateOf(status) });
       try {
         await this.etcd.put(key, JSON.stringify(value), { lease: await this.ensureLease() });
         this.options.metrics?.inc('cluster_control_status_writes_total', { cluster: status.cluster.name });

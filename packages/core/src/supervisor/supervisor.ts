@@ -243,10 +243,10 @@ export class Supervisor {
   }
 
   private async watchAll(revisions: Map<string, bigint>): Promise<void> {
-    const { etcd, logger, metrics, service, status } = this.options;
+    const { etcd, logger, metrics, service } = this.options;
     // Published unless turned off (status: false), like the watch command does.
-    const publish = status === undefined ? { prefix: DEFAULT_STATUS_PREFIX } : status;
-    if (publish) this.status ??= new StatusPublisher(etcd, { prefix: publish.prefix, ttl: publish.ttl ?? DEFAULT_STATUS_TTL, command: 'run', logger, metrics });
+    const status = this.statusConfig();
+    if (status) this.status ??= new StatusPublisher(etcd, { ...status, command: 'run', logger, metrics });
     for (const cluster of this.options.clusters) {
       const name = cluster.target.name;
       const sync = new ClusterSync(etcd, {
@@ -281,12 +281,20 @@ export class Supervisor {
    */
   private async drainRegistration(): Promise<void> {
     if (!this.registration) return;
-    const { status, drainMaxMs = 30_000 } = this.options;
-    if (status === false || drainMaxMs <= 0) {
+    const { drainMaxMs = 30_000 } = this.options;
+    const status = this.statusConfig();
+    if (!status || drainMaxMs <= 0) {
       await this.registration.stop();
       return;
     }
-    await this.registration.drain({ statusPrefix: status?.prefix ?? DEFAULT_STATUS_PREFIX, maxMs: drainMaxMs });
+    await this.registration.drain({ statusPrefix: status.prefix, maxMs: drainMaxMs });
+  }
+
+  /** The `status` option with its defaults: where watches publish and the drain reads; undefined when off. */
+  private statusConfig(): { prefix: string; ttl: number } | undefined {
+    const { status } = this.options;
+    if (status === false) return undefined;
+    return { prefix: status?.prefix ?? DEFAULT_STATUS_PREFIX, ttl: status?.ttl ?? DEFAULT_STATUS_TTL };
   }
 
   private async finish(end: SupervisorEnd, serviceCode: number, exitCode = serviceCode): Promise<SupervisorResult> {

@@ -1,5 +1,6 @@
 import type { AnyHandler } from '../handler/handler.js';
 import { installFile } from '../install/atomic-write.js';
+import { firstLine } from '../install/run-command.js';
 import type { AddressPolicy } from '../model/address-policy.js';
 import type { LogOnce } from '../model/log-once.js';
 import type { Member } from '../model/member.js';
@@ -39,7 +40,7 @@ export function renderMembers(target: ClusterTarget, members: readonly Member[],
     };
     return { ok: true, text: target.handler.render(members, target.handlerOptions, { cluster: target.name, path: target.path, report }) };
   } catch (err) {
-    return { ok: false, reason: oneLine(`handler ${target.handler.name} failed to render: ${describeError(err)}`) };
+    return { ok: false, reason: firstLine(`handler ${target.handler.name} failed to render: ${describeError(err)}`, '(no output)') };
   }
 }
 
@@ -113,7 +114,7 @@ export async function renderAndInstallDetailed(
     const reason = `could not write ${target.file}: ${describeError(err)}`;
     logger.error(`${target.name}: ${reason}`);
     metrics?.inc('cluster_control_installs_total', { ...labels, result: 'failed' });
-    return { outcome: 'failed', stage: 'write', reason: oneLine(reason) };
+    return { outcome: 'failed', stage: 'write', reason: firstLine(reason, '(no output)') };
   }
 }
 
@@ -121,11 +122,5 @@ export async function renderAndInstallDetailed(
 function checkReason(output: string): string {
   const [first = '', ...rest] = output.split('\n');
   const detail = rest.map((l) => l.trim()).find((l) => l !== '');
-  return oneLine(detail ? `${first.trim()}: ${detail}` : first);
-}
-
-/** The first line with text, at most 300 characters: what a quarantine or status shows. */
-function oneLine(text: string): string {
-  const line = text.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '(no output)';
-  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+  return firstLine(detail ? `${first.trim()}: ${detail}` : first, '(no output)');
 }
