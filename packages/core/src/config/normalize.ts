@@ -59,6 +59,7 @@ function normalizeEtcd(etcd: ConfigFile['etcd'], dir: string): EtcdConfig {
   const result: EtcdConfig = {
     endpoints: endpoints(etcd),
     timeoutMs: etcd.timeoutMs,
+    transport: etcd.transport,
   };
   if (etcd.auth) result.auth = { username: etcd.auth.username, password: etcd.auth.password };
   if (etcd.tls) {

@@ -62,7 +62,7 @@ describe('parseConfig: PHP-era files', () => {
     expect(config).toEqual({
       sourcePath: SOURCE,
       baseDir: BASE,
-      etcd: { endpoints: ['http://127.0.0.1:3001'], timeoutMs: 5000 },
+      etcd: { endpoints: ['http://127.0.0.1:3001'], timeoutMs: 5000, transport: 'auto' },
       self: { key: '/clusters/webapp/myip', ttl: 60, heartbeat: 30, value: '' },
       status: { prefix: '/cluster-control/status', ttl: 10 },
       clusters: [
@@ -122,7 +122,7 @@ describe('parseConfig: PHP-era files', () => {
 
 describe('parseConfig: etcd', () => {
   it('defaults to the local etcd', () => {
-    expect(parse({}).etcd).toEqual({ endpoints: ['http://127.0.0.1:2379'], timeoutMs: 5000 });
+    expect(parse({}).etcd).toEqual({ endpoints: ['http://127.0.0.1:2379'], timeoutMs: 5000, transport: 'auto' });
     expect(parse({}).clusters).toEqual([]);
     expect(parse({}).self).toBeUndefined();
   });
@@ -134,6 +134,7 @@ describe('parseConfig: etcd', () => {
         auth: { username: 'cc', password: 's3cret' },
         tls: { ca: 'pki/ca.pem', cert: '/abs/client.pem', key: '../client-key.pem' },
         timeoutMs: 1000,
+        transport: 'grpc',
       },
     });
     expect(etcd).toEqual({
@@ -141,6 +142,7 @@ describe('parseConfig: etcd', () => {
       auth: { username: 'cc', password: 's3cret' },
       tls: { ca: '/etc/cc/pki/ca.pem', cert: '/abs/client.pem', key: '/etc/client-key.pem' },
       timeoutMs: 1000,
+      transport: 'grpc',
     });
   });
 
@@ -158,6 +160,7 @@ describe('parseConfig: etcd', () => {
     [{ auth: { username: 'u' } }, 'etcd.auth.password: missing (expected a string)'],
     [{ tls: { cert: 'c.pem' } }, 'etcd.tls: "cert" and "key" must be given together'],
     [{ timeoutMs: 0 }, 'etcd.timeoutMs: expected an integer >= 1, got 0'],
+    [{ transport: 'http' }, 'etcd.transport: expected one of "auto", "gateway", "grpc", got "http"'],
   ])('rejects etcd %j', (etcd, message) => {
     expect(parseError({ etcd })).toBe(`${SOURCE}: ${message}`);
   });

@@ -11,7 +11,15 @@ export interface EtcdConfig {
   tls?: { ca?: string; cert?: string; key?: string };
   /** Deadline of one etcd call (connecting included), ms. */
   timeoutMs: number;
+  /**
+   * How one-shot commands talk to etcd: `auto` (the JSON gateway, switching to gRPC for the rest
+   * of the run when the endpoint has no gateway, e.g. `etcd grpc-proxy`), `gateway` or `grpc`.
+   * Long-running commands always use gRPC (watches).
+   */
+  transport: EtcdTransport;
 }
+
+export type EtcdTransport = 'auto' | 'gateway' | 'grpc';
 
 export interface SelfConfig {
   key: string;
@@ -85,6 +93,7 @@ export interface EtcdEntry {
   auth?: { username: string; password: string };
   tls?: { ca?: string; cert?: string; key?: string };
   timeoutMs: number;
+  transport: EtcdTransport;
 }
 
 export interface SelfEntry {

@@ -25,9 +25,9 @@ const clusterError = (fields: Record<string, unknown>) => errorOfValue({ cluster
 
 describe('validateConfigFile', () => {
   it('applies the defaults and drops unknown keys', () => {
-    expect(validateConfigFile({})).toEqual({ etcd: { timeoutMs: 5000 }, clusters: [] });
+    expect(validateConfigFile({})).toEqual({ etcd: { timeoutMs: 5000, transport: 'auto' }, clusters: [] });
     expect(validateConfigFile({ self: { key: '/k', extra: 1 }, clusters: [{ ...minimalCluster, colour: 'blue' }] })).toEqual({
-      etcd: { timeoutMs: 5000 },
+      etcd: { timeoutMs: 5000, transport: 'auto' },
       self: { key: '/k', ttl: 60 },
       clusters: [{ ...minimalCluster, reloadTimeoutMs: 30_000, checkTimeoutMs: 30_000, minMembers: 0, limits: DEFAULT_MEMBER_LIMITS, reloadMinIntervalMs: 1000 }],
     });
@@ -35,7 +35,7 @@ describe('validateConfigFile', () => {
 
   it('leaves optional keys out rather than setting them to undefined', () => {
     const file = validateConfigFile({ etcd: { host: 'h' }, clusters: [minimalCluster] });
-    expect(Object.keys(file.etcd)).toEqual(['host', 'timeoutMs']);
+    expect(Object.keys(file.etcd)).toEqual(['host', 'timeoutMs', 'transport']);
     expect(Object.keys(file.clusters[0]!)).not.toContain('wait');
   });
 

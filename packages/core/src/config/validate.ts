@@ -60,6 +60,7 @@ function etcd(value: unknown, at: string): EtcdEntry {
       return defined({ ca: optional(fields, 'ca', a, text), cert: optional(fields, 'cert', a, text), key: optional(fields, 'key', a, text) });
     }),
     timeoutMs: withDefault(o, 'timeoutMs', at, 5000, integer(1)),
+    transport: withDefault(o, 'transport', at, 'auto', oneOf(['auto', 'gateway', 'grpc'] as const)),
   });
 }
 
@@ -153,6 +154,14 @@ function mode(value: unknown, at: string): string {
 }
 
 // ---- Generic helpers ----
+
+/** One of a few fixed strings. */
+function oneOf<const T extends readonly string[]>(choices: T): Parser<T[number]> {
+  return (value, at) => {
+    if (typeof value !== 'string' || !choices.includes(value)) invalid(at, `one of ${choices.map((c) => JSON.stringify(c)).join(', ')}`, value);
+    return value as T[number];
+  };
+}
 
 function string(value: unknown, at: string): string {
   if (typeof value !== 'string') invalid(at, 'a string', value);
