@@ -16,7 +16,7 @@ export { resolveHandler, builtinNameFor, type ResolveHandlerOptions } from './ha
 export { connectEtcd } from './etcd/connection.js';
 export { connectEtcdGateway } from './etcd/gateway-connection.js';
 export type { EtcdClient, EtcdConnection, EtcdConnectionOptions, KeyHolder, KeyValue as EtcdKeyValue, PutIfFreeResult, RangeResult, WatchEvent, WatchHandle, WatchListener } from './etcd/connection.js';
-export { CompactedError, EtcdAccessError, EtcdUnavailableError, describeError } from './etcd/errors.js';
+export { CompactedError, EtcdAccessError, EtcdEndpointError, EtcdUnavailableError, GatewayMissingError, describeError } from './etcd/errors.js';
 export { prefixRange, singleKey, type KeyRange } from './etcd/key-range.js';
 export { clientFromConfig, connectFromConfig } from './etcd/from-config.js';
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Etcd3, IKeyValue, IOptions, IWatchResponse, ILeaseKeepAliveResponse } from 'etcd3';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
+import { checkEndpoint } from './endpoint-check.js';
 import { CompactedError, EtcdAccessError, EtcdUnavailableError, describeError } from './errors.js';
 import { describeTlsFailure, quietIpServerNameWarning } from './tls-failure.js';
 import { type KeyRange, rangeEnd } from './key-range.js';
@@ -125,7 +126,9 @@ export interface EtcdClient {
  * - watch creation has a deadline too (etcd3's `create()` hangs while etcd is down);
  * - compaction surfaces as a CompactedError instead of an `error` event that can crash the process;
  * - a certificate that fails TLS verification (either side's) is an EtcdAccessError with a clear
- *   message, not an "unavailable" to retry (gRPC reports both as UNAVAILABLE);
+ *   message, not an "unavailable" to retry (gRPC reports both as UNAVAILABLE); so is an endpoint
+ *   that speaks TLS where plain was configured (or the reverse), or no gRPC at all
+ *   (EtcdEndpointError, endpoint-check.ts);
  * - watch and keepalive streams drop a cached auth token that etcd rejects, so the next stream
  *   authenticates again (etcd3 refreshes tokens for unary calls only);
  * - no hidden retries or circuit breakers: callers decide (and re-read after any reconnect);
@@ -182,6 +185,8 @@ class Etcd3Connection implements EtcdConnection {
   /** The user of `auth`, named in permission errors. */
   private readonly username: string | undefined;
   private keepAliveStream: KeepAliveStream | undefined;
+  /** TLS on every endpoint (https://, or etcd.tls configured). */
+  private readonly secure: boolean;
   private closed = false;
 
   constructor(
@@ -204,7 +209,8 @@ class Etcd3Connection implements EtcdConnection {
       faultHandling: { global: noRetry, host: () => noRetry! },
     };
     if (options.auth) clientOptions.auth = { username: options.auth.username, password: options.auth.password };
-    if (options.tls || options.endpoints.some((e) => e.startsWith('https://'))) quietIpServerNameWarning();
+    this.secure = options.tls !== undefined || options.endpoints.some((e) => e.startsWith('https://'));
+    if (this.secure) quietIpServerNameWarning();
     if (options.tls) {
       const read = (path: string | undefined) => (path ? readFileSync(path) : undefined);
       const rootCertificate = read(options.tls.ca);
@@ -248,7 +254,14 @@ class Etcd3Connection implements EtcdConnection {
     try {
       return await call(member.client);
     } catch (err) {
-      throw this.failed(member, this.translate(what, err));
+      const mapped = this.translate(what, err);
+      if (mapped instanceof EtcdUnavailableError && !this.closed) {
+        // gRPC reports TLS spoken to a plain etcd (and the reverse, and a server without gRPC) as
+        // UNAVAILABLE, like an outage: one probe tells them apart.
+        const misconfigured = await checkEndpoint(member.url, describeError(err), { secure: this.secure });
+        if (misconfigured) throw misconfigured;
+      }
+      throw this.failed(member, mapped);
     }
   }
 

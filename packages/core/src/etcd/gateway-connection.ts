@@ -16,6 +16,10 @@
  *
  * What it does not do: watches (the gateway streams them, but long-running work keeps the gRPC
  * client), keepalive streams (each keepAlive is one request), retries (callers decide).
+ *
+ * Answers no retry can fix are EtcdEndpointErrors, not outages: HTTP 404 on a gateway path
+ * (GatewayMissingError: no gateway here; transport 'auto' then moves to gRPC), a TLS-vs-plain
+ * mismatch (endpoint-check.ts).
  */
 import { readFileSync } from 'node:fs';
 import { type ClientRequest, Agent as HttpAgent, type IncomingMessage, type RequestOptions, request as httpRequest } from 'node:http';
@@ -23,7 +27,8 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { type EtcdClient, type EtcdConnectionOptions, type KeyValue, MAX_ANSWER_BYTES, type PutIfFreeResult, type RangeOptions, type RangeResult } from './connection.js';
-import { CompactedError, EtcdAccessError, EtcdUnavailableError, describeError } from './errors.js';
+import { checkEndpoint } from './endpoint-check.js';
+import { CompactedError, EtcdAccessError, EtcdEndpointError, EtcdUnavailableError, GatewayMissingError, describeError } from './errors.js';
 import { type KeyRange, rangeEnd } from './key-range.js';
 import { describeTlsFailure } from './tls-failure.js';
 
@@ -73,6 +78,8 @@ class GatewayConnection implements EtcdClient {
   private readonly timeoutMs: number;
   private readonly logger: Logger;
   private readonly auth: { username: string; password: string } | undefined;
+  /** TLS on every endpoint (https://, or etcd.tls configured). */
+  private readonly secure: boolean;
   private closed = false;
 
   constructor(options: EtcdConnectionOptions) {
@@ -83,6 +90,7 @@ class GatewayConnection implements EtcdClient {
     this.auth = options.auth;
     // As with the gRPC client: TLS when configured or when any endpoint says https.
     const secure = options.tls !== undefined || options.endpoints.some((e) => e.startsWith('https://'));
+    this.secure = secure;
     const read = (path: string | undefined) => (path ? readFileSync(path) : undefined);
     // No CA given: Node's bundled roots.
     const tls = { ca: read(options.tls?.ca), cert: read(options.tls?.cert), key: read(options.tls?.key) };
@@ -212,7 +220,12 @@ class GatewayConnection implements EtcdClient {
       }
     } catch (err) {
       const mapped = this.translate(what, err);
-      if (mapped instanceof EtcdUnavailableError) this.failover(member, mapped);
+      if (mapped instanceof EtcdUnavailableError) {
+        // A connection cut short may be TLS spoken to a plain etcd (or the reverse): one probe tells.
+        const misconfigured = this.closed ? undefined : await checkEndpoint(member.url, describeError(err), { secure: this.secure });
+        if (misconfigured) throw misconfigured;
+        this.failover(member, mapped);
+      }
       throw mapped;
     }
   }
@@ -261,7 +274,7 @@ class GatewayConnection implements EtcdClient {
         res.on('end', () => {
           clearTimeout(timer);
           try {
-            resolve(parseAnswer(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8')));
+            resolve(parseAnswer(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), member.url, path));
           } catch (err) {
             reject(err);
           }
@@ -287,6 +300,7 @@ class GatewayConnection implements EtcdClient {
 
   private translate(what: string, err: unknown): Error {
     const text = this.closed ? 'connection closed' : describeError(err);
+    if (err instanceof EtcdEndpointError && !this.closed) return err;
     if (/required revision has been compacted/.test(text)) return new CompactedError(0n);
     // A certificate verdict does not heal by retrying.
     const tls = describeTlsFailure(text);
@@ -314,7 +328,7 @@ class GatewayConnection implements EtcdClient {
  * etcd's answer: a JSON object, or `{"error": {…}, "code": n, "message": "…"}` with a non-2xx
  * status; streams (keepalive) wrap each message as `{"result": …}` or `{"error": {…}}`.
  */
-function parseAnswer(status: number, text: string): Json {
+function parseAnswer(status: number, text: string, endpoint: string, path: string): Json {
   let json: Json | undefined;
   try {
     json = JSON.parse(text.split('\n', 1)[0]!) as Json;
@@ -325,7 +339,10 @@ function parseAnswer(status: number, text: string): Json {
   const error = json && typeof json.error === 'object' && json.error ? (json.error as Json) : json;
   const code = error?.grpc_code ?? error?.code;
   if (typeof code === 'number') throw new GatewayError(code, String(error?.message ?? error?.error ?? ''));
-  // Not etcd's JSON (a proxy, another server, an etcd without the gateway): treat as unreachable.
+  // No such path: an etcd without the gateway, a grpc-proxy, or not etcd; retrying will not add it.
+  if (status === 404) throw new GatewayMissingError(endpoint, path);
+  // Go's answer to plain HTTP on a TLS port (endpoint-check.ts makes it an EtcdEndpointError).
+  // Anything else not etcd's JSON (a proxy in between, a server starting): treat as unreachable.
   throw new Error(`unexpected answer: HTTP ${status} ${text.trim().slice(0, 200)}`);
 }
 

@@ -1,5 +1,5 @@
 import type { EtcdClient, EtcdConnection, KeyHolder } from '../etcd/connection.js';
-import { EtcdAccessError, describeError } from '../etcd/errors.js';
+import { EtcdAccessError, EtcdEndpointError, describeError } from '../etcd/errors.js';
 import { singleKey } from '../etcd/key-range.js';
 import { type FleetWaitResult, waitForFleet } from '../status/fleet-wait.js';
 import { ResilientWatch } from '../watch/resilient-watch.js';
@@ -61,6 +61,9 @@ export class Registration {
   private stopped = false;
   private finish!: (end: RegistrationEnd) => void;
   private readonly ended = new Promise<RegistrationEnd>((resolve) => (this.finish = resolve));
+  /** Rejects with the first error no retry can fix (EtcdAccessError: permission, a misconfigured endpoint): run() ends with it. */
+  private fail!: (err: Error) => void;
+  private readonly failed = new Promise<never>((_, reject) => (this.fail = reject));
   private readonly backoff: Backoff;
 
   constructor(
@@ -68,6 +71,7 @@ export class Registration {
     private readonly options: RegistrationOptions,
   ) {
     this.backoff = new Backoff(options.backoff);
+    this.failed.catch(() => {}); // observed by run()
   }
 
   get lease(): string | undefined {
@@ -93,7 +97,8 @@ export class Registration {
 
   /**
    * Registers (unless register() already did), then keeps the lease alive until an operator
-   * removes the key ('removed') or stop() is called ('stopped').
+   * removes the key ('removed') or stop() is called ('stopped'). Rejects on an error no retry can
+   * fix (an EtcdAccessError: permission, a misconfigured endpoint) instead of retrying it forever.
    */
   async run(): Promise<RegistrationEnd> {
     if (!this.leaseId) await this.register();
@@ -110,10 +115,12 @@ export class Registration {
       { logger: this.options.logger, label: this.options.key, ...this.options.watch },
     ).start();
     const keepalive = this.keepAliveLoop();
-    const end = await Promise.race([this.ended, watch.done().then(() => this.ended)]);
-    this.controller.abort();
-    await Promise.allSettled([watch.stop(), keepalive]);
-    return end;
+    try {
+      return await Promise.race([this.ended, watch.done().then(() => this.ended), this.failed]);
+    } finally {
+      this.controller.abort();
+      await Promise.allSettled([watch.stop(), keepalive]);
+    }
   }
 
   /**
@@ -210,6 +217,7 @@ export class Registration {
           await this.decideOnLostLease();
         }
       } catch (err) {
+        if (err instanceof EtcdAccessError) return this.fail(err);
         // Retry sooner than the heartbeat while etcd is away, so the lease survives short outages.
         wait = Math.min(heartbeat * 1000, 1000);
         logger.warn(`keepalive for ${key} failed: ${describeError(err)}`);
@@ -271,6 +279,7 @@ export class Registration {
         return;
       } catch (err) {
         if (signal.aborted) return;
+        if (err instanceof EtcdAccessError) return this.fail(err);
         logger.warn(`checking the lease of ${key} failed: ${describeError(err)}; retrying`);
         await sleep(this.backoff.next(), signal);
       }
@@ -392,7 +401,10 @@ export async function registerKey(etcd: EtcdClient, options: RegisterKeyOptions)
         await sleep(pollMs, giveUp.signal);
       } catch (err) {
         // Not allowed (e.g. a role that may not write this key): retrying cannot help; say which key.
-        if (err instanceof EtcdAccessError) throw new EtcdAccessError(`could not register ${key}: ${describeError(err)}`, { cause: err });
+        if (err instanceof EtcdAccessError) {
+          const Permanent = err instanceof EtcdEndpointError ? EtcdEndpointError : EtcdAccessError;
+          throw new Permanent(`could not register ${key}: ${describeError(err)}`, { cause: err });
+        }
         if (giveUp.signal.aborted) break;
         lastError = err;
         // Our lease expired (a long outage) or was revoked: grant a new one. Kept otherwise: a put

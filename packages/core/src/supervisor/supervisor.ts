@@ -164,7 +164,13 @@ export class Supervisor {
         const { err } = registering;
         throw err instanceof RegistrationTimeoutError ? new SupervisorError(`${err.message}; stopped the server`) : err;
       }
-      removed = this.registration.run();
+      // An error no retry can fix ends the registration: then stop as for a shutdown, as a
+      // watch's does, rather than leave the server running unsupervised.
+      removed = this.registration.run().catch((err: unknown) => {
+        logger.error(`registration of ${self.key} stopped: ${describeError(err)}`);
+        this.shutdown();
+        return 'stopped' as const;
+      });
     }
     await this.watchAll(revisions);
     this.state = 'ready';
