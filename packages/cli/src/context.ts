@@ -18,7 +18,11 @@ import { builtinHandlers } from '@cluster-control/handlers';
 export interface GlobalOptions {
   conf?: string;
   verbose?: boolean;
+  /** Commander has checked it is one of these. */
+  logFormat?: LogFormat;
 }
+
+export type LogFormat = 'text' | 'json';
 
 /** What a command runs with: its configuration, a logger, and etcd on demand. */
 export class CommandContext {
@@ -31,8 +35,12 @@ export class CommandContext {
   ) {}
 
   static async create(options: GlobalOptions): Promise<CommandContext> {
-    const logger = createLogger({ level: options.verbose ? 'debug' : 'info' });
+    // A variable, not a literal: createLogger takes `format` once core's logger has it.
+    const loggerOptions: Parameters<typeof createLogger>[0] & { format?: LogFormat } = { level: options.verbose ? 'debug' : 'info', format: options.logFormat ?? 'text' };
+    const logger = createLogger(loggerOptions);
     const config = await loadConfig({ ...(options.conf ? { path: options.conf } : {}) });
+    // Fields the loader did not recognise (a typo is otherwise silently a default).
+    for (const warning of (config as { warnings?: readonly string[] }).warnings ?? []) logger.warn(warning);
     return new CommandContext(config, logger);
   }
 

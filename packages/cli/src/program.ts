@@ -1,14 +1,17 @@
 import { parseSignalName } from '@cluster-control/core';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { type GlobalOptions, CommandContext } from './context.js';
+import { checkConfig } from './commands/check-config.js';
 import { heartbeat } from './commands/heartbeat.js';
 import { members } from './commands/members.js';
 import { prepare } from './commands/prepare.js';
 import { removekey } from './commands/removekey.js';
+import { render } from './commands/render.js';
 import { type StatusOptions, status } from './commands/status.js';
 import { type RunOptions, run } from './commands/run.js';
 import { watch } from './commands/watch.js';
 import { watchkey } from './commands/watchkey.js';
+import { hoistGlobalOptions } from './global-options.js';
 
 export type Run = (ctx: CommandContext) => Promise<number>;
 
@@ -21,11 +24,25 @@ Examples:
   cluster-control watchkey; apachectl graceful-stop
 
   cluster-control members web --json
+  cluster-control render web > /tmp/web.conf     # what prepare would write, nothing written
+  cluster-control check-config --conf /etc/cluster-control.conf
   cluster-control status web --wait --expect 3 --timeout 60
   cluster-control --conf /etc/cluster-control.conf removekey
 
+Global options (--conf, --verbose, --log-format) go before or after the subcommand; for run and
+watch, not among the server's or reload command's arguments (after --, or after its first word).
 The PHP names cc:clusterprepare, cc:clusterwatch, cc:heartbeat, cc:watchkey and cc:removekey
 work as aliases. Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.`;
+
+/** Commands whose trailing operands are another program's argv: global options there are the child's. */
+const CHILD_COMMANDS: ReadonlySet<string> = new Set(['run', 'watch']);
+
+/** The program, taking global options after the subcommand too (see hoistGlobalOptions). */
+class Program extends Command {
+  override parseOptions(args: string[]): ReturnType<Command['parseOptions']> {
+    return super.parseOptions(hoistGlobalOptions(this, args, CHILD_COMMANDS));
+  }
+}
 
 function parseRevision(value: string): bigint {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a revision number (what prepare printed)');
@@ -56,14 +73,16 @@ const timeoutOption = () =>
  * lifetime and the mapping of errors to exit codes.
  */
 export function buildProgram(version: string, dispatch: (globals: GlobalOptions, run: Run) => Promise<void>): Command {
-  const program = new Command('cluster-control')
+  const program = new Program('cluster-control')
     .description('Keep configuration files in step with cluster membership registered in etcd v3.')
     .version(version, '--version')
     .option('--conf <file>', 'configuration file (default: $CLUSTER_CONTROL_CONF or ./cluster-control.conf)')
     .option('--verbose', 'log debug detail to stderr')
+    .addOption(new Option('--log-format <format>', 'log lines as text or json (one object per line), both with timestamps').choices(['text', 'json']).default('text'))
     .enablePositionalOptions()
-    // Before the subcommands are added: they copy this setting when created.
+    // Before the subcommands are added: they copy these settings when created.
     .exitOverride()
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', examples);
 
@@ -161,6 +180,19 @@ Example (the PHP version's apache startup script in one line):
     .action((cluster: string, opts: { json?: boolean; timeout: number }, cmd: Command) =>
       dispatch(globals(cmd), (ctx) => members(ctx, cluster, opts)),
     );
+
+  program
+    .command('render')
+    .description("print the file prepare would write now (nothing written); the revision goes to stderr")
+    .argument('<cluster>', 'cluster name from the configuration')
+    .addOption(timeoutOption())
+    .action((cluster: string, opts: { timeout: number }, cmd: Command) => dispatch(globals(cmd), (ctx) => render(ctx, cluster, opts)));
+
+  program
+    .command('check-config')
+    .description('validate the configuration without contacting etcd: handler options, templates, check and reload executables, target directories, self; one line per problem')
+    .addHelpText('after', '\nExit codes: 0 no problem, 2 a problem (each printed on stdout, then a summary line).')
+    .action((_opts: unknown, cmd: Command) => dispatch(globals(cmd), (ctx) => checkConfig(ctx)));
 
   program
     .command('status')

@@ -29,7 +29,8 @@ export * from './install/index.js';
 // The pipeline
 export { ClusterSync, type ClusterSyncOptions, type FileState } from './sync/cluster-sync.js';
 export { renderAndInstall, type ClusterTarget, type InstallOutcome } from './sync/cluster-target.js';
-export { prepareCluster, previewCluster, readCluster, logDiagnostics, type ClusterRead } from './sync/prepare.js';
+export { prepareCluster, previewCluster, readCluster, renderCluster, logDiagnostics, type ClusterRead, type RenderedCluster } from './sync/prepare.js';
+export { reportQuarantine } from './sync/quarantine-report.js';
 export { SafeInstaller, type SafeInstallResult } from './sync/safe-install.js';
 export { HostResolver, type HostResolverOptions, type Resolution } from './sync/host-resolver.js';
 export { filterByAddress, type FilteredMembers } from './sync/member-filter.js';

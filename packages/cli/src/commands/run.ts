@@ -12,7 +12,9 @@ import {
   serveObservability,
   tcpProbe,
 } from '@cluster-control/core';
+import { builtinHandlers } from '@cluster-control/handlers';
 import type { CommandContext } from '../context.js';
+import { configProblems, summarize } from '../config-checks.js';
 import { RuntimeError, UsageError } from '../errors.js';
 import { takeLeftLease } from '../lease-handover.js';
 
@@ -44,6 +46,16 @@ export async function run(ctx: CommandContext, command: string[], options: RunOp
   const readyTcp = options.readyTcp === undefined ? undefined : parseHostPort(options.readyTcp);
   if (options.readyTcp !== undefined && !readyTcp) throw new UsageError(`--ready-tcp: expected HOST:PORT, got ${JSON.stringify(options.readyTcp)}`);
   if (options.readyHttp !== undefined && !/^https?:\/\/[^\s]+$/.test(options.readyHttp)) throw new UsageError(`--ready-http: expected an http(s) URL, got ${JSON.stringify(options.readyHttp)}`);
+
+  if (options.checkConfig) {
+    // check-config's checks: every problem, not only the first. (The server command is not
+    // looked up: a plan is often checked on a machine without the server installed.)
+    const problems = await configProblems(ctx.config, builtinHandlers);
+    if (problems.length > 0) {
+      process.stdout.write([...problems, summarize(ctx.config, problems)].join('\n') + '\n');
+      return 2;
+    }
+  }
 
   const clusters: SupervisedCluster[] = [];
   const reloadSignals: Record<string, NodeJS.Signals> = {};

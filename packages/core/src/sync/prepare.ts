@@ -107,3 +107,23 @@ export async function previewCluster(
 export function membershipQuarantine(membership: Membership): QuarantinedMember[] {
   return membership.quarantined().map((q) => ({ ...q, kind: 'limits' as const }));
 }
+
+/** What `renderCluster` found: the bytes prepare would install, or why it would install nothing. */
+export type RenderedCluster =
+  | { ok: true; text: string; members: readonly Member[]; quarantined: QuarantinedMember[] }
+  | { ok: false; reason: string; members: readonly Member[]; quarantined: QuarantinedMember[] };
+
+/**
+ * The file prepare would install for this read, without writing anything: the members that pass
+ * the address policy and render (previewCluster), refused below minMembers. The `check` is not
+ * run: it needs the staged file on disk next to the target.
+ */
+export async function renderCluster(read: ClusterRead, target: ClusterTarget, logger: Logger, resolver?: HostResolver): Promise<RenderedCluster> {
+  const { members, quarantined } = await previewCluster(read, target, logger, resolver);
+  if (members.length < target.minMembers) {
+    return { ok: false, reason: `${members.length} member(s), fewer than minMembers ${target.minMembers}`, members, quarantined };
+  }
+  // Silent: previewCluster already logged what the handler reported about these members.
+  const rendered = renderMembers(target, members, silentLogger);
+  return rendered.ok ? { ok: true, text: rendered.text, members, quarantined } : { ok: false, reason: rendered.reason, members, quarantined };
+}
