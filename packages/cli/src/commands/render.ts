@@ -1,0 +1,22 @@
+import { findCluster, logDiagnostics, readCluster, renderCluster, reportQuarantine, retryUntil } from '@cluster-control/core';
+import type { CommandContext } from '../context.js';
+import { RuntimeError } from '../errors.js';
+
+/**
+ * `render <cluster>`: print the bytes prepare would install now (same member filtering and
+ * quarantine, the check not run), writing nothing. stdout is the file alone, so it can be piped or
+ * diffed; the revision it reflects goes to stderr as an info line.
+ */
+export async function render(ctx: CommandContext, clusterName: string, options: { timeout: number }): Promise<number> {
+  const cluster = findCluster(ctx.config, clusterName);
+  const target = await ctx.target(clusterName);
+  const etcd = ctx.etcdClient();
+  const read = await retryUntil('render', () => readCluster(etcd, cluster.path, cluster.limits), { timeoutMs: options.timeout, logger: ctx.logger });
+  logDiagnostics(cluster.name, cluster.path, read.diagnostics, ctx.logger);
+  const result = await renderCluster(read, target, ctx.logger);
+  reportQuarantine(cluster.name, result.quarantined, ctx.logger);
+  if (!result.ok) throw new RuntimeError(`render ${clusterName}: prepare would leave ${target.file} as it is at revision ${read.revision}: ${result.reason}`);
+  process.stdout.write(result.text);
+  ctx.logger.info(`${clusterName}: rendered revision ${read.revision} (${result.members.length} member(s))`);
+  return 0;
+}
