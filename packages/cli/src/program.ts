@@ -99,14 +99,24 @@ export function buildProgram(version: string, dispatch: (globals: GlobalOptions,
   program
     .command('watch')
     .alias('cc:clusterwatch')
-    .description('apply every change after <revision> to the cluster\'s file; run cmd (or the configured reload) after each replacement')
-    .argument('<cluster>', 'cluster name from the configuration')
-    .argument('<revision>', 'revision printed by prepare (0: start from the current state)', parseRevision)
+    .description(
+      "apply every change after <revision> to the cluster's file; run cmd (or the configured reload) after each replacement. --all: follow every configured cluster. SIGHUP re-reads the configuration",
+    )
+    .usage('[options] <cluster> <revision> [--] [cmd...]\n       cluster-control watch --all')
+    // Optional here so that --all needs none; without --all both are required (checked below).
+    .argument('[cluster]', 'cluster name from the configuration')
+    .argument('[revision]', 'revision printed by prepare (0: start from the current state)', parseRevision)
     .argument('[cmd...]', 'reload command and its arguments (overrides the configured reload)')
+    .option('--all', "follow every configured cluster from the current state, each with its own reload (a daemon for a load balancer); takes no arguments")
     .passThroughOptions()
-    .action((cluster: string, revision: bigint, cmd: string[], _opts: unknown, command: Command) =>
-      dispatch(globals(command), (ctx) => watch(ctx, cluster, revision, cmd)),
-    );
+    .action((cluster: string | undefined, revision: bigint | undefined, cmd: string[], opts: { all?: boolean }, command: Command) => {
+      if (opts.all) {
+        if (cluster !== undefined) command.error(`error: watch --all takes no arguments (got ${JSON.stringify(cluster)})`, { exitCode: 2, code: 'commander.excessArguments' });
+        return dispatch(globals(command), (ctx) => watch(ctx, { all: true }));
+      }
+      if (cluster === undefined || revision === undefined) command.error(`error: missing required argument '${cluster === undefined ? 'cluster' : 'revision'}' (or use --all)`, { exitCode: 2, code: 'commander.missingArgument' });
+      return dispatch(globals(command), (ctx) => watch(ctx, { cluster, revision, command: cmd }));
+    });
 
   program
     .command('heartbeat')

@@ -6,7 +6,7 @@ import { shutdownSignal } from '../signals.js';
 
 /**
  * `heartbeat [--once] [--timeout S] [--drain-max S]`: register the own key on a lease and keep it
- * alive. Exits 0 when an operator deletes the key (or revokes the lease), and on SIGTERM/SIGINT
+ * alive. Exits 0 when an operator deletes the key (or revokes the lease), and on SIGTERM/SIGINT/SIGQUIT
  * after deleting the key and revoking the lease, then (status on, `--drain-max` > 0) waiting at
  * most `--drain-max` until every watcher of the clusters containing the key applied its deletion
  * (SPEC §10). A key held by another lease is waited for, never taken over (SPEC §9); `--timeout`
@@ -14,7 +14,7 @@ import { shutdownSignal } from '../signals.js';
  */
 export async function heartbeat(ctx: CommandContext, options: { once?: boolean; timeout?: number | undefined; drainMax?: number | undefined }): Promise<number> {
   const self = ctx.self();
-  const shutdown = shutdownSignal();
+  const shutdown = shutdownSignal(ctx.logger);
   /** A failed registration: after a signal, its "stopped" is expected; otherwise one line, exit 1. */
   const failed = (err: unknown): false => {
     if (shutdown.signal.aborted) return false;

@@ -17,6 +17,7 @@ import type { CommandContext } from '../context.js';
 import { configProblems, summarize } from '../config-checks.js';
 import { RuntimeError, UsageError } from '../errors.js';
 import { takeLeftLease } from '../lease-handover.js';
+import { onSignals } from '../signals.js';
 
 export interface RunOptions {
   readyTcp?: string;
@@ -33,7 +34,11 @@ export interface RunOptions {
   timeout: number;
 }
 
-/** Signals passed on to the server as they are; SIGTERM and SIGINT mean "shut down" instead. */
+/**
+ * Signals passed on to the server as they are (SIGHUP included: the server reloads, `run` itself
+ * re-reads nothing); SIGTERM and SIGINT mean "shut down" instead. SIGQUIT is nginx's graceful
+ * stop: forwarded, the server exits and `run` deregisters as for any server exit.
+ */
 const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGQUIT'];
 
 /**
@@ -94,9 +99,7 @@ export async function run(ctx: CommandContext, command: string[], options: RunOp
 
   const onShutdown = () => supervisor.shutdown();
   const onForward = (signal: NodeJS.Signals) => child.signal(signal);
-  process.on('SIGTERM', onShutdown);
-  process.on('SIGINT', onShutdown);
-  for (const signal of FORWARDED) process.on(signal, onForward);
+  const disposeSignals = onSignals({ SIGTERM: onShutdown, SIGINT: onShutdown, ...Object.fromEntries(FORWARDED.map((signal) => [signal, onForward])) });
   let endpoints: ObservabilityServer | undefined;
   try {
     endpoints =
@@ -110,9 +113,7 @@ export async function run(ctx: CommandContext, command: string[], options: RunOp
     ctx.logger.info(`run ended (${end}); exit code ${exitCode}`);
     return exitCode;
   } finally {
-    process.off('SIGTERM', onShutdown);
-    process.off('SIGINT', onShutdown);
-    for (const signal of FORWARDED) process.off(signal, onForward);
+    disposeSignals();
     await endpoints?.close();
   }
 }

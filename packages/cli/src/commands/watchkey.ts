@@ -5,7 +5,7 @@ import { shutdownSignal } from '../signals.js';
 /** `watchkey`: exit 0 once the own key, after being present, is deleted. */
 export async function watchkey(ctx: CommandContext): Promise<number> {
   const { key } = ctx.self();
-  const shutdown = shutdownSignal();
+  const shutdown = shutdownSignal(ctx.logger);
   try {
     const etcd = await ctx.etcd();
     const result = await waitForKeyDeletion(etcd, key, { logger: ctx.logger, signal: shutdown.signal });

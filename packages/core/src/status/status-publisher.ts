@@ -166,6 +166,23 @@ export class StatusPublisher {
     await Promise.all(this.writing.values());
   }
 
+  /**
+   * Stops publishing for one cluster and deletes its record (a daemon that stopped following it):
+   * `status` must not keep listing a watcher that no longer applies anything there.
+   */
+  async forget(clusterPath: string): Promise<void> {
+    const key = this.keyFor(clusterPath);
+    clearTimeout(this.timers.get(key));
+    this.timers.delete(key);
+    this.progressTimers.delete(key);
+    this.latest.delete(key);
+    await this.writing.get(key);
+    this.sent.delete(key);
+    this.budget.delete(key);
+    if (this.disabled || this.closed || (!this.lease && !this.granting)) return;
+    await this.etcd.delete(key).catch((err: unknown) => this.options.logger.warn(`could not delete the status record ${key}: ${describeError(err)}; it goes with this process`));
+  }
+
   /** Stops writing and revokes the lease: every key of this watcher disappears at once. */
   async close(): Promise<void> {
     this.closed = true;

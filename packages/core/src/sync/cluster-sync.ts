@@ -266,7 +266,8 @@ export class ClusterSync {
         if (failed) this.retryLater(this.retryBackoff.next());
         else if (this.quarantine.some((q) => q.kind === 'unresolved')) this.retryLater(this.resolver.negativeTtlMs);
         else this.retryBackoff.reset();
-        if (result.outcome === 'installed') this.reloader?.request();
+        // A file written empty at first start is a new file too: the server may read it now.
+        if (result.outcome === 'installed' || result.wroteEmpty) this.reloader?.request();
         this.options.onOutcome?.(result.outcome, result.outcome === 'installed' || result.outcome === 'unchanged' ? result.installed.length : members.length);
         this.publish();
       } while (this.again);
@@ -292,6 +293,9 @@ export class ClusterSync {
         if (this.installed.at === now) this.options.metrics?.set('cluster_control_last_install_timestamp_seconds', Date.now() / 1000, { cluster: this.options.target.name });
       }
       if (this.options.target.check) this.checkOutcome = { ok: true };
+    } else if (result.wroteEmpty) {
+      this.installEpoch++;
+      this.installed = { count: 0, text: result.text, sha256: null, at: now };
     } else if (result.stage === 'check') {
       this.checkOutcome = { ok: false, output: result.reason, since: this.checkOutcome?.ok === false ? this.checkOutcome.since : now };
     }

@@ -1,3 +1,4 @@
+import { lstat } from 'node:fs/promises';
 import type { AnyHandler } from '../handler/handler.js';
 import { installFile } from '../install/atomic-write.js';
 import { firstLine } from '../install/run-command.js';
@@ -70,8 +71,14 @@ export interface DetailedOutcome {
   outcome: InstallOutcome;
   stage?: 'min-members' | 'render' | 'check' | 'write';
   reason?: string;
-  /** The file's text, when installed or unchanged (for its hash in the fleet view). */
+  /** The file's text, when installed or unchanged (for its hash in the fleet view), or written empty. */
   text?: string;
+  /**
+   * Refused for too few members while the file did not exist: the handler's form for no members
+   * was written instead, so a server including the file can start (it serves nothing until
+   * enough members are there).
+   */
+  wroteEmpty?: true;
 }
 
 /** renderAndInstall, with the reason of a failure (one line) for whoever wants to act on it. */
@@ -84,9 +91,13 @@ export async function renderAndInstallDetailed(
 ): Promise<DetailedOutcome> {
   const labels = { cluster: target.name };
   if (members.length < target.minMembers) {
-    logger.warn(`${target.name}: refusing to install ${members.length} member(s), fewer than minMembers ${target.minMembers}; ${target.file} left as it is`);
+    const reason = `${members.length} member(s), fewer than minMembers ${target.minMembers}`;
     metrics?.inc('cluster_control_installs_total', { ...labels, result: 'refused' });
-    return { outcome: 'refused', stage: 'min-members', reason: `${members.length} member(s), fewer than minMembers ${target.minMembers}` };
+    if (await exists(target.file)) {
+      logger.warn(`${target.name}: refusing to install ${reason}; ${target.file} left as it is`);
+      return { outcome: 'refused', stage: 'min-members', reason };
+    }
+    return installEmpty(target, reason, logger);
   }
   const rendered = renderMembers(target, members, logger, once);
   if (!rendered.ok) {
@@ -116,6 +127,49 @@ export async function renderAndInstallDetailed(
     metrics?.inc('cluster_control_installs_total', { ...labels, result: 'failed' });
     return { outcome: 'failed', stage: 'write', reason: firstLine(reason, '(no output)') };
   }
+}
+
+/** Whether `file` exists (anything there, even a broken link: its install decides what to do with it). */
+async function exists(file: string): Promise<boolean> {
+  try {
+    await lstat(file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    // Unreadable directory and the like: the install would fail too; keep the refusal as it was.
+    return true;
+  }
+}
+
+/**
+ * Below minMembers with no file yet (first start): write what the handler renders for no members
+ * (e.g. nginx's upstream with one `down` placeholder), checked like any file. The outcome stays
+ * `refused`; a handler that cannot render an empty form (redis: nutcracker refuses an empty pool)
+ * leaves no file, as before.
+ */
+async function installEmpty(target: ClusterTarget, reason: string, logger: Logger): Promise<DetailedOutcome> {
+  const refused = { outcome: 'refused' as const, stage: 'min-members' as const, reason };
+  const rendered = renderMembers(target, [], logger);
+  if (!rendered.ok) {
+    logger.warn(`${target.name}: refusing to install ${reason}; ${target.file} does not exist and its empty form cannot be written either: ${rendered.reason}`);
+    return refused;
+  }
+  try {
+    const result = await installFile(target.file, rendered.text, {
+      logger,
+      ...(target.mode !== undefined ? { mode: target.mode } : {}),
+      ...(target.check ? { check: { argv: target.check, timeoutMs: target.checkTimeoutMs } } : {}),
+    });
+    if ('checkFailed' in result) {
+      logger.warn(`${target.name}: refusing to install ${reason}; ${target.file} does not exist and its check refused the empty form: ${checkReason(result.output)}`);
+      return refused;
+    }
+  } catch (err) {
+    logger.warn(`${target.name}: refusing to install ${reason}; could not write the empty form of ${target.file} either: ${describeError(err)}`);
+    return refused;
+  }
+  logger.warn(`${target.name}: ${reason}; ${target.file} did not exist: wrote it with no members, until there are enough`);
+  return { ...refused, wroteEmpty: true, text: rendered.text };
 }
 
 /** `check exited with code 1: <the command's first line of output>`. */

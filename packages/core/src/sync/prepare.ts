@@ -66,21 +66,25 @@ export function logDiagnostics(
   }
 }
 
-/** `prepare`: read once, install what is safe (SPEC §7), return the read's revision. */
+/**
+ * `prepare`: read once, install what is safe (SPEC §7), return the read's revision. Below
+ * minMembers the outcome is `refused`; `wroteEmpty` says the file did not exist and was written
+ * with no members.
+ */
 export async function prepareCluster(
   etcd: EtcdClient,
   target: ClusterTarget,
   logger: Logger,
   metrics?: Metrics,
   resolver: HostResolver = new HostResolver(),
-): Promise<{ revision: bigint; outcome: InstallOutcome; members: readonly Member[]; quarantined: QuarantinedMember[] }> {
+): Promise<{ revision: bigint; outcome: InstallOutcome; members: readonly Member[]; quarantined: QuarantinedMember[]; wroteEmpty?: true }> {
   const read = await readCluster(etcd, target.path, target.limits);
   logDiagnostics(target.name, target.path, read.diagnostics, logger, metrics);
   const once = new LogOnce();
   const result = await new SafeInstaller(target, logger, metrics, once, resolver).install(read.members);
   const quarantined = [...read.quarantined, ...result.quarantined];
   reportQuarantine(target.name, quarantined, logger, metrics, once);
-  return { revision: read.revision, outcome: result.outcome, members: result.installed, quarantined };
+  return { revision: read.revision, outcome: result.outcome, members: result.installed, quarantined, ...(result.wroteEmpty ? { wroteEmpty: true as const } : {}) };
 }
 
 /**

@@ -19,6 +19,8 @@ export interface SafeInstallResult {
   text?: string | undefined;
   /** The stage that failed, when neither installed nor unchanged. */
   stage?: DetailedOutcome['stage'];
+  /** Refused for too few members, and the file did not exist: written with no members (see DetailedOutcome). */
+  wroteEmpty?: true;
   /** Left out by the address policy, the resolver, or because they broke the render or check. */
   quarantined: QuarantinedMember[];
 }
