@@ -20,9 +20,10 @@ done
 say() { echo "bootstrap: $*" >&2; }
 
 # Debian packages and the binaries that show they are installed.
-# etcd for everything; then the consumers the handlers are proven against; chromium for the demo's page test.
-SERVER_PACKAGES=(etcd-server etcd-client apache2 nginx haproxy nutcracker redis-server mariadb-server mariadb-client chromium)
-SERVER_BINARIES=(/usr/bin/etcd /usr/bin/etcdctl /usr/sbin/apache2 /usr/sbin/nginx /usr/sbin/haproxy /usr/sbin/nutcracker /usr/bin/redis-server /usr/sbin/mariadbd /usr/bin/mariadb /usr/bin/chromium)
+# etcd for everything; then the consumers the handlers are proven against; chromium for the demo's page test;
+# systemd-analyze (and /bin/kill, the units' ExecReload) to verify the cli's systemd units.
+SERVER_PACKAGES=(etcd-server etcd-client apache2 nginx haproxy nutcracker redis-server mariadb-server mariadb-client chromium systemd procps)
+SERVER_BINARIES=(/usr/bin/etcd /usr/bin/etcdctl /usr/sbin/apache2 /usr/sbin/nginx /usr/sbin/haproxy /usr/sbin/nutcracker /usr/bin/redis-server /usr/sbin/mariadbd /usr/bin/mariadb /usr/bin/chromium /usr/bin/systemd-analyze /bin/kill)
 
 install_servers() {
   local missing=()
