@@ -29,6 +29,9 @@ const CONVERGE_BOUND_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const lines = (text: string) => text.split('\n').filter(Boolean);
+// Log lines start with their ISO-8601 time; the final error line, written directly, does not.
+const STAMP = '(?:\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z )?';
+const OURS = new RegExp(`^${STAMP}cluster-control[ :]`);
 
 describe.skipIf(!haveEtcd)('5 etcd down at startup', () => {
   let server: EtcdServer | undefined;
@@ -80,7 +83,7 @@ describe.skipIf(!haveEtcd)('5 etcd down at startup', () => {
     ]);
     const check = ({ name, what, res, ms }: { name: string; what: string; res: CliResult; ms: number }) => {
       const err = lines(res.stderr);
-      const retries = err.filter((l) => new RegExp(`^cluster-control warn: ${what}: .*; retrying in \\d+\\.\\ds$`).test(l));
+      const retries = err.filter((l) => new RegExp(`^${STAMP}cluster-control warn: ${what}: .*; retrying in \\d+\\.\\ds$`).test(l));
       const delays = retries.map((l) => Number(/retrying in (\d+\.\d)s$/.exec(l)![1]));
       const last = err.at(-1) ?? '';
       expect(res.code, `${name}: exit code; stderr:\n${res.stderr}`).toBe(1);
@@ -89,9 +92,9 @@ describe.skipIf(!haveEtcd)('5 etcd down at startup', () => {
       expect(retries.length, `${name}: retry lines in\n${res.stderr}`).toBeGreaterThanOrEqual(2);
       expect(Math.max(...delays), `${name}: the delays grow: ${delays.join(', ')}`).toBeGreaterThan(delays[0]!);
       // One clear last line: what gave up, after how long, and why; no stack trace anywhere.
-      expect(last, `${name}: last line`).toMatch(new RegExp(`^cluster-control: ${what}: gave up after 2s and \\d+ attempt\\(s\\): .*ECONNREFUSED`));
+      expect(last, `${name}: last line`).toMatch(new RegExp(`^${STAMP}cluster-control: ${what}: gave up after 2s and \\d+ attempt\\(s\\): .*ECONNREFUSED`));
       expect(last, `${name}: last line`).not.toMatch(/Resolution note:\s*$/);
-      expect(err.filter((l) => !l.startsWith('cluster-control')), `${name}: lines that are not ours (a stack trace?)`).toEqual([]);
+      expect(err.filter((l) => !OURS.test(l)), `${name}: lines that are not ours (a stack trace?)`).toEqual([]);
       expect(res.stderr).not.toMatch(/^\s+at /m);
       expect(ms, `${name}: wall time`).toBeLessThan(GIVE_UP_BOUND_MS);
       return ms;
@@ -112,9 +115,9 @@ describe.skipIf(!haveEtcd)('5 etcd down at startup', () => {
     procs.push(watchProc, heartbeatProc, runProc, watchQuitter, heartbeatQuitter);
 
     const saysRetrying: [CliProcess, RegExp][] = [
-      [watchProc, /^cluster-control warn: c: etcd unavailable \(.*ECONNREFUSED.*\); retrying$/m],
-      [heartbeatProc, /^cluster-control warn: could not register .*10\.78\.0\.1:80: .*ECONNREFUSED.*; retrying$/m],
-      [runProc, /^cluster-control warn: prepare c: .*ECONNREFUSED.*; retrying in \d+\.\ds$/m],
+      [watchProc, /^(?:\S+Z )?cluster-control warn: c: etcd unavailable \(.*ECONNREFUSED.*\); retrying$/m],
+      [heartbeatProc, /^(?:\S+Z )?cluster-control warn: could not register .*10\.78\.0\.1:80: .*ECONNREFUSED.*; retrying$/m],
+      [runProc, /^(?:\S+Z )?cluster-control warn: prepare c: .*ECONNREFUSED.*; retrying in \d+\.\ds$/m],
       [watchQuitter, /etcd unavailable .*; retrying$/m],
       [heartbeatQuitter, /could not register .*; retrying$/m],
     ];

@@ -8,7 +8,7 @@ export * from './model/index.js';
 export * from './config/index.js';
 
 // Handlers: the interface and the resolver (built-ins live in @cluster-control/handlers)
-export type { Handler, RenderContext, AnyHandler } from './handler/handler.js';
+export type { Handler, RenderContext, AnyHandler, OptionsContext } from './handler/handler.js';
 export { HandlerOptionsError, isHandler } from './handler/handler.js';
 export { resolveHandler, builtinNameFor, type ResolveHandlerOptions } from './handler/resolve-handler.js';
 
@@ -52,6 +52,7 @@ export { HttpServerService, type HttpServerServiceOptions, type HttpRequestHandl
 export { runSupervisor, type RunSupervisorOptions } from './supervisor/run-supervisor.js';
 export { superviseHttpServer, type SuperviseHttpServerOptions } from './supervisor/supervise-http-server.js';
 export type { SupervisedService, ReadinessProbe } from './supervisor/service.js';
+export { ServiceStartError } from './supervisor/service.js';
 export { tcpProbe, httpProbe, parseHostPort } from './supervisor/readiness.js';
 
 // Observability: Prometheus metrics, /healthz, /readyz
@@ -59,7 +60,7 @@ export type { KnownMetricName, MetricSpec, MetricType, PrometheusMetrics, Promet
 export { KNOWN_METRICS, createPrometheusMetrics, formatListenAddress, parseListenAddress, serveObservability } from './observe/index.js';
 
 // Utilities
-export type { Logger, LogLevel } from './util/log.js';
+export type { Logger, LoggerOptions, LogFormat, LogLevel } from './util/log.js';
 export { createLogger, silentLogger } from './util/log.js';
 export type { Metrics } from './util/metrics.js';
 export { createMetrics } from './util/metrics.js';

@@ -117,11 +117,19 @@ describe('template handler', () => {
     expect(template.render(members.slice(0, 2), options, context)).toBe('10.0.0.5:80\n10.0.0.6:8080\n');
   });
 
+  it('reads a relative templateFile from the configuration file\'s directory', () => {
+    writeFileSync(join(dir, 'names.liquid'), '{{ members.size }}');
+    const options = template.parseOptions({ templateFile: 'names.liquid' }, { baseDir: dir });
+    expect(options.source).toBe(join(dir, 'names.liquid'));
+    expect(template.render(members, options, context)).toBe(String(members.length));
+    expect(() => template.parseOptions({ templateFile: '../nope.liquid' }, { baseDir: dir })).toThrow(`templateFile: cannot read ${join(dir, '..', 'nope.liquid')}`);
+  });
+
   it('rejects bad options, naming the option', () => {
-    expect(optionsError({}).message).toBe('template: set exactly one of "template" (the template text) or "templateFile" (its absolute path)');
+    expect(optionsError({}).message).toBe('template: set exactly one of "template" (the template text) or "templateFile" (its path)');
     expect(optionsError({ template: 'x', templateFile: '/x' }).path).toBe('template');
     expect(optionsError({ template: 1 })).toMatchObject({ path: 'template', message: 'template: must be a string' });
-    expect(optionsError({ templateFile: 'upstreams.liquid' }).message).toBe('templateFile: must be an absolute path (got "upstreams.liquid")');
+    expect(optionsError({ templateFile: 'upstreams.liquid' }).message).toBe('templateFile: must be an absolute path when the options do not come from a configuration file (got "upstreams.liquid")');
     expect(optionsError({ templateFile: join(dir, 'missing.liquid') }).message).toMatch(/^templateFile: cannot read .*missing\.liquid: ENOENT/);
     expect(optionsError({ template: 'x', rawMeta: 'yes' }).path).toBe('rawMeta');
     expect(optionsError({ template: 'x', file: 'x' }).message).toMatch(/^file: unknown option/);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { isAbsolute } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import type { Handler, Member, RenderContext } from '@cluster-control/core';
 import type { Context as LiquidContext, Emitter, Liquid, Template } from 'liquidjs';
 import { HandlerOptionsError } from './options-error.js';
@@ -88,10 +88,10 @@ const META_KEY = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 export const template: Handler<TemplateOptions> = {
   name: 'template',
 
-  parseOptions(raw) {
+  parseOptions(raw, context) {
     const options = new OptionReader(raw);
     const inline = options.string('template');
-    const file = options.string('templateFile');
+    const written = options.string('templateFile');
     const vars = plainVars(options.any('vars'));
     const rawMeta = options.boolean('rawMeta', false);
     const renderLimitMs = options.integer('renderLimitMs', { default: TEMPLATE_DEFAULTS.renderLimitMs, min: 1, max: 60_000 });
@@ -99,12 +99,17 @@ export const template: Handler<TemplateOptions> = {
     const maxOutputBytes = options.integer('maxOutputBytes', { default: TEMPLATE_DEFAULTS.maxOutputBytes, min: 1, max: 1024 * 1024 * 1024 });
     options.done();
 
-    if ((inline === undefined) === (file === undefined)) throw new HandlerOptionsError('template', 'set exactly one of "template" (the template text) or "templateFile" (its absolute path)');
+    if ((inline === undefined) === (written === undefined)) throw new HandlerOptionsError('template', 'set exactly one of "template" (the template text) or "templateFile" (its path)');
+    let file: string | undefined;
+    if (written !== undefined) {
+      // Relative to the configuration file, like every path in it; never to whatever the cwd is.
+      if (isAbsolute(written)) file = written;
+      else if (context) file = resolve(context.baseDir, written);
+      else throw new HandlerOptionsError('templateFile', `must be an absolute path when the options do not come from a configuration file (got ${JSON.stringify(written)})`);
+    }
     let text: string;
     let source: string;
     if (file !== undefined) {
-      // parseOptions doesn't know the config file's directory, so a relative path would depend on the cwd.
-      if (!isAbsolute(file)) throw new HandlerOptionsError('templateFile', `must be an absolute path (got ${JSON.stringify(file)})`);
       try {
         text = readFileSync(file, 'utf8');
       } catch (err) {

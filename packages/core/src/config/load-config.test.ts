@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from './config-error.js';
-import { loadConfig, resolveConfigPath } from './load-config.js';
+import { endpointsFromEnv, loadConfig, resolveConfigPath } from './load-config.js';
 
 let dir: string;
 const conf = (name: string, handlerConfig = 'out.json') =>
@@ -101,6 +101,47 @@ describe('loadConfig: etcd.tls files', () => {
     expect(await loadError({ path: missing })).toBe(`${missing}: etcd.tls.key: cannot read ${path.join(dir, 'nope.key')} (no such file)`);
     const directory = await tlsConf('tls-dir.conf', { ca: 'etc' });
     expect(await loadError({ path: directory })).toBe(`${directory}: etcd.tls.ca: cannot read ${path.join(dir, 'etc')} (it is a directory)`);
+  });
+});
+
+describe('loadConfig: CLUSTER_CONTROL_ETCD', () => {
+  const withEndpoints = async (name: string, etcd: Record<string, unknown>) => {
+    const file = path.join(dir, name);
+    await writeFile(file, JSON.stringify({ etcd }));
+    return file;
+  };
+
+  it('replaces the configured endpoints, whatever form the file uses', async () => {
+    const env = { CLUSTER_CONTROL_ETCD: 'http://10.0.0.9:2379, etcd2:4001 ,https://etcd3/' };
+    const expected = ['http://10.0.0.9:2379', 'http://etcd2:4001', 'https://etcd3:2379'];
+    for (const etcd of [{ endpoints: ['http://a:1', 'http://b:2'] }, { server: 'http://a:1/' }, { host: 'a', port: 1 }, {}]) {
+      const file = await withEndpoints('env-etcd.conf', etcd);
+      expect((await loadConfig({ path: file, env })).etcd.endpoints).toEqual(expected);
+    }
+  });
+
+  it('an unset or blank variable changes nothing', async () => {
+    const file = await withEndpoints('env-blank.conf', { endpoints: ['http://a:1'] });
+    expect((await loadConfig({ path: file, env: {} })).etcd.endpoints).toEqual(['http://a:1']);
+    expect((await loadConfig({ path: file, env: { CLUSTER_CONTROL_ETCD: ' ' } })).etcd.endpoints).toEqual(['http://a:1']);
+  });
+
+  it('a bad endpoint is one line naming the variable, user:password never shown', async () => {
+    const file = await withEndpoints('env-bad.conf', {});
+    const error = (value: string) => loadError({ path: file, env: { CLUSTER_CONTROL_ETCD: value } });
+    const expected = 'CLUSTER_CONTROL_ETCD: expected comma-separated URLs like "http://10.0.0.1:2379,http://10.0.0.2:2379"';
+    expect(await error('http://ok:1,ftp://h:21')).toBe(`${expected}, got "ftp://h:21"`);
+    expect(await error('http://ok:1,,http://ok:2')).toBe(`${expected}, got an empty item`);
+    expect(await error('http://h:2379/v3')).toBe(`${expected}, got "http://h:2379/v3"`);
+    const secret = await error('http://cc:Hunter2@h:2379');
+    expect(secret).toBe(`${expected} without user:password (put credentials in etcd.auth), got "http://***@h:2379"`);
+    expect(secret).not.toContain('Hunter2');
+    expect(await error('h\nx:1')).toBe(`${expected}, got "h\\nx:1"`);
+  });
+
+  it('endpointsFromEnv reads process.env-like objects', () => {
+    expect(endpointsFromEnv({ CLUSTER_CONTROL_ETCD: '[fd00::1]:2379' })).toEqual(['http://[fd00::1]:2379']);
+    expect(endpointsFromEnv({})).toBeUndefined();
   });
 });
 

@@ -2,16 +2,19 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from './config-error.js';
 import { describeJsonError } from './json-error.js';
-import { FieldError, normalizeConfig } from './normalize.js';
+import { endpointUrl, FieldError, normalizeConfig, redactUserinfo, userinfoNote } from './normalize.js';
 import type { ClusterConfig, ClusterControlConfig } from './schema.js';
+import { unknownFieldWarnings } from './unknown-fields.js';
 import { validateConfigFile } from './validate.js';
 
 export const DEFAULT_CONFIG_FILE = 'cluster-control.conf';
+/** Comma-separated etcd endpoints that replace the configured ones. */
+export const ETCD_ENV = 'CLUSTER_CONTROL_ETCD';
 
 export interface LoadConfigOptions {
   /** `--conf FILE`; wins over the environment. */
   path?: string;
-  /** Defaults to `process.env`; `CLUSTER_CONTROL_CONF` names the file. */
+  /** Defaults to `process.env`; `CLUSTER_CONTROL_CONF` names the file, `CLUSTER_CONTROL_ETCD` replaces etcd's endpoints. */
   env?: NodeJS.ProcessEnv;
   /** Relative paths are resolved against this; defaults to `process.cwd()`. */
   cwd?: string;
@@ -23,9 +26,13 @@ export function resolveConfigPath(options: LoadConfigOptions = {}): string {
   return path.resolve(cwd, options.path || env.CLUSTER_CONTROL_CONF || DEFAULT_CONFIG_FILE);
 }
 
-/** Reads, validates and normalizes the configuration file. Throws ConfigError. */
+/**
+ * Reads, validates and normalizes the configuration file, then applies `CLUSTER_CONTROL_ETCD`.
+ * Throws ConfigError.
+ */
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<ClusterControlConfig> {
   const file = resolveConfigPath(options);
+  const endpoints = endpointsFromEnv(options.env ?? process.env);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -36,8 +43,27 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Clust
     throw new ConfigError(`${file}: cannot read configuration file (${reason})`, { cause: error });
   }
   const config = parseConfig(text, file, path.dirname(file));
+  if (endpoints) config.etcd.endpoints = endpoints;
   await checkTlsFiles(config);
   return config;
+}
+
+/**
+ * The endpoints in `CLUSTER_CONTROL_ETCD` (comma-separated, each in any form `etcd.endpoints`
+ * accepts), or undefined when it is unset or blank. Throws a one-line ConfigError naming the
+ * variable; user:password in a URL is refused and never shown, as in the file.
+ */
+export function endpointsFromEnv(env: NodeJS.ProcessEnv): string[] | undefined {
+  const value = env[ETCD_ENV];
+  if (value === undefined || value.trim() === '') return undefined;
+  return value.split(',').map((item) => {
+    const text = item.trim();
+    const endpoint = text === '' ? undefined : endpointUrl(text);
+    if (endpoint !== undefined) return endpoint;
+    const shown = redactUserinfo(text);
+    const got = text === '' ? 'an empty item' : JSON.stringify(shown.length > 100 ? `${shown.slice(0, 100)}…` : shown);
+    throw new ConfigError(`${ETCD_ENV}: expected comma-separated URLs like "http://10.0.0.1:2379,http://10.0.0.2:2379"${userinfoNote(text)}, got ${got}`);
+  });
 }
 
 /**
@@ -79,7 +105,8 @@ export function parseConfig(text: string, sourceName: string, baseDir: string): 
   }
 
   try {
-    return normalizeConfig(validateConfigFile(data), sourceName, baseDir);
+    const file = validateConfigFile(data);
+    return normalizeConfig(file, sourceName, baseDir, unknownFieldWarnings(data, sourceName));
   } catch (error) {
     // The path is empty when the file is not a JSON object at all.
     if (error instanceof FieldError) throw new ConfigError(error.path ? `${sourceName}: ${error.path}: ${error.message}` : `${sourceName}: ${error.message}`);

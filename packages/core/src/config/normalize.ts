@@ -23,7 +23,7 @@ function fail(at: string, message: string): never {
 }
 
 /** Applies defaults, cross-field rules and path resolution to a schema-valid file. Throws FieldError. */
-export function normalizeConfig(file: ConfigFile, sourcePath: string, baseDir: string): ClusterControlConfig {
+export function normalizeConfig(file: ConfigFile, sourcePath: string, baseDir: string, warnings: string[] = []): ClusterControlConfig {
   const dir = path.resolve(baseDir);
   const config: ClusterControlConfig = {
     sourcePath,
@@ -31,6 +31,7 @@ export function normalizeConfig(file: ConfigFile, sourcePath: string, baseDir: s
     etcd: normalizeEtcd(file.etcd, dir),
     clusters: normalizeClusters(file.clusters, dir),
     status: normalizeStatus(file.status),
+    warnings,
   };
   if (config.status) checkStatusPrefix(config.status.prefix, config.clusters);
   if (file.self) config.self = normalizeSelf(file.self);
@@ -106,12 +107,14 @@ export function redactUserinfo(text: string): string {
 }
 
 /** Why a URL with user:password is refused (credentials go in etcd.auth); its text is redacted. */
-function userinfoNote(text: string): string {
+export function userinfoNote(text: string): string {
   return redactUserinfo(text) === text ? '' : ' without user:password (put credentials in etcd.auth)';
 }
 
 /** `http(s)://host:port` from `http://host:port/`, `host:port` or `https://host`; undefined if it is none of these. */
-function endpointUrl(text: string): string | undefined {
+export function endpointUrl(text: string): string | undefined {
+  // URL would drop a tab or newline inside the text and accept what is left.
+  if (/[\s\u0000-\u001f\u007f]/.test(text)) return undefined;
   const full = /^[a-z][a-z\d+.-]*:\/\//i.test(text) ? text : `http://${text}`;
   let url: URL;
   try {
@@ -187,8 +190,8 @@ function normalizeCluster(cluster: ClusterEntry, at: string, dir: string): Clust
     limits: cluster.limits,
     reloadMinIntervalMs: cluster.reloadMinIntervalMs,
   };
-  if (cluster.reload !== undefined) result.reload = argv(cluster.reload, `${at}.reload`);
-  if (cluster.check !== undefined) result.check = argv(cluster.check, `${at}.check`);
+  if (cluster.reload !== undefined) result.reload = argv(cluster.reload, `${at}.reload`, dir);
+  if (cluster.check !== undefined) result.check = argv(cluster.check, `${at}.check`, dir);
   if (cluster.reloadSignal !== undefined) result.reloadSignal = signalName(cluster.reloadSignal, `${at}.reloadSignal`);
   if (cluster.wait) {
     const { min, max } = cluster.wait;
@@ -211,15 +214,23 @@ function addressPolicy(members: ClusterEntry['members'], at: string): AddressPol
   return policy;
 }
 
-function argv(command: string | string[], at: string): string[] {
+/**
+ * The command's argv. A program named by a relative path (`./bin/reload.sh`, `bin/check`) is found
+ * in the configuration file's directory, like every other relative path in the file, rather than
+ * in whatever directory cluster-control was started from; a bare name (`apachectl`) is looked up
+ * in PATH, as a shell would.
+ */
+function argv(command: string | string[], at: string, dir: string): string[] {
   let words: string[];
   try {
-    words = typeof command === 'string' ? splitCommandLine(command) : command;
+    words = typeof command === 'string' ? splitCommandLine(command) : [...command];
   } catch (error) {
     if (error instanceof ConfigError) fail(at, error.message);
     throw error;
   }
-  if (words[0] === undefined || words[0] === '') fail(at, 'expected a command, got an empty one');
+  const [program] = words;
+  if (program === undefined || program === '') fail(at, 'expected a command, got an empty one');
+  if (program.includes('/') && !path.isAbsolute(program)) words[0] = path.resolve(dir, program);
   return words;
 }
 

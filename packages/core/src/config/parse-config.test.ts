@@ -65,6 +65,7 @@ describe('parseConfig: PHP-era files', () => {
       etcd: { endpoints: ['http://127.0.0.1:3001'], timeoutMs: 5000, transport: 'auto' },
       self: { key: '/clusters/webapp/myip', ttl: 60, heartbeat: 30, value: '' },
       status: { prefix: '/cluster-control/status', ttl: 10 },
+      warnings: [],
       clusters: [
         {
           name: 'redis',
@@ -279,10 +280,26 @@ describe('parseConfig: clusters', () => {
     expect(cluster({ mode: '755' }).mode).toBe(0o755);
   });
 
-  it('ignores unknown keys', () => {
+  it('ignores unknown keys, with one warning each', () => {
     const config = parse({ future: true, etcd: { host: 'h', retries: 3 }, clusters: [{ ...minimalCluster, colour: 'blue' }] });
     expect(config.clusters[0]).not.toHaveProperty('colour');
     expect(config.etcd.endpoints).toEqual(['http://h:2379']);
+    expect(config.warnings).toEqual([
+      `${SOURCE}: future: unknown field, ignored`,
+      `${SOURCE}: etcd.retries: unknown field, ignored`,
+      `${SOURCE}: clusters[0].colour: unknown field, ignored`,
+    ]);
+  });
+
+  it('relative check and reload programs are found in the config directory; bare names in PATH', () => {
+    expect(cluster({ reload: './bin/reload.sh --now', check: ['bin/check', '{src}'] })).toMatchObject({
+      reload: ['/etc/cc/bin/reload.sh', '--now'],
+      check: ['/etc/cc/bin/check', '{src}'],
+    });
+    expect(cluster({ reload: '../sbin/x', check: '/usr/sbin/nginx -t -c {src}' })).toMatchObject({ reload: ['/etc/sbin/x'], check: ['/usr/sbin/nginx', '-t', '-c', '{src}'] });
+    expect(cluster({ reload: 'apachectl graceful', check: ['nginx', '-t', '-c', './{src}'] })).toMatchObject({ reload: ['apachectl', 'graceful'], check: ['nginx', '-t', '-c', './{src}'] });
+    // Only the program: arguments are the command's business.
+    expect(cluster({ reload: `sh -c './x && ./y'` }).reload).toEqual(['sh', '-c', './x && ./y']);
   });
 
   it.each([
@@ -379,6 +396,76 @@ describe('parseConfig: hostile files', () => {
     expect(parseError({ etcd: { server: ' '.repeat(200_000) } })).toMatch(/^\S+: etcd\.server: expected a URL/);
     expect(withCluster({ path: `${'/'.repeat(200_000)}a` }).clusters[0]!.path).toBe(`${'/'.repeat(200_000)}a`);
     expect(performance.now() - start).toBeLessThan(1000);
+  });
+});
+
+describe('parseConfig: unknown fields', () => {
+  const warnings = (value: unknown) => parse(value).warnings;
+
+  it('suggests the closest known name for a likely typo', () => {
+    expect(warnings({ clusters: [{ ...minimalCluster, relaod: 'x', chekc: 'y', minmembers: 2, waitt: {} }] })).toEqual([
+      `${SOURCE}: clusters[0].relaod: unknown field, ignored (did you mean "reload"?)`,
+      `${SOURCE}: clusters[0].chekc: unknown field, ignored (did you mean "check"?)`,
+      `${SOURCE}: clusters[0].minmembers: unknown field, ignored (did you mean "minMembers"?)`,
+      `${SOURCE}: clusters[0].waitt: unknown field, ignored (did you mean "wait"?)`,
+    ]);
+    expect(warnings({ cluster: [], etcd: { endpoint: ['http://h:1'], timeout: 5 } })).toEqual([
+      `${SOURCE}: cluster: unknown field, ignored (did you mean "clusters"?)`,
+      `${SOURCE}: etcd.endpoint: unknown field, ignored (did you mean "endpoints"?)`,
+      `${SOURCE}: etcd.timeout: unknown field, ignored (did you mean "timeoutMs"?)`,
+    ]);
+    expect(warnings({ etcd: { unrelated: 1 } })).toEqual([`${SOURCE}: etcd.unrelated: unknown field, ignored`]);
+  });
+
+  it('looks into every fixed section, not into handlerConfig or self.value', () => {
+    const file = {
+      etcd: { auth: { username: 'u', password: 'p', pasword: 'x' }, tls: { ca: 'ca.pem', crt: 'c.pem' } },
+      self: { key: '/k', tll: 5, value: { anything: 1 } },
+      clusters: [{ ...minimalCluster, handlerConfig: { file: 'x', whatever: 1 }, wait: { min: 1, max: 2, mid: 1 }, members: { allow: [], denny: [] }, limits: { valueByte: 1 } }],
+      status: { prefix: '/s', tl: 3 },
+    };
+    expect(warnings(file)).toEqual([
+      `${SOURCE}: etcd.auth.pasword: unknown field, ignored (did you mean "password"?)`,
+      `${SOURCE}: etcd.tls.crt: unknown field, ignored (did you mean "cert"?)`,
+      `${SOURCE}: self.tll: unknown field, ignored (did you mean "ttl"?)`,
+      `${SOURCE}: clusters[0].wait.mid: unknown field, ignored (did you mean "min"?)`,
+      `${SOURCE}: clusters[0].members.denny: unknown field, ignored (did you mean "deny"?)`,
+      `${SOURCE}: clusters[0].limits.valueByte: unknown field, ignored (did you mean "valueBytes"?)`,
+      `${SOURCE}: status.tl: unknown field, ignored (did you mean "ttl"?)`,
+    ]);
+  });
+
+  it('never shows a value, and keeps a strange key on one line', () => {
+    const SECRET = 'Hunter2-S3cret';
+    const shown = warnings({ etcd: { auth: { username: 'u', password: SECRET, token: SECRET } }, 'a\nb': 1, '': 2, 'x\u2028y': 3, ['k'.repeat(100)]: 4 });
+    expect(shown.join('|')).not.toContain(SECRET);
+    expect(shown).toEqual([
+      `${SOURCE}: ["a\\nb"]: unknown field, ignored`,
+      `${SOURCE}: [""]: unknown field, ignored`,
+      `${SOURCE}: ["x\\u2028y"]: unknown field, ignored`,
+      `${SOURCE}: ["${'k'.repeat(64)}…"]: unknown field, ignored`,
+      `${SOURCE}: etcd.auth.token: unknown field, ignored`,
+    ]);
+    for (const line of shown) expect(line).not.toMatch(/[\n\r\u2028\u2029]/);
+  });
+
+  it('lists the first 20 and counts the rest, in linear time', () => {
+    const many = Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`relaod${i}`, i]));
+    const text = JSON.stringify({ clusters: [{ ...minimalCluster, ...many }] });
+    const start = performance.now();
+    const shown = parseConfig(text, SOURCE, BASE).warnings;
+    expect(performance.now() - start).toBeLessThan(1000);
+    expect(shown).toHaveLength(21);
+    expect(shown[0]).toBe(`${SOURCE}: clusters[0].relaod0: unknown field, ignored (did you mean "reload"?)`);
+    expect(shown[20]).toBe(`${SOURCE}: and 49980 more unknown field(s), ignored`);
+  });
+
+  it('a long key gets no suggestion, however it starts', () => {
+    expect(warnings({ ['relaod'.repeat(50_000)]: 1 })).toEqual([`${SOURCE}: ["${'relaod'.repeat(10)}rela…"]: unknown field, ignored`]);
+  });
+
+  it('a known file has none', () => {
+    expect(parseConfig(PHP_SAMPLE, SOURCE, BASE).warnings).toEqual([]);
   });
 });
 

@@ -73,6 +73,12 @@ export interface ClusterControlConfig {
   clusters: ClusterConfig[];
   /** Where watchers publish what they applied (SPEC §10); false: they do not. */
   status: StatusConfig | false;
+  /**
+   * One log line each, for the caller to log as warnings: fields of the file that cluster-control
+   * does not know (and ignored), e.g. `…/cluster-control.conf: clusters[0].relaod: unknown field,
+   * ignored (did you mean "reload"?)`. At most 21 lines; never a value from the file.
+   */
+  warnings: string[];
 }
 
 export interface StatusConfig {

@@ -13,14 +13,23 @@ export interface RenderContext {
   readonly report?: (problem: string) => void;
 }
 
+/** Where a handler's options come from. */
+export interface OptionsContext {
+  /** Absolute directory of the configuration file: what a relative path in the options is relative to. */
+  readonly baseDir: string;
+}
+
 /**
  * A handler turns the sorted member list into the text of one file.
  * It must be pure: no disk, network or clock; same input, same bytes.
  */
 export interface Handler<Options = Record<string, unknown>> {
   readonly name: string;
-  /** Validates the handler's options (`handlerConfig` minus `file`); throws HandlerOptionsError on bad input. */
-  parseOptions(raw: Record<string, unknown>): Options;
+  /**
+   * Validates the handler's options (`handlerConfig` minus `file`); throws HandlerOptionsError on
+   * bad input. `context` is given when the options come from a configuration file.
+   */
+  parseOptions(raw: Record<string, unknown>, context?: OptionsContext): Options;
   render(members: readonly Member[], options: Options, context: RenderContext): string;
 }
 

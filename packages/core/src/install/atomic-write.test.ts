@@ -124,7 +124,7 @@ describe('installFile', () => {
       const slow = await installFile(target, 'x', { logger, check: { argv: ['sleep', '5'], timeoutMs: 100 } });
       expect(slow).toMatchObject({ changed: false, checkFailed: true, output: expect.stringContaining('timed out') });
       const missing = await installFile(target, 'x', { logger, check: { argv: ['/nonexistent/cc-check', '{src}'], timeoutMs: 1000 } });
-      expect(missing).toMatchObject({ changed: false, checkFailed: true, output: expect.stringContaining('ENOENT') });
+      expect(missing).toMatchObject({ changed: false, checkFailed: true, output: expect.stringContaining('command not found: /nonexistent/cc-check (exit 127)') });
       await expect(stat(target)).rejects.toThrow(/ENOENT/);
       expect(await tempFiles()).toEqual([]);
     });

@@ -28,6 +28,16 @@ const lines = async (path: string) => (await readFile(path, 'utf8').catch(() => 
 const reloads = (metrics: ReturnType<typeof createMetrics>, result: 'ok' | 'failed') => metrics.get('cluster_control_reloads_total', { cluster: 'web', result });
 
 describe('Reloader', () => {
+  it('a reload command that cannot be started ends with exit code 127, as in a shell', async () => {
+    const outcomes: unknown[] = [];
+    const logged: string[] = [];
+    const r = reloader({ argv: ['/nonexistent/cc-reload', 'graceful'], onRunEnd: (o) => outcomes.push(o), logger: createLogger({ write: (l) => logged.push(l) }), backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    r.request();
+    await vi.waitFor(() => expect(outcomes).toHaveLength(1));
+    expect(outcomes[0]).toEqual({ ok: false, exitCode: 127, output: 'could not be started: command not found: /nonexistent/cc-reload (exit 127)' });
+    expect(logged.join('\n')).toContain('reload for cluster web could not be started: command not found: /nonexistent/cc-reload (exit 127)');
+  });
+
   it('runs the command with process.env plus the cluster variables', async () => {
     const out = join(dir, 'env');
     const r = reloader({ argv: ['sh', '-c', 'env > "$0"', out] });

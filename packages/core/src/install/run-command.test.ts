@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, realpath, rm } from 'node:fs/promises';
+import { mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -33,12 +33,21 @@ describe('runCommand', () => {
     expect(result.output).toBe('a b|$HOME|; rm -rf /|');
   });
 
-  it('reports a command that cannot be started instead of throwing', async () => {
+  it('reports a command that cannot be started instead of throwing, with the exit code a shell gives', async () => {
     const result = await runCommand(['/nonexistent/cc-no-such-command'], { timeoutMs: 5000 });
-    expect(result.ok).toBe(false);
-    expect(result.error).toMatch(/ENOENT/);
-    expect(describeFailure(result, 5000)).toMatch(/could not be started/);
+    expect(result).toMatchObject({ ok: false, code: 127, signal: null, error: 'command not found: /nonexistent/cc-no-such-command' });
+    expect(describeFailure(result, 5000)).toBe('could not be started: command not found: /nonexistent/cc-no-such-command (exit 127)');
+    expect(await runCommand(['cc-no-such-command-in-path'], { timeoutMs: 5000 })).toMatchObject({ code: 127, error: 'command not found: cc-no-such-command-in-path' });
     expect((await runCommand([], { timeoutMs: 5000 })).error).toBe('empty command');
+  });
+
+  it('reports a file that is not executable, or a directory, as 126', async () => {
+    const script = join(dir, 'reload.sh');
+    await writeFile(script, '#!/bin/sh\necho hi\n', { mode: 0o644 });
+    expect(await runCommand([script], { timeoutMs: 5000 })).toMatchObject({ ok: false, code: 126, error: `permission denied: ${script}` });
+    const result = await runCommand([dir], { timeoutMs: 5000 });
+    expect(result).toMatchObject({ ok: false, code: 126, error: `permission denied: ${dir}` });
+    expect(describeFailure(result, 5000)).toBe(`could not be started: permission denied: ${dir} (exit 126)`);
   });
 
   it('passes env and cwd', async () => {

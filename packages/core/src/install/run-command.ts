@@ -15,8 +15,27 @@ export interface RunResult {
   timedOut: boolean;
   /** stdout and stderr interleaved in arrival order, capped at OUTPUT_LIMIT bytes. */
   output: string;
-  /** Why the command could not be started (e.g. `spawn nginx ENOENT`). */
+  /**
+   * Why the command could not be started, e.g. `command not found: nginx` (then `code` is 127, as
+   * a shell reports it) or `permission denied: ./reload.sh` (126).
+   */
   error?: string;
+}
+
+/** A shell's exit codes for a command it could not start: not found, or not executable. */
+export const EXIT_NOT_FOUND = 127;
+export const EXIT_NOT_EXECUTABLE = 126;
+
+/**
+ * How a shell reports a command it could not start: `command not found: nginx` and 127 for
+ * ENOENT, `permission denied: ./x` and 126 for EACCES (not executable, or a directory); other
+ * failures keep their message and have no exit code.
+ */
+export function startFailure(program: string, err: unknown): { code: number | null; message: string } {
+  const errno = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (errno === 'ENOENT') return { code: EXIT_NOT_FOUND, message: `command not found: ${program}` };
+  if (errno === 'EACCES') return { code: EXIT_NOT_EXECUTABLE, message: `permission denied: ${program}` };
+  return { code: null, message: err instanceof Error ? err.message : String(err) };
 }
 
 export const OUTPUT_LIMIT = 64 * 1024;
@@ -64,7 +83,8 @@ export function runCommand(argv: readonly string[], options: RunOptions): Promis
         stdio: ['ignore', 'pipe', 'pipe'],
       });
     } catch (err) {
-      resolve({ ok: false, code: null, signal: null, timedOut: false, output: '', error: String((err as Error).message ?? err) });
+      const { code, message } = startFailure(file, err);
+      resolve({ ok: false, code, signal: null, timedOut: false, output: '', error: message });
       return;
     }
     child.stdout?.on('data', collect);
@@ -91,23 +111,23 @@ export function runCommand(argv: readonly string[], options: RunOptions): Promis
       setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS).unref();
     }, options.timeoutMs);
 
-    const finish = (error?: string) => {
+    const finish = (error?: { code: number | null; message: string }) => {
       if (settled) return;
       settled = true;
       clearTimeout(timeout);
       clearTimeout(drainTimer);
       child.stdout?.destroy();
       child.stderr?.destroy();
-      const code = exit?.code ?? null;
+      const code = exit?.code ?? error?.code ?? null;
       const signal = exit?.signal ?? null;
       const result: RunResult = { ok: !error && !timedOut && code === 0, code, signal, timedOut, output: output() };
-      if (error) result.error = error;
+      if (error) result.error = error.message;
       resolve(result);
     };
 
     child.on('error', (err) => {
       // Only a failed spawn ends the run here; once it started, 'exit'/'close' report the outcome.
-      if (child.pid === undefined) finish(err.message);
+      if (child.pid === undefined) finish(startFailure(file, err));
     });
     child.on('exit', (code, signal) => {
       exit = { code, signal };
@@ -123,7 +143,7 @@ export function runCommand(argv: readonly string[], options: RunOptions): Promis
 
 /** One-line reason for a failed run, for logs: "exited with code 3", "timed out after 5000 ms", ... */
 export function describeFailure(result: RunResult, timeoutMs: number): string {
-  if (result.error) return `could not be started: ${result.error}`;
+  if (result.error) return `could not be started: ${result.error}${result.code !== null ? ` (exit ${result.code})` : ''}`;
   if (result.timedOut) return `timed out after ${timeoutMs} ms`;
   if (result.signal) return `was killed by ${result.signal}`;
   return `exited with code ${result.code}`;

@@ -2,7 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
-import type { SupervisedService } from './service.js';
+import { startFailure } from '../install/run-command.js';
+import { ServiceStartError, type SupervisedService } from './service.js';
 
 export interface ChildServiceOptions {
   argv: string[];
@@ -29,6 +30,7 @@ export class ChildService implements SupervisedService {
     return this.child?.pid;
   }
 
+  /** Throws ServiceStartError (exit code 127 or 126) when the command is not found or not executable. */
   async start(): Promise<void> {
     const [command, ...args] = this.options.argv;
     if (!command) throw new Error('no server command given');
@@ -38,7 +40,11 @@ export class ChildService implements SupervisedService {
     this.child = child;
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', () => resolve());
-      child.once('error', (err) => reject(new Error(`could not start ${command}: ${err.message}`)));
+      child.once('error', (err) => {
+        // Not found or not executable: the exit code a shell would give, for `run` to pass on.
+        const { code, message } = startFailure(command, err);
+        reject(code === null ? new Error(`could not start ${command}: ${message}`) : new ServiceStartError(message, code));
+      });
     });
     this.options.metrics?.set('cluster_control_child_up', 1);
     this.options.logger.info(`started ${this.options.argv.join(' ')} (pid ${child.pid})`);

@@ -15,5 +15,19 @@ export interface SupervisedService {
   reloads?(cluster: string): boolean;
 }
 
+/**
+ * What start() throws when the service could not be started at all and there is an exit code to
+ * pass on for it, as a shell would: 127 for a command not found, 126 for one not executable.
+ */
+export class ServiceStartError extends Error {
+  override name = 'ServiceStartError';
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
 /** Resolves once the service accepts work; `signal` aborts the wait. */
 export type ReadinessProbe = (signal: AbortSignal) => Promise<void>;

@@ -11,7 +11,7 @@ import { aborted, sleep } from '../util/backoff.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
 import { retryUntil } from '../util/retry.js';
-import type { ReadinessProbe, SupervisedService } from './service.js';
+import { type ReadinessProbe, ServiceStartError, type SupervisedService } from './service.js';
 
 export interface SupervisedCluster {
   target: ClusterTarget;
@@ -134,7 +134,14 @@ export class Supervisor {
     const revisions = await this.prepareAll();
     if (stop.aborted) return { end: 'shutdown', exitCode: 0 };
 
-    await service.start();
+    try {
+      await service.start();
+    } catch (err) {
+      // Nothing is registered or watched yet: pass the shell-like exit code on (127: not found).
+      if (!(err instanceof ServiceStartError)) throw err;
+      logger.error(`the server could not be started: ${err.message} (exit ${err.exitCode})`);
+      return { end: 'service-exited', exitCode: err.exitCode };
+    }
     const exitedEarly = await this.waitUntilReady();
     if (exitedEarly !== undefined) return { end: 'service-exited', exitCode: exitedEarly };
     if (stop.aborted) return this.finish('shutdown', await service.stop());

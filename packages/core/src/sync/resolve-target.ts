@@ -24,7 +24,7 @@ export async function resolveClusterTarget(
   }
   let handlerOptions: unknown;
   try {
-    handlerOptions = handler.parseOptions(cluster.handlerOptions);
+    handlerOptions = handler.parseOptions(cluster.handlerOptions, { baseDir: config.baseDir });
   } catch (err) {
     // Handler packages carry their own HandlerOptionsError class; recognise it by its `path`.
     const optionPath = err instanceof Error && 'path' in err && typeof err.path === 'string' ? err.path : '';
