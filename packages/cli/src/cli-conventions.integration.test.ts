@@ -123,13 +123,22 @@ describe.skipIf(!haveEtcd)('global options after the subcommand, render', () => 
     expect(res.stderr).toMatch(new RegExp(`info: web: rendered revision ${revision} \\(2 member\\(s\\)\\)`));
     expect(res.stderr).toMatch(/member 169\.254\.1\.1:80 quarantined/);
 
-    // Nothing written: a cluster whose file does not exist yet still has none after render.
+    // Below minMembers with no file yet: the empty form prepare would write, exit 3 as prepare; nothing written.
     await etcd.ctl('put', '/clusters/few/10.0.0.9:80', '');
     const few = await runCli(['render', 'few', '--conf', conf]);
-    expect(few.code).toBe(1);
-    expect(few.stdout).toBe('');
-    expect(few.stderr).toMatch(/render few: prepare would leave .*few\.json as it is at revision \d+: 1 member\(s\), fewer than minMembers 5/);
+    expect(few.code).toBe(3);
+    expect(JSON.parse(few.stdout)).toEqual([]);
+    expect(few.stderr).toMatch(/few: rendered the empty form at revision \d+ \(below minMembers 5, no .*few\.json yet\)/);
     await expect(stat(join(dir, 'few.json'))).rejects.toThrow(/ENOENT/);
+    const prepared = await runCli(['prepare', 'few', '--conf', conf]);
+    expect(prepared.code).toBe(3);
+    expect(await readFile(join(dir, 'few.json'), 'utf8')).toBe(few.stdout);
+
+    // With a file there, prepare keeps it: render says so and prints nothing.
+    const kept = await runCli(['render', 'few', '--conf', conf]);
+    expect(kept.code).toBe(1);
+    expect(kept.stdout).toBe('');
+    expect(kept.stderr).toMatch(/render few: prepare would leave .*few\.json as it is at revision \d+: 1 member\(s\), fewer than minMembers 5/);
   });
 
   it('--log-format json after the subcommand: every stderr line is one JSON object; stdout untouched', async () => {
@@ -156,6 +165,23 @@ describe.skipIf(!haveEtcd)('global options after the subcommand, render', () => 
     expect(res.stdout).toBe('');
     expect(res.stderr).toMatch(/gave up after 1s/);
     expect(Date.now() - started).toBeLessThan(10_000);
+
+    // Under --log-format json the failure line is a JSON record too, so a collector parses every line.
+    const json = await runCli(['render', 'web', '--timeout', '1', '--log-format', 'json', '--conf', down]);
+    expect(json.code).toBe(1);
+    const records = json.stderr.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, string>);
+    expect(records.at(-1)).toMatchObject({ level: 'error', name: 'cluster-control', msg: expect.stringMatching(/gave up after 1s/) });
+  });
+
+  it('SIGHUP to a one-shot command is logged and ignored: status --wait runs on to its own end', async () => {
+    const status = spawnCli(['status', 'web', '--wait', '--expect', '5', '--timeout', '4', '--conf', conf]);
+    running.push(status);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    status.kill('SIGHUP');
+    const res = await status.exited(15_000);
+    expect(res.stderr).toMatch(/info: SIGHUP ignored/);
+    expect(res.code).toBe(1); // the --wait timeout, not the signal (129)
+    expect(res.stderr).toMatch(/only 0 of 5 expected watchers/);
   });
 
   it('members web --verbose --conf x.conf, and watch web 0 -- cmd --conf x passes --conf x to cmd', async () => {

@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { isAbsolute } from 'node:path';
+import { resolve } from 'node:path';
 import { type ClusterConfig, type ClusterTarget, type EtcdConnection, type Logger, type Metrics, ClusterSync, HostResolver, type StatusPublisher } from '@cluster-control/core';
 
 /** One cluster a watcher follows, as the configuration (and the command line) describe it now. */
 export interface WatchSpec {
   target: ClusterTarget;
   cluster: ClusterConfig;
+  /** The configuration file's directory: relative file names in handler options are relative to it. */
+  baseDir: string;
   /** The reload to run after each replacement: the command line's, else the configured one. */
   reload: string[] | undefined;
   /** Continue after this revision (what `prepare` printed); absent: from the current state. */
@@ -133,8 +135,10 @@ export class ClusterWatchers {
 async function fingerprint(spec: WatchSpec): Promise<string> {
   const hash = createHash('sha256');
   hash.update(JSON.stringify({ cluster: spec.cluster, reload: spec.reload }, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)));
-  for (const value of Object.values(spec.cluster.handlerOptions)) {
-    if (typeof value !== 'string' || !isAbsolute(value)) continue;
+  for (const option of Object.values(spec.cluster.handlerOptions)) {
+    // Any string may name a file (templateFile may be relative); one that is not a regular file is skipped.
+    if (typeof option !== 'string' || option === '' || option.includes('\0')) continue;
+    const value = resolve(spec.baseDir, option);
     try {
       // Regular files only: a FIFO or device named in an option must not block or be read.
       if ((await stat(value)).isFile()) hash.update(`\0${value}\0`).update(await readFile(value));

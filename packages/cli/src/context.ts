@@ -3,6 +3,7 @@ import {
   type ClusterTarget,
   type EtcdClient,
   type EtcdConnection,
+  type LogFormat,
   type Logger,
   ConfigError,
   clientFromConfig,
@@ -22,8 +23,6 @@ export interface GlobalOptions {
   logFormat?: LogFormat;
 }
 
-export type LogFormat = 'text' | 'json';
-
 /** What a command runs with: its configuration, a logger, and etcd on demand. */
 export class CommandContext {
   private connection: EtcdConnection | undefined;
@@ -35,12 +34,10 @@ export class CommandContext {
   ) {}
 
   static async create(options: GlobalOptions): Promise<CommandContext> {
-    // A variable, not a literal: createLogger takes `format` once core's logger has it.
-    const loggerOptions: Parameters<typeof createLogger>[0] & { format?: LogFormat } = { level: options.verbose ? 'debug' : 'info', format: options.logFormat ?? 'text' };
-    const logger = createLogger(loggerOptions);
+    const logger = createLogger({ level: options.verbose ? 'debug' : 'info', format: options.logFormat ?? 'text' });
     const config = await loadConfig({ ...(options.conf ? { path: options.conf } : {}) });
     // Fields the loader did not recognise (a typo is otherwise silently a default).
-    for (const warning of (config as { warnings?: readonly string[] }).warnings ?? []) logger.warn(warning);
+    for (const warning of config.warnings) logger.warn(warning);
     return new CommandContext(config, logger);
   }
 
@@ -50,7 +47,7 @@ export class CommandContext {
     return this.connection;
   }
 
-  /** Unary calls only, over etcd's JSON gateway: one-shot commands start without loading gRPC. */
+  /** Unary calls only (one-shot commands), over the transport `etcd.transport` chooses: the JSON gateway unless it is missing. */
   etcdClient(): EtcdClient {
     this.client ??= clientFromConfig(this.config.etcd, this.logger);
     return this.client;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
-import { ConfigError, EtcdAccessError, EtcdUnavailableError, SupervisorError, describeError } from '@cluster-control/core';
+import { ConfigError, EtcdAccessError, EtcdUnavailableError, type Logger, SupervisorError, createLogger, describeError } from '@cluster-control/core';
 import { CommandContext, type GlobalOptions } from './context.js';
 import { RuntimeError, UsageError } from './errors.js';
 import { buildProgram, type Run } from './program.js';
@@ -16,21 +16,45 @@ export function exitCodeFor(err: unknown): { code: number; message: string } {
   return { code: 1, message: `unexpected error: ${describeError(err)}` };
 }
 
+/** The last line of a failed command: `cluster-control: message`, or a JSON log record under `--log-format json`. */
+function writeFailure(message: string, format: GlobalOptions['logFormat']): void {
+  if (format === 'json') createLogger({ format: 'json' }).error(message);
+  else process.stderr.write(`cluster-control: ${message}\n`);
+}
+
+/**
+ * SIGHUP would kill a command that does not handle it itself (the one-shot ones, or any command
+ * while its configuration loads). Logged and ignored instead; a command with its own handler
+ * (watch re-reads its configuration, run forwards it) is left to that handler.
+ */
+function ignoreHangup(logger: () => Logger | undefined): () => void {
+  const onHangup = () => {
+    if (process.listenerCount('SIGHUP') > 1) return;
+    const log = logger();
+    if (log) log.info('SIGHUP ignored');
+    else process.stderr.write('cluster-control: SIGHUP ignored\n');
+  };
+  process.on('SIGHUP', onHangup);
+  return () => process.off('SIGHUP', onHangup);
+}
+
 /** Runs the CLI; resolves to the process exit code. Never throws. */
 export async function main(argv: readonly string[]): Promise<number> {
   let exitCode = 0;
   const dispatch = async (globals: GlobalOptions, run: Run) => {
     let ctx: CommandContext | undefined;
+    const stopIgnoringHangup = ignoreHangup(() => ctx?.logger);
     try {
       ctx = await CommandContext.create(globals);
       exitCode = await run(ctx);
     } catch (err) {
       const { code, message } = exitCodeFor(err);
-      process.stderr.write(`cluster-control: ${message}\n`);
+      writeFailure(message, globals.logFormat);
       if (globals.verbose && err instanceof Error && code === 1 && err.stack) process.stderr.write(err.stack + '\n');
       exitCode = code;
     } finally {
       ctx?.close();
+      stopIgnoringHangup();
     }
   };
   const program = buildProgram(version, dispatch);

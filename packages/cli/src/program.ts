@@ -32,7 +32,8 @@ Examples:
 Global options (--conf, --verbose, --log-format) go before or after the subcommand; for run and
 watch, not among the server's or reload command's arguments (after --, or after its first word).
 The PHP names cc:clusterprepare, cc:clusterwatch, cc:heartbeat, cc:watchkey and cc:removekey
-work as aliases. Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.`;
+work as aliases. Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error,
+3 prepare/render below minMembers with no file yet (the handler's empty form written/printed).`;
 
 /** Commands whose trailing operands are another program's argv: global options there are the child's. */
 const CHILD_COMMANDS: ReadonlySet<string> = new Set(['run', 'watch']);
@@ -94,6 +95,14 @@ export function buildProgram(version: string, dispatch: (globals: GlobalOptions,
     .description("write the cluster's file now and print the etcd revision it reflects")
     .argument('<cluster>', 'cluster name from the configuration')
     .addOption(timeoutOption())
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 written (or kept: below minMembers with a file already there), 1 not written
+(etcd unreachable, check failed), 2 usage or configuration, 3 below minMembers and no file yet:
+the handler's empty form was written so the server can start; the revision is printed as usual.
+  REV=$(cluster-control prepare web) || [ $? -eq 3 ]`,
+    )
     .action((cluster: string, opts: { timeout: number }, cmd: Command) => dispatch(globals(cmd), (ctx) => prepare(ctx, cluster, opts)));
 
   program

@@ -67,12 +67,13 @@ export async function watch(ctx: CommandContext, selection: WatchSelection): Pro
 /** The clusters `selection` follows under `config`, with their targets (handlers loaded, options checked). */
 async function specsFor(config: ClusterControlConfig, selection: WatchSelection): Promise<WatchSpec[]> {
   if (selection.all) {
-    return Promise.all(config.clusters.map(async (cluster) => ({ cluster, target: await resolveClusterTarget(config, cluster, builtinHandlers), reload: cluster.reload })));
+    return Promise.all(config.clusters.map(async (cluster) => ({ cluster, baseDir: config.baseDir, target: await resolveClusterTarget(config, cluster, builtinHandlers), reload: cluster.reload })));
   }
   const cluster = findCluster(config, selection.cluster);
   return [
     {
       cluster,
+      baseDir: config.baseDir,
       target: await resolveClusterTarget(config, cluster, builtinHandlers),
       reload: selection.command.length > 0 ? selection.command : cluster.reload,
       // 0 means "from now": read the current state instead of replaying history.

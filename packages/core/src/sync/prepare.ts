@@ -114,18 +114,28 @@ export function membershipQuarantine(membership: Membership): QuarantinedMember[
 
 /** What `renderCluster` found: the bytes prepare would install, or why it would install nothing. */
 export type RenderedCluster =
-  | { ok: true; text: string; members: readonly Member[]; quarantined: QuarantinedMember[] }
+  /** `emptyForm`: below minMembers with no file yet, so prepare would write the handler's empty form. */
+  | { ok: true; text: string; members: readonly Member[]; quarantined: QuarantinedMember[]; emptyForm?: true }
   | { ok: false; reason: string; members: readonly Member[]; quarantined: QuarantinedMember[] };
 
 /**
  * The file prepare would install for this read, without writing anything: the members that pass
- * the address policy and render (previewCluster), refused below minMembers. The `check` is not
+ * the address policy and render (previewCluster); below minMembers, refused, or the handler's
+ * empty form when `fileExists` is false (what prepare writes on a first start). The `check` is not
  * run: it needs the staged file on disk next to the target.
  */
-export async function renderCluster(read: ClusterRead, target: ClusterTarget, logger: Logger, resolver?: HostResolver): Promise<RenderedCluster> {
-  const { members, quarantined } = await previewCluster(read, target, logger, resolver);
+export async function renderCluster(
+  read: ClusterRead,
+  target: ClusterTarget,
+  logger: Logger,
+  options: { resolver?: HostResolver; fileExists?: boolean } = {},
+): Promise<RenderedCluster> {
+  const { members, quarantined } = await previewCluster(read, target, logger, options.resolver);
   if (members.length < target.minMembers) {
-    return { ok: false, reason: `${members.length} member(s), fewer than minMembers ${target.minMembers}`, members, quarantined };
+    const reason = `${members.length} member(s), fewer than minMembers ${target.minMembers}`;
+    if (options.fileExists !== false) return { ok: false, reason, members, quarantined };
+    const empty = renderMembers(target, [], silentLogger);
+    return empty.ok ? { ok: true, text: empty.text, members: [], quarantined, emptyForm: true } : { ok: false, reason: `${reason}; no empty form: ${empty.reason}`, members, quarantined };
   }
   // Silent: previewCluster already logged what the handler reported about these members.
   const rendered = renderMembers(target, members, silentLogger);
