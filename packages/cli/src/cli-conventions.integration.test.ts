@@ -1,4 +1,4 @@
-import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EtcdServer, haveEtcd, startEtcd } from '../../../test/support/etcd-server.js';
@@ -171,6 +171,36 @@ describe.skipIf(!haveEtcd)('global options after the subcommand, render', () => 
     expect(json.code).toBe(1);
     const records = json.stderr.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, string>);
     expect(records.at(-1)).toMatchObject({ level: 'error', name: 'cluster-control', msg: expect.stringMatching(/gave up after 1s/) });
+  });
+
+  it('CLUSTER_CONTROL_ETCD replaces the configured endpoints for every command', async () => {
+    const elsewhere = await writeJson(join(dir, 'elsewhere.conf'), { etcd: { endpoints: ['http://127.0.0.1:1'] }, clusters: [{ name: 'web', path: '/clusters/web', handler: 'json', handlerConfig: join(dir, 'env.json') }] });
+    const env = { CLUSTER_CONTROL_ETCD: `http://127.0.0.1:1,${etcd.endpoint}` };
+    const prepared = await runCli(['prepare', 'web', '--conf', elsewhere, '--timeout', '10'], { env });
+    expect(prepared.code).toBe(0);
+    expect(JSON.parse(await readFile(join(dir, 'env.json'), 'utf8'))).toEqual(['10.0.0.1:80', '10.0.0.2:80']);
+    const listed = await runCli(['members', 'web', '--conf', elsewhere, '--timeout', '10'], { env });
+    expect(listed.stdout).toBe('10.0.0.1:80\n10.0.0.2:80\n');
+    const bad = await runCli(['members', 'web', '--conf', elsewhere], { env: { CLUSTER_CONTROL_ETCD: 'ftp://h:21' } });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^cluster-control: .*CLUSTER_CONTROL_ETCD: expected comma-separated URLs/)]);
+  });
+
+  it('relative check and template paths resolve against the configuration file, from any working directory', async () => {
+    const confDir = join(dir, 'etc');
+    const marker = join(dir, 'checked.txt');
+    await mkdir(join(confDir, 'out'), { recursive: true });
+    await writeFile(join(confDir, 'check.sh'), `#!/bin/sh\necho "$1" >> ${JSON.stringify(marker)}\n`, { mode: 0o755 });
+    await writeFile(join(confDir, 'web.liquid'), '{% for m in members %}{{ m.name }};{% endfor %}\n');
+    const relative = await writeJson(join(confDir, 'relative.conf'), {
+      etcd: { endpoints: [etcd.endpoint] },
+      clusters: [{ name: 'web', path: '/clusters/web', handler: 'template', handlerConfig: { file: 'out/web.txt', templateFile: 'web.liquid' }, check: './check.sh {src}' }],
+    });
+    const res = await runCli(['prepare', 'web', '--conf', relative], { cwd: '/' });
+    expect(res.stderr).not.toMatch(/error/);
+    expect(res.code).toBe(0);
+    expect(await readFile(join(confDir, 'out', 'web.txt'), 'utf8')).toBe('10.0.0.1:80;10.0.0.2:80;\n');
+    expect(await readFile(marker, 'utf8')).toMatch(/web\.txt/);
   });
 
   it('SIGHUP to a one-shot command is logged and ignored: status --wait runs on to its own end', async () => {
