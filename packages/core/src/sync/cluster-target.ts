@@ -107,11 +107,7 @@ export async function renderAndInstallDetailed(
   }
   metrics?.inc('cluster_control_renders_total', labels);
   try {
-    const result = await installFile(target.file, rendered.text, {
-      logger,
-      ...(target.mode !== undefined ? { mode: target.mode } : {}),
-      ...(target.check ? { check: { argv: target.check, timeoutMs: target.checkTimeoutMs } } : {}),
-    });
+    const result = await installFile(target.file, rendered.text, installOptions(target, logger));
     if ('checkFailed' in result) {
       logger.error(`${target.name}: check failed; ${target.file} not replaced: ${result.output.trim() || '(no output)'}`);
       metrics?.inc('cluster_control_installs_total', { ...labels, result: 'check_failed' });
@@ -127,6 +123,15 @@ export async function renderAndInstallDetailed(
     metrics?.inc('cluster_control_installs_total', { ...labels, result: 'failed' });
     return { outcome: 'failed', stage: 'write', reason: firstLine(reason, '(no output)') };
   }
+}
+
+/** The target's mode and check, for installFile. */
+function installOptions(target: ClusterTarget, logger: Logger): Parameters<typeof installFile>[2] {
+  return {
+    logger,
+    ...(target.mode !== undefined ? { mode: target.mode } : {}),
+    ...(target.check ? { check: { argv: target.check, timeoutMs: target.checkTimeoutMs } } : {}),
+  };
 }
 
 /** Whether `file` exists (anything there, even a broken link: its install decides what to do with it). */
@@ -155,11 +160,7 @@ async function installEmpty(target: ClusterTarget, reason: string, logger: Logge
     return refused;
   }
   try {
-    const result = await installFile(target.file, rendered.text, {
-      logger,
-      ...(target.mode !== undefined ? { mode: target.mode } : {}),
-      ...(target.check ? { check: { argv: target.check, timeoutMs: target.checkTimeoutMs } } : {}),
-    });
+    const result = await installFile(target.file, rendered.text, installOptions(target, logger));
     if ('checkFailed' in result) {
       logger.warn(`${target.name}: refusing to install ${reason}; ${target.file} does not exist and its check refused the empty form: ${checkReason(result.output)}`);
       return refused;
