@@ -34,7 +34,6 @@ const SOURCE = 'fuzz.conf';
 /** One parse of one input, however hostile (inputs go up to a few hundred kB): linear code takes a few ms. */
 const CASE_BOUND_MS = 1_000;
 const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined;
-const params = (numRuns: number): fc.Parameters<unknown> => ({ numRuns, ...(seed !== undefined ? { seed } : {}) });
 
 // ---------------------------------------------------------------- member names
 
@@ -223,10 +222,24 @@ const op: fc.Arbitrary<Op> = fc.record({
 
 type Path = (string | number)[];
 const isObject = (v: unknown): v is { [key: string]: Json } => typeof v === 'object' && v !== null && !Array.isArray(v);
-function allPaths(v: Json, prefix: Path = []): Path[] {
-  const out: Path[] = [prefix];
-  if (Array.isArray(v)) v.forEach((x, i) => out.push(...allPaths(x, [...prefix, i])));
-  else if (isObject(v)) for (const k of Object.keys(v)) out.push(...allPaths(v[k]!, [...prefix, k]));
+/**
+ * Every node's path, depth first, parents before children. Iterative (no recursion, no spread of a
+ * large array into a call), and a node met twice is an error: the mutations below must keep the
+ * configuration a tree, since one shared object mutated in place can end up inside itself.
+ */
+function allPaths(root: Json): Path[] {
+  const out: Path[] = [];
+  const seen = new Set<object>();
+  const stack: { v: Json; path: Path }[] = [{ v: root, path: [] }];
+  while (stack.length > 0) {
+    const { v, path } = stack.pop()!;
+    out.push(path);
+    if (typeof v !== 'object' || v === null) continue;
+    if (seen.has(v)) throw new Error(`mutatedConfig: the node at ${JSON.stringify(path)} is shared or cyclic`);
+    seen.add(v);
+    const children: [string | number, Json][] = Array.isArray(v) ? Array.from(v, (x, i): [number, Json] => [i, x]) : Object.keys(v).map((k) => [k, v[k]!]);
+    for (let i = children.length - 1; i >= 0; i--) stack.push({ v: children[i]![1], path: [...path, children[i]![0]] });
+  }
   return out;
 }
 /** Sets an own property even for `__proto__` (plain assignment would set the prototype). */
@@ -246,7 +259,11 @@ const mutatedConfig = fc
   })
   .map(({ base, ops, pretty, text, textAt, textPiece }) => {
     const raws: string[] = [];
-    const asJson = (h: Hostile): Json => ('json' in h ? h.json : `\u0000RAW#${raws.push(h.raw) - 1}\u0000`);
+    // A copy: fc.constantFrom hands out the same [] / {} / ['a', 1] every time, and the ops below
+    // mutate in place, so inserting the value itself let one case's edits leak into later cases
+    // and let an array be pushed into itself (replace x with ['a', 1], then addKey ['a', 1] to
+    // it), after which the next allPaths overflowed the stack (FC_SEED=70, case 828).
+    const asJson = (h: Hostile): Json => ('json' in h ? structuredClone(h.json) : `\u0000RAW#${raws.push(h.raw) - 1}\u0000`);
     let root: Json = structuredClone<Json>(base);
     for (const { kind, at, value, key } of ops) {
       const paths = allPaths(root);
@@ -425,19 +442,25 @@ function record(result: Parameters<typeof recordResult>[0]): void {
 /** Runs `check` over `arb` `RUNS` times; the number of cases actually run (so a failure still records how far it got). */
 function runProperty<T>(arb: fc.Arbitrary<T>, check: (value: T) => void): { runs: number; failure?: string } {
   let runs = 0;
+  // Chosen here (as fast-check would) rather than by fast-check, so that an error fast-check does
+  // not wrap in a report (one thrown while generating or shrinking a case) still names its seed.
+  const runSeed = seed ?? (Date.now() ^ (Math.random() * 0x100000000));
   try {
     fc.assert(
       fc.property(arb, (value) => {
         runs++;
         check(value);
       }),
-      params(RUNS),
+      { numRuns: RUNS, seed: runSeed },
     );
     return { runs };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     // Counterexamples can be 100 kB of brackets; the seed and path replay them.
-    return { runs, failure: message.length > 3000 ? `${message.slice(0, 3000)}… (${message.length} chars)` : message };
+    const failure = message.length > 3000 ? `${message.slice(0, 3000)}… (${message.length} chars)` : message;
+    // A property failure's report starts with its seed; anything else gets it appended.
+    const report = /^Property failed after \d+ tests\s*\{ seed: -?\d+/.test(message);
+    return { runs, failure: report ? failure : `${failure} [${error instanceof Error ? error.name : typeof error} outside the property, after ${runs} cases; replay: FC_SEED=${runSeed}]` };
   }
 }
 
