@@ -133,7 +133,7 @@ the handler's empty form was written so the server can start; the revision is pr
     .description('register the own key (self.key) on a lease and keep it alive; exit 0 when an operator deletes it')
     .option('--once', 'register and exit; the key lives for one TTL unless a later heartbeat or run of the same key on this machine takes its lease over (another machine waits for it)')
     .addOption(
-      new Option('--timeout <seconds>', 'give up (exit 1) if the key is not registered by then: etcd unreachable, or the key held by another lease (default: keep trying)').argParser(
+      new Option('--timeout <seconds>', 'give up (exit 1) if the key is not registered by then: etcd unreachable, or the key held by another lease (default: 30 with --once, else keep trying)').argParser(
         parseTimeout,
       ),
     )

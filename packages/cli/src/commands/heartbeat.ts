@@ -4,6 +4,9 @@ import { RuntimeError } from '../errors.js';
 import { leaveLease, takeLeftLease } from '../lease-handover.js';
 import { shutdownSignal } from '../signals.js';
 
+/** `heartbeat --once` without `--timeout`: the default of the other one-shot commands. */
+const ONCE_TIMEOUT_MS = 30_000;
+
 /**
  * `heartbeat [--once] [--timeout S] [--drain-max S]`: register the own key on a lease and keep it
  * alive. Exits 0 when an operator deletes the key (or revokes the lease), and on SIGTERM/SIGINT/SIGQUIT
@@ -31,7 +34,8 @@ export async function heartbeat(ctx: CommandContext, options: { once?: boolean; 
         ttl: self.ttl,
         logger: ctx.logger,
         signal: shutdown.signal,
-        timeoutMs: options.timeout,
+        // A one-shot command gives up like the others do; the long-running one keeps trying unless told.
+        timeoutMs: options.timeout ?? ONCE_TIMEOUT_MS,
       });
       const registered = await Promise.race([registering.catch(failed), aborted(shutdown.signal)]);
       if (registered) await leaveLease(self.key, ctx.config.etcd.endpoints, registered.lease, ctx.logger);
