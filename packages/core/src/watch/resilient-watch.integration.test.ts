@@ -57,6 +57,22 @@ describe.skipIf(!haveEtcd)('ResilientWatch against a real etcd', () => {
     await watch.stop();
   });
 
+  it('stop() during the first read ends the watch (it used to open the watch anyway and never end)', async () => {
+    const { logger } = capture();
+    let stopping: Promise<void> | undefined;
+    const sink: WatchSink = {
+      snapshot() {
+        // The read has arrived, the watch is not open yet: the moment a signal hit a starting heartbeat.
+        stopping = watch.stop();
+      },
+      events() {},
+    };
+    const watch = new ResilientWatch(conn, prefixRange('/rw/stop-early/'), sink, { logger, label: 'stop-early' }).start();
+    await waitFor(() => stopping !== undefined, { what: 'the first read' });
+    const ended = await Promise.race([stopping!.then(() => 'stopped'), new Promise((resolve) => setTimeout(() => resolve('still running after 3 s'), 3_000))]);
+    expect(ended).toBe('stopped');
+  });
+
   it('treats a silent watch as broken (etcd frozen), then converges when etcd answers again', async () => {
     const m = mirror();
     const { lines, logger } = capture();

@@ -204,6 +204,8 @@ export class ResilientWatch {
         void chain.then(() => (err ? reject(err) : resolve(why)));
       };
       const onAbort = () => end('stopped');
+      // stop() during the read before this watch: the abort event has fired already and would never reach onAbort.
+      if (this.stopped) return resolve('stopped');
       this.controller.signal.addEventListener('abort', onAbort, { once: true });
       const ticker = setInterval(() => {
         if (Date.now() - lastHeard > this.stallTimeoutMs) {
