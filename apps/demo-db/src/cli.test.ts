@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from './args.js';
+import { UsageError } from '@cluster-control/demo-shared';
 import { defaultId, parseDbArgs } from './cli.js';
 import { identity } from './app.js';
 

@@ -1,4 +1,4 @@
-import { COMMON_USAGE, type CommonArgs, UsageError, parseCommonArgs } from './args.js';
+import { COMMON_USAGE, type CommonArgs, UsageError, parseCommonArgs } from '@cluster-control/demo-shared';
 
 export interface DbArgs extends CommonArgs {
   id: string;

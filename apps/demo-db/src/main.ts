@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { superviseHttpServer } from '@cluster-control/core';
-import { SUPERVISION, runApp } from './args.js';
+import { SUPERVISION, runApp } from '@cluster-control/demo-shared';
 import { USAGE, parseDbArgs } from './cli.js';
 import { dbHandler } from './app.js';
 

@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '@cluster-control/core';
+import { type Peer, fetchErrorMessage, getJson, readPeers } from '@cluster-control/demo-shared';
 import type { Observation } from './agreement.js';
 import { EventHub, formatEvent } from './events.js';
-import { fetchErrorMessage, getJson } from './fetch-json.js';
 import { type FleetCluster, type FleetReport, FleetPoller } from './fleet.js';
 import { contentSecurityPolicy, renderPage } from './html.js';
-import { type Peer, readPeers } from './members.js';
 import { Poller } from './poller.js';
 import { type LbReport, buildReport, observe, reportKey, unreachable } from './report.js';
 import { renderText } from './text-report.js';

@@ -1,4 +1,4 @@
-import { COMMON_USAGE, type CommonArgs, parseCommonArgs } from './args.js';
+import { COMMON_USAGE, type CommonArgs, parseCommonArgs } from '@cluster-control/demo-shared';
 
 export const USAGE = `usage: node apps/demo-lb/dist/main.js [options]
 A load balancer stand-in: watches <prefix>/webserver (file <data-dir>/webservers.json), asks

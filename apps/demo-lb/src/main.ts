@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { DEFAULT_STATUS_PREFIX, type EtcdConnection, connectEtcd, superviseHttpServer } from '@cluster-control/core';
 import { json } from '@cluster-control/handlers';
-import { SUPERVISION, dataDir, runApp } from './args.js';
+import { SUPERVISION, dataDir, runApp } from '@cluster-control/demo-shared';
 import { USAGE, parseLbArgs } from './cli.js';
 import { LbApp } from './app.js';
 import { FleetReader } from './fleet.js';

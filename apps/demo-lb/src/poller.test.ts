@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { Peer } from '@cluster-control/demo-shared';
 import type { Observation } from './agreement.js';
-import type { Peer } from './members.js';
 import { Poller } from './poller.js';
 
 const peer = (name: string): Peer => ({ name, url: `http://${name}` });

@@ -1,5 +1,5 @@
+import type { Peer } from '@cluster-control/demo-shared';
 import type { Observation } from './agreement.js';
-import type { Peer } from './members.js';
 
 export interface PollerOptions {
   /** The web servers to ask now. */

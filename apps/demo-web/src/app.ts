@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '@cluster-control/core';
-import { fetchErrorMessage, getJson } from './fetch-json.js';
-import { type Peer, readPeers } from './members.js';
+import { type Peer, fetchErrorMessage, getJson, readPeers } from '@cluster-control/demo-shared';
 import { type DatabaseResult, type WebReport, buildWebReport, databaseResult } from './report.js';
 
 export const DATABASE_TIMEOUT_MS = 1000;

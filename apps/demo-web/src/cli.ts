@@ -1,4 +1,4 @@
-import { COMMON_USAGE, type CommonArgs, parseCommonArgs } from './args.js';
+import { COMMON_USAGE, type CommonArgs, parseCommonArgs } from '@cluster-control/demo-shared';
 
 export const USAGE = `usage: node apps/demo-web/dist/main.js [options]
 A web server stand-in: watches <prefix>/dbserver (file <data-dir>/dbservers.json) and answers

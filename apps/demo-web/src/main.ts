@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { superviseHttpServer } from '@cluster-control/core';
 import { json } from '@cluster-control/handlers';
-import { SUPERVISION, dataDir, runApp } from './args.js';
+import { SUPERVISION, dataDir, runApp } from '@cluster-control/demo-shared';
 import { USAGE, parseWebArgs } from './cli.js';
 import { WebApp } from './app.js';
 

@@ -6,10 +6,8 @@ import { parseArgs } from 'node:util';
 import { type Logger, createLogger, describeError, parseMemberName } from '@cluster-control/core';
 
 // The command line every demo app takes, the data dir it names, and the process around an app.
-// demo-db, demo-web and demo-lb each carry this same file on purpose: the apps stand for separate
-// container images and share code only through @cluster-control/core and @cluster-control/handlers
-// (issue 5). What is the product's (running under the Supervisor as an HTTP server, reading a
-// cluster file back, validating a host) comes from core; what is left here is the demo's own.
+// What is the product's (running under the Supervisor as an HTTP server, reading a cluster file
+// back, validating a host) comes from core; what is here is the demo's own (see README.md).
 
 export class UsageError extends Error {
   override name = 'UsageError';

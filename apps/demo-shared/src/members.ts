@@ -3,8 +3,7 @@ import { type ListedMember, readMembersFile } from '@cluster-control/core';
 // The peers in a cluster file the `json` handler wrote (format "objects"). Reading it back is
 // core's readMembersFile: the file holds data from etcd, so core validates every name again with
 // the rules it registered them by (parseMemberName) and returns them in member order. What is
-// left here is the app's view of a peer, the URL to ask; demo-web and demo-lb carry the same
-// lines (the apps share code only through core and handlers, see args.ts).
+// left here is the app's view of a peer, the URL to ask.
 
 export interface Peer {
   /** `host:port` as registered. */

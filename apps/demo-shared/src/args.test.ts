@@ -1,10 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from './args.js';
-import { parseLbArgs } from './cli.js';
+import { UsageError, parseCommonArgs } from './args.js';
 
-const parse = (...argv: string[]) => parseLbArgs(argv, {});
+/** The common options alone, as demo-lb and demo-web take them. */
+function parseCommon(argv: readonly string[], env: NodeJS.ProcessEnv) {
+  const parsed = parseCommonArgs(argv, env, {});
+  return parsed === 'help' ? 'help' : parsed.common;
+}
 
-describe('demo-lb arguments', () => {
+const parse = (...argv: string[]) => parseCommon(argv, {});
+
+describe("the demo apps' common arguments", () => {
   it('has the documented defaults', () => {
     expect(parse()).toEqual({
       host: '127.0.0.1',
@@ -19,7 +24,7 @@ describe('demo-lb arguments', () => {
   });
 
   it('takes every option', () => {
-    const args = parseLbArgs(['--host', '127.0.0.6', '--port', '9000', '--etcd', 'http://127.0.0.1:1,http://127.0.0.2:2', '--prefix', '/clusterdemo-abc1/', '--ttl', '3', '--data-dir', 'rel/dir'], {});
+    const args = parseCommon(['--host', '127.0.0.6', '--port', '9000', '--etcd', 'http://127.0.0.1:1,http://127.0.0.2:2', '--prefix', '/clusterdemo-abc1/', '--ttl', '3', '--data-dir', 'rel/dir'], {});
     expect(args).toMatchObject({
       host: '127.0.0.6',
       port: 9000,
@@ -33,8 +38,8 @@ describe('demo-lb arguments', () => {
   });
 
   it('takes --opt=value and the etcd endpoint from the environment', () => {
-    expect(parseLbArgs(['--port=81'], { CLUSTER_CONTROL_ETCD: 'https://etcd.example:2379' })).toMatchObject({ port: 81, etcd: ['https://etcd.example:2379'] });
-    expect(parseLbArgs(['--etcd', 'http://a:1'], { CLUSTER_CONTROL_ETCD: 'http://b:2' })).toMatchObject({ etcd: ['http://a:1'] });
+    expect(parseCommon(['--port=81'], { CLUSTER_CONTROL_ETCD: 'https://etcd.example:2379' })).toMatchObject({ port: 81, etcd: ['https://etcd.example:2379'] });
+    expect(parseCommon(['--etcd', 'http://a:1'], { CLUSTER_CONTROL_ETCD: 'http://b:2' })).toMatchObject({ etcd: ['http://a:1'] });
   });
 
   it('brackets an IPv6 host in its name and URL', () => {
@@ -47,6 +52,11 @@ describe('demo-lb arguments', () => {
     for (const host of ['127.0.0.1:80', '127.0.0.1%3A80', 'web-', 'a..b', 'fe80::1%eth0', '']) {
       expect(() => parse('--host', host)).toThrow(new UsageError(`--host: expected an IP address or host name, got ${JSON.stringify(host)}`));
     }
+  });
+
+  it("passes an app's own options through", () => {
+    expect(parseCommonArgs(['--id', 'primary', '--port', '81'], {}, { id: { type: 'string' } })).toMatchObject({ common: { port: 81 }, extra: { id: 'primary' } });
+    expect(parseCommonArgs([], {}, { id: { type: 'string' } })).toMatchObject({ extra: {} });
   });
 
   it('asks for help', () => {
@@ -74,6 +84,6 @@ describe('demo-lb arguments', () => {
     [['--port'], '--port: expected a value'],
     [['extra'], 'unexpected argument extra'],
   ])('rejects %j: %s', (argv, message) => {
-    expect(() => parseLbArgs(argv, {})).toThrow(new UsageError(message));
+    expect(() => parseCommon(argv, {})).toThrow(new UsageError(message));
   });
 });

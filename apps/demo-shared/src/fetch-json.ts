@@ -2,9 +2,7 @@ import { request } from 'node:http';
 
 // A GET of another demo app, with a deadline and a size limit: its answer is untrusted data.
 // A new connection per request (no keep-alive pool), so nothing lingers when the app stops.
-// demo-web and demo-lb carry this same file on purpose: asking a peer over HTTP is the demo
-// apps' own business, not cluster-control's, and the apps share code only through core and
-// handlers (like separate container images; see args.ts).
+// Asking a peer over HTTP is the demo apps' own business, not cluster-control's (see README.md).
 
 export class FetchError extends Error {
   override name = 'FetchError';
