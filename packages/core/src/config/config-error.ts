@@ -1,8 +1,12 @@
+import { ErrorCode } from '../util/error-codes.js';
+
 /**
  * A mistake in the configuration. Its message is meant to be printed as-is, on one line and
  * without a stack trace (the CLI exits 2); it starts with the configuration file's path.
  */
 export class ConfigError extends Error {
+  readonly code = ErrorCode.CC_CONFIG_INVALID;
+
   constructor(message: string, options?: ErrorOptions) {
     // Messages quote user-supplied text; a newline in it must not break the one-line promise.
     // Each run of blanks that holds a line break becomes one space; the blank runs are matched

@@ -5,11 +5,14 @@ import type { ClusterConfig, ClusterControlConfig, ClusterEntry, ConfigFile, Etc
 import { ConfigError } from './config-error.js';
 import { DEFAULT_STATUS_PREFIX, DEFAULT_STATUS_TTL } from '../status/status-record.js';
 import { type AddressPolicy, type Cidr, parseCidr } from '../model/address-policy.js';
+import { ErrorCode } from '../util/error-codes.js';
 
 const DEFAULT_ETCD_PORT = 2379;
 
 /** A mistake in one field; `path` is like `clusters[1].handler`. */
 export class FieldError extends Error {
+  readonly code = ErrorCode.CC_CONFIG_FIELD;
+
   constructor(
     readonly path: string,
     message: string,

@@ -1,4 +1,5 @@
 import type { Member } from '../model/member.js';
+import { ErrorCode } from '../util/error-codes.js';
 
 /** What a handler knows about the cluster it renders, besides its members. */
 export interface RenderContext {
@@ -35,6 +36,8 @@ export interface Handler<Options = Record<string, unknown>> {
 
 /** A configuration mistake in a handler's options; `path` names the field, e.g. `scheme`. */
 export class HandlerOptionsError extends Error {
+  readonly code = ErrorCode.CC_HANDLER_OPTIONS;
+
   constructor(
     readonly path: string,
     message: string,

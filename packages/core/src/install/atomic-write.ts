@@ -18,6 +18,7 @@ import {
 } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { ErrorCode } from '../util/error-codes.js';
 import type { Logger } from '../util/log.js';
 import { describeFailure, runCommand, truncateOutput } from './run-command.js';
 
@@ -47,7 +48,7 @@ export type InstallResult = { changed: boolean } | { changed: false; checkFailed
  */
 export class UnsafeTargetError extends Error {
   /** Stable, like a system error's code, so callers can tell a refusal from an I/O failure. */
-  readonly code = 'ERR_UNSAFE_TARGET';
+  readonly code = ErrorCode.ERR_UNSAFE_TARGET;
 
   constructor(
     /** The target as the caller named it. */

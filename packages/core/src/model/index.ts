@@ -3,7 +3,7 @@ export type { HostKind, ParsedMemberName } from './member-name.js';
 export { parseMemberName, memberSortKey, compareMemberNames } from './member-name.js';
 export type { KeyClass, MetaShapeProblem } from './key-model.js';
 export { classifyKey, metaShapeProblem, parseMeta } from './key-model.js';
-export type { MembershipDiagnostics, MembershipEvent, MembershipReset, QuarantinedKey, KeyValue } from './membership.js';
+export type { MembershipDiagnostics, MembershipEvent, MembershipReset, QuarantinedKey, MembershipEntry } from './membership.js';
 export { Membership } from './membership.js';
 export { LogOnce } from './log-once.js';
 export type { MemberLimits } from './member-limits.js';

@@ -25,12 +25,13 @@ export interface MembershipDiagnostics {
   quarantined: QuarantinedKey[];
 }
 
-export interface KeyValue {
+/** One key under the cluster's prefix and its value, as Membership takes it (not yet judged a member). */
+export interface MembershipEntry {
   key: string;
   value: string;
 }
 
-export interface MembershipEvent extends KeyValue {
+export interface MembershipEvent extends MembershipEntry {
   type: 'put' | 'delete';
 }
 
@@ -43,7 +44,7 @@ export interface MembershipEvent extends KeyValue {
  */
 export interface MembershipReset {
   /** Adds the next part of the read (keys in etcd's order, i.e. ascending). */
-  add(kvs: Iterable<KeyValue>): void;
+  add(kvs: Iterable<MembershipEntry>): void;
   /** Makes the membership exactly the keys added; returns the diagnostics of the whole read. */
   end(): MembershipDiagnostics;
 }
@@ -158,7 +159,7 @@ export class Membership {
   }
 
   /** Replace everything with a full read. */
-  reset(kvs: Iterable<KeyValue>): MembershipDiagnostics {
+  reset(kvs: Iterable<MembershipEntry>): MembershipDiagnostics {
     const reset = this.beginReset();
     reset.add(kvs);
     return reset.end();
@@ -174,7 +175,7 @@ export class Membership {
     /** Budget spent by the values kept so far, in the order they were added. */
     let spent = 0;
     let ended = false;
-    const add = (kvs: Iterable<KeyValue>) => {
+    const add = (kvs: Iterable<MembershipEntry>) => {
       if (ended) throw new Error('Membership reset already ended');
       for (const { key, value } of kvs) {
         const known = this.entries.get(key);

@@ -1,3 +1,5 @@
+import { ErrorCode } from '../util/error-codes.js';
+
 /**
  * What the Supervisor runs and registers: a child process (the CLI's `run`), or the embedding
  * application itself (a Node server started and stopped by callbacks).
@@ -21,6 +23,7 @@ export interface SupervisedService {
  */
 export class ServiceStartError extends Error {
   override name = 'ServiceStartError';
+  readonly code = ErrorCode.CC_SERVICE_START;
   constructor(
     message: string,
     readonly exitCode: number,
