@@ -35,9 +35,6 @@ export default tseslint.config(
       // interface without awaiting anything; `async` there is deliberate (a throw becomes a
       // rejection), and rewriting them as Promise.resolve(...) would be churn without a bug found.
       '@typescript-eslint/require-await': 'off',
-      // Off: the code matches control characters on purpose (rejecting or escaping them in
-      // names, logs and terminal output); each hit is such a sanitizer, never an accident.
-      'no-control-regex': 'off',
       // `_name` marks a parameter a signature requires but the body does not use.
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_' }],
     },

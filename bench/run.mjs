@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // `pnpm bench`: every benchmark suite, one after the other, each in its own process with its own
 // etcd (so one suite's keys, memory and patched fs functions never reach the next). Prints each
 // suite's tables as it goes, then the targets; writes bench/results/latest.json (all results) and
@@ -64,7 +65,7 @@ try {
     try {
       reports.push(await runSuite(name, dir));
     } catch (err) {
-      process.stderr.write(`bench: ${err.message}\n`);
+      process.stderr.write(`bench: ${/** @type {Error} */ (err).message}\n`);
       failed = true;
     }
   }

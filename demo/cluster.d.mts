@@ -25,7 +25,24 @@ export interface DemoProcess {
   /** From its `ready <url>` line. */
   readonly readyUrl: string | undefined;
   readonly result: ExitResult | undefined;
+  /** Until set, an exit is a failure of the cluster. */
+  expectExit: boolean;
+  /** Resolves when the process has exited (never rejects). */
+  readonly exited: Promise<ExitResult>;
   stderrTail(lines?: number): string;
+}
+
+/** One of the demo's apps: its number in its tier, its member name and its key in etcd. */
+export interface DemoApp extends DemoProcess {
+  readonly kind: 'lb' | 'web' | 'db';
+  /** Web server n binds 127.0.0.(20+n), database n 127.0.0.(30+n); the lb is 0. */
+  readonly n: number;
+  /** `HOST:PORT`. */
+  readonly memberName: string;
+  /** `${prefix}/<kind dir>/HOST:PORT`. */
+  readonly key: string;
+  /** A database's id (db-n). */
+  readonly dbId: string | undefined;
 }
 
 export declare class DemoError extends Error {
@@ -107,9 +124,13 @@ export declare class DemoCluster {
   readonly prefix: string;
   readonly endpoints: string[];
   readonly externalEtcd: boolean;
-  readonly lb: DemoProcess | undefined;
+  readonly lb: DemoApp | undefined;
   /** Every app process ever started, in start order. */
-  readonly apps: DemoProcess[];
+  readonly apps: DemoApp[];
+  /** Web server number → its process (also the stopped ones). */
+  readonly webs: ReadonlyMap<number, DemoApp>;
+  /** Database number → its process (also the stopped ones). */
+  readonly dbs: ReadonlyMap<number, DemoApp>;
   /** performance.now() of the last membership change. */
   lastChangeAt: number;
   /** The load balancer's page, `http://127.0.0.10:PORT/`. */

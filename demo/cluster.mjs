@@ -1,3 +1,4 @@
+// @ts-check
 // The three-tier demo cluster (apps/demo-lb → apps/demo-web → apps/demo-db) against a real etcd,
 // driven from code: used by the demo runner (demo/run.mjs) and the browser test
 // (demo/page.integration.test.ts). Types: cluster.d.mts.
@@ -18,6 +19,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+/** @typedef {import('./cluster.d.mts').ExitResult} ExitResult */
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ETCD_BIN = process.env.ETCD_BIN ?? '/usr/bin/etcd';
@@ -49,6 +52,10 @@ const READY_LINE = /^ready (http:\/\/\S+)$/m;
 
 /** A failure to report: the message, plus the processes whose stderr explains it. */
 export class DemoError extends Error {
+  /**
+   * @param {string} message
+   * @param {(Child | undefined)[]} [procs]
+   */
   constructor(message, procs = []) {
     super(message);
     this.name = 'DemoError';
@@ -80,7 +87,7 @@ export function freePort(host = '127.0.0.1') {
     const server = createServer();
     server.once('error', rej);
     server.listen(0, host, () => {
-      const { port } = server.address();
+      const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
       server.close(() => res(port));
     });
   });
@@ -89,7 +96,7 @@ export function freePort(host = '127.0.0.1') {
 async function etcdHealthy(endpoint) {
   try {
     const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
-    return res.ok && (await res.json()).health === 'true';
+    return res.ok && /** @type {{ health?: string }} */ (await res.json()).health === 'true';
   } catch {
     return false;
   }
@@ -104,6 +111,15 @@ const show = (list) => (list.length === 0 ? '(none)' : list.join(','));
 
 /** A child process whose output is captured (shown only when something fails). */
 class Child {
+  /**
+   * @param {object} options
+   * @param {string} options.name
+   * @param {'lb' | 'web' | 'db' | 'etcd'} options.kind
+   * @param {string} options.command
+   * @param {string[]} options.args
+   * @param {NodeJS.ProcessEnv} [options.env]
+   * @param {(child: Child, result: ExitResult) => void} [options.onExit]
+   */
   constructor({ name, kind, command, args, env, onExit }) {
     this.name = name;
     this.kind = kind;
@@ -171,6 +187,11 @@ class Child {
   }
 }
 
+/**
+ * An app's Child, with its place in the cluster (set by DemoCluster.startApp).
+ * @typedef {Child & { n: number; memberName: string; key: string; dbId: string | undefined }} AppChild
+ */
+
 // ---------------------------------------------------------------------------------------------
 // The cluster
 
@@ -198,12 +219,13 @@ export class DemoCluster {
     this.etcdDataDir = undefined;
     this.workDir = undefined;
     this.conn = undefined;
-    /** Every app process ever started, in start order. */
+    /** @type {AppChild[]} Every app process ever started, in start order. */
     this.apps = [];
+    /** @type {AppChild | undefined} */
     this.lb = undefined;
-    /** Web number (1-based) → its Child; the number fixes its address 127.0.0.(20+n). */
+    /** @type {Map<number, AppChild>} Web number (1-based) → its Child; the number fixes its address 127.0.0.(20+n). */
     this.webs = new Map();
-    /** Database number (1-based) → its Child (with .dbId); address 127.0.0.(30+n). */
+    /** @type {Map<number, AppChild>} Database number (1-based) → its Child (with .dbId); address 127.0.0.(30+n). */
     this.dbs = new Map();
     /** The first unexpected exit; every wait fails with it. */
     this.failure = undefined;
@@ -285,7 +307,7 @@ export class DemoCluster {
       this.cliConf,
       JSON.stringify({
         etcd: { endpoints: this.endpoints },
-        clusters: Object.entries(CLUSTERS).map(([name, dir]) => ({ name, path: `${this.prefix}/${dir}`, handler: 'json', handlerConfig: join(this.workDir, `${name}.json`) })),
+        clusters: Object.entries(CLUSTERS).map(([name, dir]) => ({ name, path: `${this.prefix}/${dir}`, handler: 'json', handlerConfig: join(/** @type {string} */ (this.workDir), `${name}.json`) })),
       }),
     );
 
@@ -360,7 +382,7 @@ export class DemoCluster {
   async startApp(kind, n) {
     const host = kind === 'lb' ? '127.0.0.10' : `127.0.0.${(kind === 'web' ? 20 : 30) + n}`;
     const label = kind === 'lb' ? 'lb' : `${kind} ${n}`;
-    const dataDir = join(this.workDir, kind === 'lb' ? 'lb' : `${kind}-${n}`);
+    const dataDir = join(/** @type {string} */ (this.workDir), kind === 'lb' ? 'lb' : `${kind}-${n}`);
     await mkdir(dataDir, { recursive: true });
     // A free port can be taken by someone else before the app binds it: retry then.
     for (let attempt = 1; ; attempt++) {
@@ -376,7 +398,7 @@ export class DemoCluster {
       ];
       const dbId = kind === 'db' ? `db-${n}` : undefined;
       if (dbId) args.push('--id', dbId);
-      const child = new Child({ name: `${label} (${host}:${port})`, kind, command: process.execPath, args, onExit: (c, r) => this.noteExit(c, r) });
+      const child = /** @type {AppChild} */ (new Child({ name: `${label} (${host}:${port})`, kind, command: process.execPath, args, onExit: (c, r) => this.noteExit(c, r) }));
       child.n = n;
       child.memberName = `${host}:${port}`;
       child.key = `${this.prefix}/${KEY_DIR[kind]}/${host}:${port}`;
@@ -502,10 +524,15 @@ export class DemoCluster {
    * { code, ms, watchers: [{ id, state, appliedRevision, pid }], stdout, stderr } (`ms`: the
    * command's own run time, node's start-up included). Never rejects on exit code 1.
    */
+  /**
+   * @param {keyof typeof CLUSTERS} cluster
+   * @param {{ revision?: bigint; expect?: number; timeoutS?: number; wait?: boolean }} [options]
+   * @returns {Promise<import('./cluster.d.mts').StatusRun>}
+   */
   statusWait(cluster, { revision, expect, timeoutS = 20, wait = true } = {}) {
     if (!existsSync(CLI_BIN)) throw new DemoError(`${CLI_BIN} is missing: run \`npx turbo run build\` first`);
     if (!CLUSTERS[cluster]) throw new DemoError(`unknown cluster ${cluster}`);
-    const args = [CLI_BIN, '--conf', this.cliConf, 'status', cluster, '--json', ...(wait ? ['--wait', '--timeout', String(timeoutS)] : [])];
+    const args = [CLI_BIN, '--conf', /** @type {string} */ (this.cliConf), 'status', cluster, '--json', ...(wait ? ['--wait', '--timeout', String(timeoutS)] : [])];
     if (revision !== undefined) args.push('--revision', String(revision));
     if (expect !== undefined) args.push('--expect', String(expect));
     const t0 = performance.now();
@@ -517,6 +544,7 @@ export class DemoCluster {
       child.stderr.on('data', (d) => (stderr += d));
       child.once('error', (err) => res({ code: null, ms: Math.round(performance.now() - t0), watchers: [], stdout, stderr: stderr + err.message }));
       child.once('close', (code) => {
+        /** @type {import('./cluster.d.mts').StatusRun['watchers']} */
         let watchers = [];
         try {
           watchers = JSON.parse(stdout).clusters.flatMap((c) => c.watchers.map((w) => ({ id: w.id, state: w.state, appliedRevision: w.appliedRevision, pid: w.pid })));
@@ -579,6 +607,7 @@ export class DemoCluster {
    * given, are the expected numbers of live web servers and databases (a check on the caller).
    * The bound and the returned ms count from `since` (default: the last membership change).
    */
+  /** @param {{ webs?: number; dbs?: number; timeoutMs?: number; since?: number }} [options] */
   async waitConverged({ webs, dbs, timeoutMs = DEFAULT_BOUND_MS, since = this.lastChangeAt } = {}) {
     const live = { webs: this.liveWebs().length, dbs: this.liveDbs().length };
     if ((webs !== undefined && webs !== live.webs) || (dbs !== undefined && dbs !== live.dbs)) {
@@ -593,7 +622,7 @@ export class DemoCluster {
         if (last) lastText = await this.reportText().catch(() => undefined);
         return last === '';
       } catch (err) {
-        last = `GET /report.json failed: ${err.message}`;
+        last = `GET /report.json failed: ${/** @type {Error} */ (err).message}`;
         return false;
       }
     };
@@ -605,6 +634,12 @@ export class DemoCluster {
   /**
    * Polls `check` every POLL_MS until it returns a truthy value (returned). Fails at once on an
    * unexpected exit or an abort; after `boundMs` (from `since`) with `what` and `procs`' stderr.
+   */
+  /**
+   * @template T
+   * @param {() => T | Promise<T>} check
+   * @param {{ boundMs?: number; since?: number; what: string | (() => string); procs?: (Child | undefined)[] }} options
+   * @returns {Promise<T>}
    */
   async waitFor(check, { boundMs = DEFAULT_BOUND_MS, since = performance.now(), what, procs = [] }) {
     const deadline = since + boundMs;
@@ -691,12 +726,12 @@ export class DemoCluster {
       if (forced) problems.push('etcd did not exit within 5 s of SIGTERM (SIGKILLed)');
     }
     // 4. Temp dirs.
-    for (const dir of [this.workDir, this.etcdDataDir].filter(Boolean)) {
+    for (const dir of /** @type {string[]} */ ([this.workDir, this.etcdDataDir].filter(Boolean))) {
       await rm(dir, { recursive: true, force: true });
       if (existsSync(dir)) problems.push(`could not remove ${dir}`);
     }
     // 5. No process of this run left: every child exited, and nothing carries the run id.
-    const left = [...this.apps, this.etcdChild].filter((c) => c?.running).map((c) => `${c.pid} ${c.name}`);
+    const left = /** @type {Child[]} */ ([...this.apps, this.etcdChild].filter((c) => c?.running)).map((c) => `${c.pid} ${c.name}`);
     left.push(...(await processesMentioning(this.runId)));
     if (left.length > 0) problems.push(`processes left: ${[...new Set(left)].join('; ')}`);
     process.off('exit', this.exitHook);

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // `npm run demo`: the three-tier demo of cluster-control, the PHP version's demo without Docker.
 // A load balancer (apps/demo-lb) asks every web server (apps/demo-web), which asks every database
 // (apps/demo-db) for its id; each tier finds the next through etcd with cluster-control. This runner
@@ -10,6 +11,8 @@
 
 import { parseArgs } from 'node:util';
 import { DEFAULT_BOUND_MS, DemoCluster, DemoError, Interrupted } from './cluster.mjs';
+
+/** @typedef {import('./cluster.mjs').DemoApp} DemoApp */
 
 const USAGE = `Usage: node demo/run.mjs [--ttl N] [--keep] [--help]
 
@@ -121,7 +124,7 @@ class Runner {
     const etcd = c.externalEtcd ? `${c.endpoints.join(',')} (CLUSTER_CONTROL_ETCD)` : `${c.endpoints[0]} (own, temp data dir)`;
     console.log(`etcd      ${etcd}`);
     console.log(`prefix    ${c.prefix}   ttl ${c.ttl} s`);
-    console.log(`started   in ${secs} s: lb ${c.lb.memberName}`);
+    console.log(`started   in ${secs} s: lb ${/** @type {DemoApp} */ (c.lb).memberName}`);
     console.log(`          web ${c.liveWebs().map((w) => w.name).join('  ')}`);
     console.log(`          db  ${c.liveDbs().map((d) => `${d.id}=${d.name}`).join('  ')}`);
     console.log(`page      ${c.pageUrl}`);
@@ -157,7 +160,7 @@ class Runner {
     const c = this.cluster;
     this.begin(`remove web server ${c.webName(2)} (delete its key)`);
     const since = performance.now();
-    const fleet = this.fleetWait([{ cluster: 'webservers', revision: c.deletedAt(c.webs.get(2).key), expect: 1 }], since);
+    const fleet = this.fleetWait([{ cluster: 'webservers', revision: c.deletedAt(/** @type {DemoApp} */ (c.webs.get(2)).key), expect: 1 }], since);
     fleet.catch(() => {});
     const { exitMs } = await c.removeWeb(2);
     const ms = await c.waitConverged({ webs: 2, dbs: 3 });
@@ -168,7 +171,7 @@ class Runner {
   async killWebServer() {
     const c = this.cluster;
     this.begin(`kill web server ${c.webName(3)} (SIGKILL)`);
-    const key = c.webs.get(3).key;
+    const key = /** @type {DemoApp} */ (c.webs.get(3)).key;
     await c.killWeb(3);
     const { ms, fleet } = await this.converge({ webs: 1, dbs: 3, timeoutMs: (c.ttl + 10) * 1000 }, [
       { cluster: 'webservers', revision: c.deletedAt(key, { timeoutMs: (c.ttl + 10) * 1000 }), expect: 1 },
@@ -182,7 +185,7 @@ class Runner {
     this.begin('shut down (SIGTERM)');
     const since = performance.now();
     // The load balancer (still running) must apply every web server's deregistration.
-    const webKeys = c.liveWebs().map((w) => c.webs.get(w.n).key);
+    const webKeys = c.liveWebs().map((w) => /** @type {DemoApp} */ (c.webs.get(w.n)).key);
     const revision = Promise.all(webKeys.map((k) => c.deletedAt(k))).then((rs) => rs.reduce((a, b) => (a > b ? a : b), 0n));
     const fleet = this.fleetWait([{ cluster: 'webservers', revision, expect: 1 }], since);
     fleet.catch(() => {});
@@ -207,7 +210,7 @@ class Runner {
     let stopping = false;
     for (const app of c.apps) {
       app.expectExit = true;
-      app.exited.then((r) => !stopping && console.log(`  ${app.name} exited (${r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`})`));
+      void app.exited.then((r) => !stopping && console.log(`  ${app.name} exited (${r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`})`));
     }
     await stopped;
     stopping = true;
@@ -230,7 +233,9 @@ class Runner {
 // ---------------------------------------------------------------------------------------------
 // Main
 
+/** @param {string[]} argv */
 function parseOptions(argv) {
+  /** @type {(message: string) => never} */
   const fail = (message) => {
     process.stderr.write(`demo: ${message}\n(run with --help for usage)\n`);
     process.exit(2);
@@ -239,7 +244,7 @@ function parseOptions(argv) {
   try {
     ({ values } = parseArgs({ args: argv, options: { ttl: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
   } catch (err) {
-    fail(err.message);
+    fail(/** @type {Error} */ (err).message);
   }
   const ttl = values.ttl === undefined ? 5 : Number(values.ttl);
   // cluster-control's own minimum: a lease needs room for keep-alives inside it.
@@ -291,7 +296,7 @@ async function main() {
       await runner.cluster.shutdown({ verify: false });
       console.error('cleaned up: processes stopped, temp dirs removed');
     } catch (cleanupErr) {
-      console.error(`cleanup failed too: ${cleanupErr?.message ?? cleanupErr}`);
+      console.error(`cleanup failed too: ${/** @type {any} */ (cleanupErr)?.message ?? cleanupErr}`);
     }
     return interrupted ? 130 : 1;
   }

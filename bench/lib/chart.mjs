@@ -1,3 +1,4 @@
+// @ts-check
 // The README's chart: an SVG (no dependencies) of the latency distributions in a latest.json.
 //   change latency, ours vs the bare etcd3 watch floor, as cumulative distributions;
 //   time per change at 1k / 10k / 100k members, as cumulative distributions;

@@ -1,3 +1,4 @@
+// @ts-check
 // A private etcd for one benchmark: free loopback ports, a temporary data dir, removed at cleanup.
 
 import { spawn } from 'node:child_process';
@@ -17,7 +18,7 @@ export async function freePort() {
     const server = createServer();
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
+      const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
       server.close(() => resolve(port));
     });
   });
@@ -30,6 +31,7 @@ export function etcdVersion() {
 /**
  * Starts etcd and waits until /health says so. Returns { endpoint, dataDir, pid, stop }.
  * `extraArgs` go to etcd as they are (e.g. ['--quota-backend-bytes', String(8 * 2 ** 30)]).
+ * @param {{ extraArgs?: string[]; progress?: (line: string) => void }} [options]
  */
 export async function startEtcd({ extraArgs = [], progress = () => {} } = {}) {
   const dataDir = trackDir(await mkdtemp(join(os.tmpdir(), 'cc-bench-etcd-')));
@@ -68,7 +70,7 @@ export async function startEtcd({ extraArgs = [], progress = () => {} } = {}) {
       if (child.exitCode !== null) break;
       try {
         const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1_000) });
-        if (res.ok && (await res.json()).health === 'true') {
+        if (res.ok && /** @type {{ health?: string }} */ (await res.json()).health === 'true') {
           return { endpoint, dataDir, pid: child.pid, stop: () => stopProcess(child) };
         }
       } catch {

@@ -1,3 +1,4 @@
+// @ts-check
 // `node --import ./module-count-register.mjs ...`: installs module-count-hooks.mjs.
 import { register } from 'node:module';
 

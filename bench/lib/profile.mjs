@@ -1,3 +1,4 @@
+// @ts-check
 // Where does a short-lived node process spend its time? Runs it under --cpu-prof and adds up the
 // samples' self time by where the code lives: a package in node_modules, a workspace package,
 // Node's own start-up and module loader, or garbage collection.
@@ -13,6 +14,8 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 /**
  * Profiles `node <args>` once (with `env`); resolves to { totalMs, groups: [{ group, ms }] },
  * largest first. Sampling every 100 µs, so groups below ~0.5 ms are noise.
+ * @param {string[]} args
+ * @param {{ env?: NodeJS.ProcessEnv; cwd?: string }} [options]
  */
 export function profileNode(args, { env = process.env, cwd } = {}) {
   const dir = mkdtempSync(join(os.tmpdir(), 'cc-bench-prof-'));
@@ -65,6 +68,8 @@ function groupOf(frame) {
  * Runs `node <args>` once and counts the modules it loads through the ESM loader (ES modules and
  * the CommonJS modules they import), by package; resolves to [{ group, modules }], most first.
  * With the ESM loader, the cost of start-up grows with the number of files, not their size.
+ * @param {string[]} args
+ * @param {{ env?: NodeJS.ProcessEnv; cwd?: string }} [options]
  */
 export function countModules(args, { env = process.env, cwd } = {}) {
   const dir = mkdtempSync(join(os.tmpdir(), 'cc-bench-mods-'));

@@ -1,3 +1,4 @@
+// @ts-check
 // Everything a benchmark starts (processes, temp dirs, clients) is registered here and released
 // once: on success, on error, and on SIGINT/SIGTERM; a synchronous last resort runs on 'exit'.
 
@@ -58,7 +59,7 @@ export async function runMain(main, name = 'bench') {
     for (const child of processes) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+  for (const [signal, code] of /** @type {const} */ ([['SIGINT', 130], ['SIGTERM', 143]])) {
     process.on(signal, () => {
       if (interrupted) return;
       interrupted = true;
@@ -72,7 +73,7 @@ export async function runMain(main, name = 'bench') {
   } catch (err) {
     // After SIGINT/SIGTERM the clients are closed under the running loop: that error is expected.
     if (!interrupted) {
-      process.stderr.write(`${name}: failed: ${err?.stack ?? err}\n`);
+      process.stderr.write(`${name}: failed: ${/** @type {Error | undefined} */ (err)?.stack ?? err}\n`);
       exitCode = 1;
     }
   } finally {
@@ -89,8 +90,15 @@ export function withTimeout(promise, ms, what) {
   ]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * @template [T=void]
+ * @returns {{ promise: Promise<T>; resolve: (value: T) => void; reject: (reason?: unknown) => void }}
+ */
 export function deferred() {
-  let resolve, reject;
+  /** @type {(value: T) => void} */
+  let resolve;
+  /** @type {(reason?: unknown) => void} */
+  let reject;
   const promise = new Promise((res, rej) => ((resolve = res), (reject = rej)));
   promise.catch(() => {}); // observed by whoever awaits it
   return { promise, resolve, reject };

@@ -1,3 +1,4 @@
+// @ts-check
 // Where results go: one JSON file per run, pretty-printed, directories created as needed.
 
 import { mkdirSync, writeFileSync } from 'node:fs';

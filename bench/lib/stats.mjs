@@ -1,3 +1,4 @@
+// @ts-check
 // Percentiles and number formatting shared by every benchmark.
 
 /** Nearest-rank percentile of an ascending array. */

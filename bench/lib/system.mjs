@@ -1,3 +1,4 @@
+// @ts-check
 // Facts about the machine a result was measured on.
 
 import { execFileSync } from 'node:child_process';

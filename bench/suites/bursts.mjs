@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Bursts: N members (1k, 10k) registered at once, with `wait: {min: 50, max: 1000}` and without.
 //
 // What is measured, per run:
@@ -105,7 +106,13 @@ function startPutter(endpoint, prefix, size, mode, inFlight) {
   onCleanup(() => worker.terminate());
   const ready = deferred();
   const done = deferred();
-  worker.on('message', (m) => (m.ready ? ready.resolve() : (done.resolve(m), worker.terminate())));
+  worker.on('message', (m) => {
+    if (m.ready) ready.resolve();
+    else {
+      done.resolve(m);
+      void worker.terminate();
+    }
+  });
   worker.on('error', (err) => (ready.reject(err), done.reject(err)));
   worker.on('exit', (code) => done.reject(new Error(`putter exited with ${code} before reporting`)));
   return { ready: ready.promise, done: done.promise, go: () => worker.postMessage('go') };
@@ -211,7 +218,10 @@ async function burstRun({ connection, endpoint, etcdPid, dir, id, size, wait, mo
   while (clock() - lastActivity < quietMs) {
     await new Promise((r) => setTimeout(r, 50));
     const now = await lineCount(counter);
-    if (now !== lines) (lines = now), (lastActivity = clock());
+    if (now !== lines) {
+      lines = now;
+      lastActivity = clock();
+    }
     lastActivity = Math.max(lastActivity, run.outcomes.at(-1).at);
   }
   await stop(); // waits for a render or reload still running

@@ -1,3 +1,4 @@
+// @ts-check
 // Cold start of the one-shot commands: how long does `cluster-control prepare`, `removekey` and
 // `heartbeat --once` take from exec to exit, next to `node -e 0` (the least any Node program
 // costs) and `etcdctl get` (etcd's own Go client) in the same run?

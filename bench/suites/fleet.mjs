@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Fleet: 1, 100 and 1,000 watchers of one cluster, each publishing what it applied (SPEC §10).
 //
 // Each watcher is core's ClusterSync with its own StatusPublisher (its own lease, kept alive every
@@ -85,7 +86,8 @@ async function child() {
   };
   let conn;
   const watchers = [];
-  process.on('message', async (m) => {
+  /** @param {any} m */
+  const onMessage = async (m) => {
     try {
       if (m.type === 'start') {
         const t0 = clock();
@@ -122,7 +124,9 @@ async function child() {
     } catch (err) {
       send({ type: 'error', message: err?.stack ?? String(err) });
     }
-  });
+  };
+  // Its errors are caught and sent to the parent inside.
+  process.on('message', (m) => void onMessage(m));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -183,7 +187,7 @@ class StatusWatch {
 
   /** Resolves with the time every one of `n` watchers reported `revision` applied (watchers already there count at once). */
   waitFor(revision, n) {
-    const goal = { revision, reachedAt: new Map(), done: deferred(), n };
+    const goal = { revision, reachedAt: new Map(), done: /** @type {ReturnType<typeof deferred<number>>} */ (deferred()), n };
     const now = clock();
     for (const [id, applied] of this.applied) if (applied >= revision) goal.reachedAt.set(id, now);
     this.goal = goal;
@@ -200,11 +204,12 @@ async function fleetRun({ size, changes, intervalMs, idleSeconds, perProcess, tt
   const keyPrefix = statusClusterPrefix(statusPrefix, path);
   try {
     for (let i = 0; i < INITIAL_MEMBERS; i++) await conn.put(`${path}/${memberName(i)}`, '{}');
-    const watch = new StatusWatch();
+    const watch = /** @type {StatusWatch & { seen: bigint }} */ (new StatusWatch());
     const from = (await conn.range(prefixRange(keyPrefix), { limit: 1 })).revision + 1n;
     // A watch that broke (e.g. its connection dropped while this machine was saturated) is opened
     // again from the revision after the last one seen: no status write is missed, the break counted.
     const breaks = [];
+    /** @type {{ close(): void }} */
     let handle;
     let closed = false;
     const open = async (start) => {
@@ -218,7 +223,7 @@ async function fleetRun({ size, changes, intervalMs, idleSeconds, perProcess, tt
           if (closed) return;
           breaks.push({ atS: (clock() - t0) / 1000, error: err.message });
           progress(`status watch broke (${err.message}); watching again from ${watch.seen + 1n}`);
-          const retry = () => open(watch.seen + 1n).catch(() => setTimeout(retry, 200));
+          const retry = () => void open(watch.seen + 1n).catch(() => setTimeout(retry, 200));
           setTimeout(retry, 100);
         },
       });
@@ -349,7 +354,7 @@ async function fleetRun({ size, changes, intervalMs, idleSeconds, perProcess, tt
 
 export async function run(options = {}) {
   const progress = options.progress ?? (() => {});
-  const o = { ...defaults, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+  const o = /** @type {typeof defaults & { fileDir?: string }} */ ({ ...defaults, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) });
   const startedAt = new Date();
   const t0 = clock();
   const fileDir = trackDir(await mkdtemp(join(o.fileDir ?? (existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()), 'cc-bench-fleet-')));

@@ -1,3 +1,4 @@
+// @ts-check
 // Change latency: how long after a put does the watcher's output file contain the new member,
 // compared with the floor (a bare etcd3 watch seeing an equivalent put) in the same run?
 // Plain Node 20 ESM, no build step. See bench/README.md.
@@ -188,6 +189,7 @@ export async function run(options = {}) {
   await sync.idle();
 
   // Floor: a bare etcd3 watch on another prefix.
+  /** @type {(ReturnType<typeof deferred<void>> & { key: string; at?: number }) | undefined} */
   let floorWaiter;
   const floorWatcher = await floorClient.watch().prefix('/bench/floor/').create();
   floorWatcher.on('error', (err) => floorWaiter?.reject(err));
@@ -227,7 +229,7 @@ export async function run(options = {}) {
   async function sampleFloor(name) {
     const key = `/bench/floor/${name}`;
     const s = { key };
-    const done = deferred();
+    const done = /** @type {ReturnType<typeof deferred<void>> & { at?: number }} */ (deferred());
     floorWaiter = Object.assign(done, { key });
     s.t0 = performance.now();
     const put = putter.put(key).value('{}').exec().then(() => (s.putAck = performance.now()));
@@ -269,6 +271,7 @@ export async function run(options = {}) {
   ];
 
   // Per-stage breakdown of ours. core's installFile syncs twice: the temp file, then the directory.
+  /** @type {[string, (s: any) => number][]} */
   const stageDefs = [
     ['put -> watch event (core connection)', (s) => s.event - s.t0],
     ['event -> render start (membership)', (s) => s.renderStart - s.event],

@@ -1,3 +1,4 @@
+// @ts-check
 // Child process of the scale suite, part B (bench/suites/scale.mjs): N of core's Registrations
 // in one process, on ONE etcd connection. Each grants its own lease, puts its key on it, keeps
 // the lease alive every `heartbeat` s and watches its own key (Registration.run()).
@@ -158,7 +159,8 @@ async function registerAll({ endpoint, prefix, count, ttl, heartbeat, diagNoEtcd
   send({ type: 'registered', registerMs, watchesMs, memoryBefore, memory: ownMemory() });
 }
 
-process.on('message', async (message) => {
+/** @param {any} message */
+const onMessage = async (message) => {
   try {
     if (message.type === 'start') await registerAll(message);
     else if (message.type === 'counters') {
@@ -175,5 +177,7 @@ process.on('message', async (message) => {
   } catch (err) {
     send({ type: 'error', message: String(err?.stack ?? err) });
   }
-});
+};
+// Its errors are caught and sent to the parent inside.
+process.on('message', (message) => void onMessage(message));
 process.on('disconnect', () => process.exit(0));

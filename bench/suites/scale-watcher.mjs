@@ -1,3 +1,4 @@
+// @ts-check
 // Child process of the scale suite, part A (bench/suites/scale.mjs): one ClusterSync watching a
 // prefix with many members, in its own process so that its RSS is its own.
 //
@@ -47,7 +48,8 @@ function ownMemory() {
  */
 async function loadJsonHandler() {
   try {
-    const { json } = await import('@cluster-control/handlers');
+    // Not a dependency of bench/ (hence the fallback below): a string TypeScript does not resolve.
+    const { json } = await import(/** @type {string} */ ('@cluster-control/handlers'));
     return { handler: json, source: '@cluster-control/handlers json' };
   } catch {
     const SAFE_NAME = /^[A-Za-z0-9.:[\]-]{1,261}$/;
@@ -182,7 +184,8 @@ async function startWatcher({ endpoint, prefix, file }) {
 }
 
 let stop;
-process.on('message', async (message) => {
+/** @param {any} message */
+const onMessage = async (message) => {
   try {
     if (message.type === 'start') {
       stop = await startWatcher(message);
@@ -197,5 +200,7 @@ process.on('message', async (message) => {
   } catch (err) {
     send({ type: 'error', message: String(err?.stack ?? err) });
   }
-});
+};
+// Its errors are caught and sent to the parent inside.
+process.on('message', (message) => void onMessage(message));
 process.on('disconnect', () => process.exit(0));

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Scale benchmark: how does cluster-control behave with very large clusters and many leases?
 //
 // A. One watcher over 1k / 10k / 100k members. For each size, a fresh etcd is filled with N
@@ -148,6 +149,7 @@ function forkWorker(file, { execArgv = [] } = {}) {
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
   const queue = [];
   const waiters = [];
+  /** @type {Error | undefined} */
   let failure;
   const failAll = (err) => {
     failure ??= err;
