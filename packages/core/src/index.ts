@@ -13,10 +13,11 @@ export { HandlerOptionsError, isHandler } from './handler/handler.js';
 export { resolveHandler, builtinNameFor, type ResolveHandlerOptions } from './handler/resolve-handler.js';
 
 // etcd
-export { connectEtcd } from './etcd/connection.js';
+export { connectEtcd } from './etcd/grpc-connection.js';
 export { connectEtcdGateway } from './etcd/gateway-connection.js';
-export type { EtcdClient, EtcdConnection, EtcdConnectionOptions, KeyHolder, KeyValue as EtcdKeyValue, PutIfFreeResult, RangeResult, WatchEvent, WatchHandle, WatchListener } from './etcd/connection.js';
-export { CompactedError, EtcdAccessError, EtcdEndpointError, EtcdUnavailableError, GatewayMissingError, describeError } from './etcd/errors.js';
+export type { EtcdClient, EtcdConnection, EtcdConnectionOptions, KeyHolder, KeyValue as EtcdKeyValue, PutIfFreeResult, RangeResult, WatchEvent, WatchHandle, WatchListener } from './etcd/types.js';
+export { CompactedError, EtcdAccessError, EtcdEndpointError, EtcdUnavailableError, GatewayMissingError } from './etcd/errors.js';
+export { describeError } from './util/describe-error.js';
 export { prefixRange, singleKey, type KeyRange } from './etcd/key-range.js';
 export { clientFromConfig, connectFromConfig } from './etcd/from-config.js';
 
@@ -65,4 +66,6 @@ export { createLogger, silentLogger } from './util/log.js';
 export type { Metrics } from './util/metrics.js';
 export { createMetrics } from './util/metrics.js';
 export { Backoff, aborted, sleep, type BackoffOptions } from './util/backoff.js';
-export { retryUntil } from './util/retry.js';
+export { FORWARDED_SIGNALS, STOP_SIGNALS, SUPERVISOR_STOP_SIGNALS, handleSignals, type HandleSignalsOptions, type SignalHandling } from './util/signals.js';
+export { retryUntil } from './etcd/retry.js';
+export { ErrorCode, hasErrorCode } from './util/error-codes.js';

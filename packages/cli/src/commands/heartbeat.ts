@@ -1,8 +1,7 @@
-import { aborted, Registration, RegistrationTimeoutError, registerKey } from '@cluster-control/core';
+import { aborted, handleSignals, Registration, RegistrationTimeoutError, registerKey } from '@cluster-control/core';
 import type { CommandContext } from '../context.js';
 import { RuntimeError } from '../errors.js';
 import { leaveLease, takeLeftLease } from '../lease-handover.js';
-import { shutdownSignal } from '../signals.js';
 
 /** `heartbeat --once` without `--timeout`: the default of the other one-shot commands. */
 const ONCE_TIMEOUT_MS = 30_000;
@@ -17,7 +16,7 @@ const ONCE_TIMEOUT_MS = 30_000;
  */
 export async function heartbeat(ctx: CommandContext, options: { once?: boolean; timeout?: number | undefined; drainMax?: number | undefined }): Promise<number> {
   const self = ctx.self();
-  const shutdown = shutdownSignal(ctx.logger);
+  const shutdown = handleSignals({ logger: ctx.logger, hangup: 'ignore' });
   /** A failed registration: after a signal, its "stopped" is expected; otherwise one line, exit 1. */
   const failed = (err: unknown): false => {
     if (shutdown.signal.aborted) return false;

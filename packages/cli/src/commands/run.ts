@@ -1,12 +1,15 @@
 import {
   ChildService,
+  FORWARDED_SIGNALS,
   type Metrics,
   type ObservabilityServer,
   type PrometheusMetrics,
+  SUPERVISOR_STOP_SIGNALS,
   Supervisor,
   type SupervisedCluster,
   createMetrics,
   createPrometheusMetrics,
+  handleSignals,
   httpProbe,
   parseHostPort,
   serveObservability,
@@ -17,7 +20,6 @@ import type { CommandContext } from '../context.js';
 import { configProblems, summarize } from '../config-checks.js';
 import { RuntimeError, UsageError } from '../errors.js';
 import { takeLeftLease } from '../lease-handover.js';
-import { onSignals } from '../signals.js';
 
 export interface RunOptions {
   readyTcp?: string;
@@ -33,13 +35,6 @@ export interface RunOptions {
   checkConfig?: boolean;
   timeout: number;
 }
-
-/**
- * Signals passed on to the server as they are (SIGHUP included: the server reloads, `run` itself
- * re-reads nothing); SIGTERM and SIGINT mean "shut down" instead. SIGQUIT is nginx's graceful
- * stop: forwarded, the server exits and `run` deregisters as for any server exit.
- */
-const FORWARDED: NodeJS.Signals[] = ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGQUIT'];
 
 /**
  * `run [options] -- <server command...>`: one supervisor process instead of the PHP version's
@@ -97,9 +92,12 @@ export async function run(ctx: CommandContext, command: string[], options: RunOp
     metrics,
   });
 
-  const onShutdown = () => supervisor.shutdown();
-  const onForward = (signal: NodeJS.Signals) => child.signal(signal);
-  const disposeSignals = onSignals({ SIGTERM: onShutdown, SIGINT: onShutdown, ...Object.fromEntries(FORWARDED.map((signal) => [signal, onForward])) });
+  // SIGTERM and SIGINT shut down; the others (SIGHUP, SIGQUIT…) are the server's.
+  const signals = handleSignals({
+    stop: SUPERVISOR_STOP_SIGNALS,
+    onStop: () => supervisor.shutdown(),
+    forward: { signals: FORWARDED_SIGNALS, to: (signal) => child.signal(signal) },
+  });
   let endpoints: ObservabilityServer | undefined;
   try {
     endpoints =
@@ -113,7 +111,7 @@ export async function run(ctx: CommandContext, command: string[], options: RunOp
     ctx.logger.info(`run ended (${end}); exit code ${exitCode}`);
     return exitCode;
   } finally {
-    disposeSignals();
+    signals.dispose();
     await endpoints?.close();
   }
 }

@@ -1,8 +1,7 @@
-import { type ClusterControlConfig, ConfigError, aborted, createMetrics, describeError, findCluster, loadConfig, resolveClusterTarget, StatusPublisher } from '@cluster-control/core';
+import { type ClusterControlConfig, ConfigError, aborted, createMetrics, describeError, findCluster, handleSignals, loadConfig, resolveClusterTarget, StatusPublisher } from '@cluster-control/core';
 import { builtinHandlers } from '@cluster-control/handlers';
 import { type ApplyReport, ClusterWatchers, type WatchSpec } from '../cluster-watchers.js';
 import type { CommandContext } from '../context.js';
-import { shutdownSignal } from '../signals.js';
 
 /** One cluster from a revision (the PHP version's `watch`), or every configured cluster (`--all`). */
 export type WatchSelection = { all: true } | { all?: false; cluster: string; revision: bigint; command: string[] };
@@ -21,8 +20,8 @@ export async function watch(ctx: CommandContext, selection: WatchSelection): Pro
   let hangups: Promise<void> = Promise.resolve();
   let reread: (() => Promise<void>) | undefined;
   // Installed before anything slow: a SIGHUP while connecting is applied once running, never fatal.
-  const shutdown = shutdownSignal(ctx.logger, {
-    onHangup: () => {
+  const shutdown = handleSignals({
+    hangup: () => {
       hangups = hangups.then(() => reread?.());
     },
   });

@@ -1,11 +1,10 @@
-import { waitForKeyDeletion } from '@cluster-control/core';
+import { handleSignals, waitForKeyDeletion } from '@cluster-control/core';
 import type { CommandContext } from '../context.js';
-import { shutdownSignal } from '../signals.js';
 
 /** `watchkey`: exit 0 once the own key, after being present, is deleted. */
 export async function watchkey(ctx: CommandContext): Promise<number> {
   const { key } = ctx.self();
-  const shutdown = shutdownSignal(ctx.logger);
+  const shutdown = handleSignals({ logger: ctx.logger, hangup: 'ignore' });
   try {
     const etcd = await ctx.etcd();
     const result = await waitForKeyDeletion(etcd, key, { logger: ctx.logger, signal: shutdown.signal });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { transportClient } from './auto-transport.js';
-import type { EtcdClient } from './connection.js';
+import type { EtcdClient } from './types.js';
 import { EtcdEndpointError, EtcdUnavailableError, GatewayMissingError } from './errors.js';
 
 /**

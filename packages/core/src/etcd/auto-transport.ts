@@ -6,7 +6,7 @@
  * first call, so that creating the client stays cheap.
  */
 import type { Logger } from '../util/log.js';
-import type { EtcdClient, PutIfFreeResult, RangeOptions, RangeResult } from './connection.js';
+import type { EtcdClient, PutIfFreeResult, RangeOptions, RangeResult } from './types.js';
 import { EtcdUnavailableError, GatewayMissingError } from './errors.js';
 import type { KeyRange } from './key-range.js';
 

@@ -1,5 +1,9 @@
+import { ErrorCode } from '../util/error-codes.js';
+
 /** The revision asked for has been compacted away; `compactRevision` is the oldest one still kept. */
 export class CompactedError extends Error {
+  readonly code = ErrorCode.CC_ETCD_COMPACTED;
+
   constructor(readonly compactRevision: bigint) {
     super(`revision compacted (oldest available: ${compactRevision})`);
     this.name = 'CompactedError';
@@ -8,6 +12,8 @@ export class CompactedError extends Error {
 
 /** etcd could not be reached (or answered too late) within the deadline. */
 export class EtcdUnavailableError extends Error {
+  readonly code = ErrorCode.CC_ETCD_UNAVAILABLE;
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'EtcdUnavailableError';
@@ -19,6 +25,9 @@ export class EtcdUnavailableError extends Error {
  * loop that retries etcd calls stops on it (and on its subclass EtcdEndpointError).
  */
 export class EtcdAccessError extends Error {
+  /** Widened to ErrorCode: the subclasses carry codes of their own. */
+  readonly code: ErrorCode = ErrorCode.CC_ETCD_ACCESS;
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'EtcdAccessError';
@@ -32,20 +41,12 @@ export class EtcdAccessError extends Error {
  * never an EtcdUnavailableError. The message names the endpoint, what is wrong and what to do.
  */
 export class EtcdEndpointError extends EtcdAccessError {
+  override readonly code: ErrorCode = ErrorCode.CC_ETCD_ENDPOINT;
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'EtcdEndpointError';
   }
-}
-
-/** One-line description of any error, for logs. */
-export function describeError(err: unknown): string {
-  if (err instanceof Error) {
-    // gRPC ends "No connection established" with "Resolution note:" even when the note is empty.
-    const msg = err.message.replace(/\s+/g, ' ').trim().replace(/\s*Resolution note:$/, '');
-    return msg || err.name;
-  }
-  return String(err);
 }
 
 /**
@@ -54,6 +55,8 @@ export function describeError(err: unknown): string {
  * 'auto' the client moves to gRPC; with 'gateway' this is the error the command ends with.
  */
 export class GatewayMissingError extends EtcdEndpointError {
+  override readonly code: ErrorCode = ErrorCode.CC_ETCD_NO_GATEWAY;
+
   constructor(
     readonly endpoint: string,
     readonly path: string,

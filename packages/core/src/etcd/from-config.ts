@@ -1,7 +1,8 @@
 import type { EtcdConfig } from '../config/schema.js';
 import type { Logger } from '../util/log.js';
 import { transportClient } from './auto-transport.js';
-import { type EtcdClient, type EtcdConnection, connectEtcd } from './connection.js';
+import type { EtcdClient, EtcdConnection } from './types.js';
+import { connectEtcd } from './grpc-connection.js';
 import { connectEtcdGateway } from './gateway-connection.js';
 
 /** Connects with the `etcd` section of a loaded configuration (gRPC: watches, leases kept alive). */

@@ -6,7 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { type EtcdServer, freePort, haveEtcd, startEtcd } from '../../../../test/support/etcd-server.js';
 import { OPENSSL, type Pki, makePki } from '../../../../test/support/pki.js';
 import { createLogger } from '../util/log.js';
-import { type EtcdClient, type EtcdConnection, connectEtcd } from './connection.js';
+import type { EtcdClient, EtcdConnection } from './types.js';
+import { connectEtcd } from './grpc-connection.js';
 import { CompactedError, EtcdAccessError, EtcdUnavailableError } from './errors.js';
 import { connectEtcdGateway } from './gateway-connection.js';
 import { prefixRange, singleKey } from './key-range.js';

@@ -24,11 +24,13 @@
 import { readFileSync } from 'node:fs';
 import { type ClientRequest, Agent as HttpAgent, type IncomingMessage, type RequestOptions, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { ErrorCode } from '../util/error-codes.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
-import { type EtcdClient, type EtcdConnectionOptions, type KeyValue, MAX_ANSWER_BYTES, type PutIfFreeResult, type RangeOptions, type RangeResult } from './connection.js';
+import { type EtcdClient, type EtcdConnectionOptions, type KeyValue, MAX_ANSWER_BYTES, type PutIfFreeResult, type RangeOptions, type RangeResult } from './types.js';
 import { checkEndpoint } from './endpoint-check.js';
-import { CompactedError, EtcdAccessError, EtcdEndpointError, EtcdUnavailableError, GatewayMissingError, describeError } from './errors.js';
+import { CompactedError, EtcdAccessError, EtcdEndpointError, EtcdUnavailableError, GatewayMissingError } from './errors.js';
+import { describeError } from '../util/describe-error.js';
 import { type KeyRange, rangeEnd } from './key-range.js';
 import { describeTlsFailure } from './tls-failure.js';
 
@@ -48,13 +50,15 @@ const INVALID_TOKEN = /invalid auth token|auth token is expired/i;
 /** etcd's answers that mean "these credentials do not get you in" (auth failures come as INVALID_ARGUMENT). */
 const ACCESS_DENIED = /authentication failed|user name not found|role is not granted|user name is empty/i;
 
-/** An error etcd answered with: its gRPC code and message. */
+/** An error etcd answered with: its gRPC status code and message. */
 class GatewayError extends Error {
+  readonly code = ErrorCode.CC_ETCD_GRPC_STATUS;
+
   constructor(
-    readonly code: number,
+    readonly grpcStatus: number,
     detail: string,
   ) {
-    super(`${code} ${GRPC_STATUS[code] ?? 'UNKNOWN'}: ${detail}`);
+    super(`${grpcStatus} ${GRPC_STATUS[grpcStatus] ?? 'UNKNOWN'}: ${detail}`);
     this.name = 'GatewayError';
   }
 }
@@ -306,12 +310,12 @@ class GatewayConnection implements EtcdClient {
     const tls = describeTlsFailure(text);
     if (tls) return new EtcdAccessError(`${what} (${this.endpoints.join(', ')}): ${tls}`, { cause: err });
     if (err instanceof GatewayError && !INVALID_TOKEN.test(text)) {
-      if (err.code === PERMISSION_DENIED || err.code === UNAUTHENTICATED || ACCESS_DENIED.test(text)) {
+      if (err.grpcStatus === PERMISSION_DENIED || err.grpcStatus === UNAUTHENTICATED || ACCESS_DENIED.test(text)) {
         // Whose permissions fell short is the first thing an operator needs to know.
         return new EtcdAccessError(`${what}: ${text}${this.auth ? ' (as the configured etcd.auth user)' : ''}`, { cause: err });
       }
       // A request etcd cannot serve as asked (a bad argument, an unknown lease): not an outage.
-      if (err.code === INVALID_ARGUMENT || /requested lease not found/.test(text)) return new Error(`${what}: ${text}`, { cause: err });
+      if (err.grpcStatus === INVALID_ARGUMENT || /requested lease not found/.test(text)) return new Error(`${what}: ${text}`, { cause: err });
     }
     return new EtcdUnavailableError(`${what} (${this.endpoints.join(', ')}): ${text}`, { cause: err });
   }

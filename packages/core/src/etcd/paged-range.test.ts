@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { EtcdClient, KeyValue, RangeOptions, RangeResult } from './connection.js';
+import type { EtcdClient, KeyValue, RangeOptions, RangeResult } from './types.js';
 import { prefixRange, type KeyRange } from './key-range.js';
 import { isTooLarge, pagedRange } from './paged-range.js';
 

@@ -1,5 +1,5 @@
-import type { EtcdClient, KeyValue } from './connection.js';
-import { describeError } from './errors.js';
+import type { EtcdClient, KeyValue } from './types.js';
+import { describeError } from '../util/describe-error.js';
 import type { KeyRange } from './key-range.js';
 
 export interface PagedRangeOptions {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EtcdServer, haveEtcd, startEtcd } from '../../../../test/support/etcd-server.js';
-import { type EtcdClient, type EtcdConnection, connectEtcd } from './connection.js';
+import type { EtcdClient, EtcdConnection } from './types.js';
+import { connectEtcd } from './grpc-connection.js';
 import { connectEtcdGateway } from './gateway-connection.js';
 import { singleKey } from './key-range.js';
 

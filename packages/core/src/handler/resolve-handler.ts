@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../config/config-error.js';
-import { describeError } from '../etcd/errors.js';
+import { describeError } from '../util/describe-error.js';
 import { type AnyHandler, isHandler } from './handler.js';
 
 export interface ResolveHandlerOptions {

@@ -1,3 +1,4 @@
+import { Backoff, type BackoffOptions } from '../util/backoff.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
 import { describeFailure, firstLine, runCommand, truncateOutput } from './run-command.js';
@@ -20,7 +21,8 @@ export interface ReloaderOptions {
   logger: Logger;
   metrics?: Metrics;
   cluster: string;
-  backoff?: { initialMs: number; maxMs: number };
+  /** Between retries of a failed run (default 500 ms doubling to 30 s, with jitter so many watchers don't retry in step). */
+  backoff?: BackoffOptions;
   /**
    * Least time between the starts of two runs (default 1000 ms; 0: none). Requests made in
    * between coalesce into one run at the end of the interval, so the last state is always
@@ -52,14 +54,16 @@ export interface ReloadOutcome {
 export class Reloader {
   private pending = false;
   private closed = false;
-  private failures = 0;
+  private readonly backoff: Backoff;
   private loop: Promise<void> | undefined;
   /** When the last run started (performance.now()), for minIntervalMs. */
   private lastStart: number | undefined;
   /** Ends the current wait early (close). */
   private wake: (() => void) | undefined;
 
-  constructor(private readonly options: ReloaderOptions) {}
+  constructor(private readonly options: ReloaderOptions) {
+    this.backoff = new Backoff(options.backoff ?? { initialMs: 500, maxMs: 30_000 });
+  }
 
   request(): void {
     if (this.closed) return;
@@ -93,14 +97,13 @@ export class Reloader {
         this.pending = false;
         this.lastStart = performance.now();
         if (await this.runOnce()) {
-          this.failures = 0;
+          this.backoff.reset();
           continue;
         }
         if (this.closed) break;
-        this.failures += 1;
         // The files changed and the service has not seen it yet: the reload is still owed.
         this.pending = true;
-        const delay = this.backoffDelay();
+        const delay = this.backoff.next();
         this.options.logger.warn(`reload for cluster ${this.options.cluster}: retrying in ${delay} ms`);
         await this.sleep(delay);
       }
@@ -167,14 +170,6 @@ export class Reloader {
     }
     if (result.ok) return { ok: true };
     return { ok: false, ...(result.code !== null ? { exitCode: result.code } : {}), output: firstLine(output || describeFailure(result, timeoutMs)) };
-  }
-
-  /** Exponential, capped, with jitter (half to full delay) so many watchers don't retry in step. */
-  private backoffDelay(): number {
-    const initial = this.options.backoff?.initialMs ?? 500;
-    const max = this.options.backoff?.maxMs ?? 30_000;
-    const base = Math.min(max, initial * 2 ** Math.min(this.failures - 1, 30));
-    return Math.round(base / 2 + Math.random() * (base / 2));
   }
 
   private sleep(ms: number): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { EtcdConnection, KeyValue, RangeResult, WatchHandle } from '../etcd/connection.js';
+import type { EtcdConnection, KeyValue, RangeResult, WatchHandle } from '../etcd/types.js';
 import type { KeyRange } from '../etcd/key-range.js';
 import { silentLogger } from '../util/log.js';
 import { Registration } from './registration.js';

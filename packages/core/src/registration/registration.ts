@@ -1,9 +1,11 @@
-import type { EtcdClient, EtcdConnection, KeyHolder } from '../etcd/connection.js';
-import { EtcdAccessError, EtcdEndpointError, describeError } from '../etcd/errors.js';
+import type { EtcdClient, EtcdConnection, KeyHolder } from '../etcd/types.js';
+import { EtcdAccessError, EtcdEndpointError } from '../etcd/errors.js';
+import { describeError } from '../util/describe-error.js';
 import { singleKey } from '../etcd/key-range.js';
 import { type FleetWaitResult, waitForFleet } from '../status/fleet-wait.js';
 import { ResilientWatch } from '../watch/resilient-watch.js';
 import { Backoff, type BackoffOptions, aborted, sleep } from '../util/backoff.js';
+import { ErrorCode } from '../util/error-codes.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
 
@@ -290,6 +292,7 @@ export class Registration {
 /** registerKey gave up: its `timeoutMs` passed before the key could be put. The message says why. */
 export class RegistrationTimeoutError extends Error {
   override name = 'RegistrationTimeoutError';
+  readonly code = ErrorCode.CC_REGISTRATION_TIMEOUT;
 }
 
 export interface RegisterKeyOptions {

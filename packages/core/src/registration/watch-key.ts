@@ -1,4 +1,4 @@
-import type { EtcdConnection } from '../etcd/connection.js';
+import type { EtcdConnection } from '../etcd/types.js';
 import { singleKey } from '../etcd/key-range.js';
 import { ResilientWatch } from '../watch/resilient-watch.js';
 import type { Logger } from '../util/log.js';

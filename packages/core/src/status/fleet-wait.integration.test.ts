@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EtcdServer, haveEtcd, startEtcd } from '../../../../test/support/etcd-server.js';
-import { type EtcdClient, type EtcdConnection, connectEtcd } from '../etcd/connection.js';
+import type { EtcdClient, EtcdConnection } from '../etcd/types.js';
+import { connectEtcd } from '../etcd/grpc-connection.js';
 import { connectEtcdGateway } from '../etcd/gateway-connection.js';
 import { singleKey } from '../etcd/key-range.js';
 import { Registration } from '../registration/registration.js';

@@ -5,8 +5,8 @@
  * status-record.ts); a watcher whose record is gone (its lease expired: dead or frozen past its
  * TTL) is no longer waited for.
  */
-import type { EtcdClient, KeyValue } from '../etcd/connection.js';
-import { describeError } from '../etcd/errors.js';
+import type { EtcdClient, KeyValue } from '../etcd/types.js';
+import { describeError } from '../util/describe-error.js';
 import { prefixRange } from '../etcd/key-range.js';
 import { pagedRange } from '../etcd/paged-range.js';
 import { sleep } from '../util/backoff.js';

@@ -1,4 +1,4 @@
-import type { EtcdClient } from '../etcd/connection.js';
+import type { EtcdClient } from '../etcd/types.js';
 import { prefixRange } from '../etcd/key-range.js';
 import { pagedRange } from '../etcd/paged-range.js';
 import { type WatcherStatus, parseWatcherStatus, statusClusterPrefix } from './status-record.js';

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
-import type { EtcdClient } from '../etcd/connection.js';
-import { EtcdAccessError, describeError } from '../etcd/errors.js';
+import type { EtcdClient } from '../etcd/types.js';
+import { EtcdAccessError } from '../etcd/errors.js';
+import { describeError } from '../util/describe-error.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
 import { type WatcherStatus, statusKey } from './status-record.js';

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { EtcdConnection } from '../etcd/connection.js';
+import type { EtcdConnection } from '../etcd/types.js';
 import type { Logger } from '../util/log.js';
 import { ChildService } from './child-service.js';
 import { ServiceStartError } from './service.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { EtcdConnection } from '../etcd/connection.js';
+import type { EtcdConnection } from '../etcd/types.js';
 import type { Logger } from '../util/log.js';
 import { runSupervisor } from './run-supervisor.js';
 import type { SupervisedService } from './service.js';

@@ -1,5 +1,6 @@
-import { describeError } from '../etcd/errors.js';
+import { describeError } from '../util/describe-error.js';
 import type { Logger } from '../util/log.js';
+import { SUPERVISOR_STOP_SIGNALS, handleSignals } from '../util/signals.js';
 import type { Supervisor, SupervisorResult } from './supervisor.js';
 
 export interface RunSupervisorOptions {
@@ -22,18 +23,19 @@ export interface RunSupervisorOptions {
  * nothing was registered. Any other failure rejects.
  */
 export async function runSupervisor(supervisor: Supervisor | (() => Supervisor | Promise<Supervisor>), options: RunSupervisorOptions): Promise<SupervisorResult> {
-  const { logger, onReady, signals = ['SIGTERM', 'SIGINT'] } = options;
+  const { logger, onReady, signals = SUPERVISOR_STOP_SIGNALS } = options;
   let running: Supervisor | undefined;
-  let signalled = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    logger.info(`${signal}: shutting down`);
-    signalled = true;
-    running?.shutdown();
-  };
-  for (const signal of signals) process.on(signal, onSignal);
+  const handling = handleSignals({
+    stop: signals,
+    onStop: (signal) => {
+      logger.info(`${signal}: shutting down`);
+      running?.shutdown();
+    },
+  });
+  const signalled = () => handling.received() !== undefined;
   try {
     running = typeof supervisor === 'function' ? await supervisor() : supervisor;
-    if (signalled) running.shutdown();
+    if (signalled()) running.shutdown();
     if (onReady) {
       running
         .whenReady()
@@ -44,10 +46,10 @@ export async function runSupervisor(supervisor: Supervisor | (() => Supervisor |
     logger.info(`stopped (${result.end}); exit code ${result.exitCode}`);
     return result;
   } catch (err) {
-    if (!signalled) throw err;
+    if (!signalled()) throw err;
     logger.info(`stopped before registering (${describeError(err)})`);
     return { end: 'shutdown', exitCode: 0 };
   } finally {
-    for (const signal of signals) process.off(signal, onSignal);
+    handling.dispose();
   }
 }

@@ -1,4 +1,5 @@
-import { type EtcdConnection, type EtcdConnectionOptions, connectEtcd } from '../etcd/connection.js';
+import type { EtcdConnection, EtcdConnectionOptions } from '../etcd/types.js';
+import { connectEtcd } from '../etcd/grpc-connection.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
 import { HttpServerService, type HttpServerServiceOptions } from './http-server-service.js';

@@ -1,5 +1,6 @@
-import type { EtcdConnection } from '../etcd/connection.js';
-import { EtcdAccessError, describeError } from '../etcd/errors.js';
+import type { EtcdConnection } from '../etcd/types.js';
+import { EtcdAccessError } from '../etcd/errors.js';
+import { describeError } from '../util/describe-error.js';
 import { Registration, RegistrationTimeoutError } from '../registration/registration.js';
 import { DEFAULT_STATUS_PREFIX, DEFAULT_STATUS_TTL } from '../status/status-record.js';
 import { ClusterSync } from '../sync/cluster-sync.js';
@@ -10,7 +11,8 @@ import { prepareCluster } from '../sync/prepare.js';
 import { aborted, sleep } from '../util/backoff.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
-import { retryUntil } from '../util/retry.js';
+import { ErrorCode } from '../util/error-codes.js';
+import { retryUntil } from '../etcd/retry.js';
 import { type ReadinessProbe, ServiceStartError, type SupervisedService } from './service.js';
 
 export interface SupervisedCluster {
@@ -81,6 +83,7 @@ export interface SupervisorResult {
 
 export class SupervisorError extends Error {
   override name = 'SupervisorError';
+  readonly code = ErrorCode.CC_SUPERVISOR;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { EtcdConnection } from '../etcd/connection.js';
+import type { EtcdConnection } from '../etcd/types.js';
 import { prefixRange } from '../etcd/key-range.js';
 import { Debouncer } from '../install/debounce.js';
 import { Reloader } from '../install/reloader.js';

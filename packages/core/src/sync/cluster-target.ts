@@ -6,7 +6,7 @@ import type { AddressPolicy } from '../model/address-policy.js';
 import type { LogOnce } from '../model/log-once.js';
 import type { Member } from '../model/member.js';
 import type { MemberLimits } from '../model/member-limits.js';
-import { describeError } from '../etcd/errors.js';
+import { describeError } from '../util/describe-error.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
 

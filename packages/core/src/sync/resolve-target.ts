@@ -1,9 +1,14 @@
 import { ConfigError } from '../config/config-error.js';
 import type { ClusterConfig, ClusterControlConfig } from '../config/schema.js';
-import { describeError } from '../etcd/errors.js';
+import { describeError } from '../util/describe-error.js';
 import type { AnyHandler } from '../handler/handler.js';
 import { resolveHandler } from '../handler/resolve-handler.js';
+import { ErrorCode, hasErrorCode } from '../util/error-codes.js';
 import type { ClusterTarget } from './cluster-target.js';
+
+function isHandlerOptionsError(err: unknown): err is Error & { path?: unknown } {
+  return hasErrorCode(err, ErrorCode.CC_HANDLER_OPTIONS) || (err instanceof Error && err.name === 'HandlerOptionsError');
+}
 
 /**
  * Turns a configured cluster into a ready-to-render target: loads its handler and validates the
@@ -26,8 +31,9 @@ export async function resolveClusterTarget(
   try {
     handlerOptions = handler.parseOptions(cluster.handlerOptions, { baseDir: config.baseDir });
   } catch (err) {
-    // Handler packages carry their own HandlerOptionsError class; recognise it by its `path`.
-    const optionPath = err instanceof Error && 'path' in err && typeof err.path === 'string' ? err.path : '';
+    // Handler packages carry their own HandlerOptionsError class (the built-ins must load without
+    // core), so match the code; a custom handler may throw one by name only, without a code.
+    const optionPath = isHandlerOptionsError(err) && typeof err.path === 'string' ? err.path : '';
     const text = describeError(err);
     const message = optionPath && text.startsWith(`${optionPath}: `) ? text.slice(optionPath.length + 2) : text;
     const path = optionPath ? `.${optionPath}` : '';

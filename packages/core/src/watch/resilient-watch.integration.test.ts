@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EtcdServer, haveEtcd, startEtcd } from '../../../../test/support/etcd-server.js';
 import { waitFor } from '../../../../test/support/cli.js';
-import { type EtcdConnection, connectEtcd } from '../etcd/connection.js';
+import type { EtcdConnection } from '../etcd/types.js';
+import { connectEtcd } from '../etcd/grpc-connection.js';
 import { prefixRange } from '../etcd/key-range.js';
 import { createLogger } from '../util/log.js';
 import { ResilientWatch, type WatchSink } from './resilient-watch.js';

@@ -1,5 +1,6 @@
-import type { EtcdConnection, KeyValue, WatchEvent, WatchHandle } from '../etcd/connection.js';
-import { CompactedError, EtcdAccessError, EtcdUnavailableError, describeError } from '../etcd/errors.js';
+import type { EtcdConnection, KeyValue, WatchEvent, WatchHandle } from '../etcd/types.js';
+import { CompactedError, EtcdAccessError, EtcdUnavailableError } from '../etcd/errors.js';
+import { describeError } from '../util/describe-error.js';
 import type { KeyRange } from '../etcd/key-range.js';
 import { type PagedRangeResult, pagedRange } from '../etcd/paged-range.js';
 import { Backoff, type BackoffOptions, sleep } from '../util/backoff.js';

@@ -1,151 +1,33 @@
+/**
+ * Our EtcdConnection over gRPC, on the `etcd3` client: what it covers of etcd3's gaps is listed at
+ * EtcdConnection (types.ts); where it changes etcd3's internals, etcd3-patches.ts.
+ */
 import { readFileSync } from 'node:fs';
-import type { Etcd3, IKeyValue, IOptions, IWatchResponse, ILeaseKeepAliveResponse } from 'etcd3';
+import type * as etcd3Module from 'etcd3';
+import type { Etcd3, IKeyValue, IOptions, IWatchResponse } from 'etcd3';
+import { describeError } from '../util/describe-error.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { checkEndpoint } from './endpoint-check.js';
-import { CompactedError, EtcdAccessError, EtcdUnavailableError, describeError } from './errors.js';
-import { describeTlsFailure, quietIpServerNameWarning } from './tls-failure.js';
+import { invalidateAuthToken, keepChannelsOnCallErrors, withoutRetries } from './etcd3-patches.js';
+import { CompactedError, EtcdAccessError, EtcdUnavailableError } from './errors.js';
+import { KeepAliveStream, cancelStream } from './keepalive-stream.js';
 import { type KeyRange, rangeEnd } from './key-range.js';
+import { describeTlsFailure, quietIpServerNameWarning } from './tls-failure.js';
+import {
+  type EtcdConnection,
+  type EtcdConnectionOptions,
+  type KeyValue,
+  MAX_ANSWER_BYTES,
+  type PutIfFreeResult,
+  type RangeOptions,
+  type RangeResult,
+  type WatchEvent,
+  type WatchHandle,
+  type WatchListener,
+} from './types.js';
 
-export interface EtcdConnectionOptions {
-  /** `http://host:port` or `https://host:port`; several for a cluster. */
-  endpoints: readonly string[];
-  auth?: { username: string; password: string } | undefined;
-  /** PEM file paths. `ca` alone: server verification; with `cert`+`key`: client-certificate auth. */
-  tls?: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined } | undefined;
-  /** Deadline of every unary call and of watch creation. */
-  timeoutMs?: number;
-  logger?: Logger;
-}
-
-export interface KeyValue {
-  key: string;
-  value: string;
-  modRevision: bigint;
-  lease: string;
-}
-
-/** Who holds a key that putIfFree did not put: its lease ('0': none) and since when. */
-export interface KeyHolder {
-  lease: string;
-  createRevision: bigint;
-  modRevision: bigint;
-}
-
-/** putIfFree's answer: put (at `revision`), or left alone because `holder` has it. */
-export type PutIfFreeResult = { ok: true; revision: bigint } | { ok: false; holder: KeyHolder };
-
-export interface RangeResult {
-  kvs: KeyValue[];
-  /** The store revision the read was served at. */
-  revision: bigint;
-  /**
-   * With `limit`: true when the range holds more keys than were returned (read on after
-   * `lastKey`). Both clients always set it; optional so that a stand-in which ignores `limit`
-   * (and returns everything) stays valid.
-   */
-  more?: boolean;
-  /** The bytes of the last key returned (keys need not be valid UTF-8, so `kvs`' strings may not round-trip). */
-  lastKey?: Buffer | undefined;
-}
-
-export interface RangeOptions {
-  /** Read at this revision (CompactedError when it was compacted). */
-  revision?: bigint;
-  /** At most this many keys (0 or absent: all); `more` says whether there are more. */
-  limit?: number;
-  /** Start at this key instead of `range.key` (the range's end stays): for the next page of a prefix. */
-  from?: string | Buffer;
-}
-
-export interface WatchEvent {
-  type: 'put' | 'delete';
-  key: string;
-  value: string;
-  modRevision: bigint;
-}
-
-export interface WatchListener {
-  /** One watch response's events, in order; apply them together. */
-  onEvents(events: WatchEvent[], headerRevision: bigint): void;
-  /** A response without events (progress notification): proof the stream is alive. */
-  onProgress(headerRevision: bigint): void;
-  /** The stream is broken (disconnect, cancel, compaction); it will not deliver anything more. */
-  onBroken(err: Error): void;
-}
-
-export interface WatchHandle {
-  /** Ask etcd for a progress notification (etcd >= 3.4). */
-  requestProgress(): void;
-  /**
-   * Ends the watch. `stalled`: the caller gave up on it because its member stopped answering
-   * (a frozen or partitioned member sends no error); the connection moves to another endpoint.
-   */
-  close(stalled?: Error): void;
-}
-
-/**
- * The unary calls: all a one-shot command needs. Implemented over gRPC by `connectEtcd` and over
- * etcd's JSON gateway by `connectEtcdGateway` (no gRPC to load: fast start-up).
- */
-export interface EtcdClient {
-  readonly endpoints: readonly string[];
-  range(range: KeyRange, options?: RangeOptions): Promise<RangeResult>;
-  /**
-   * The highest mod revision of any key in `range` (0 when it is empty): a key newer than what a
-   * watch delivered proves that the watch is behind. One key, no values: cheap at any size.
-   */
-  newestModRevision(range: KeyRange): Promise<bigint>;
-  put(key: string, value: string, options?: { lease?: string }): Promise<bigint>;
-  /**
-   * Puts `key` on `lease` only if the key is absent or already on that lease, in one transaction
-   * (SPEC §9): a key held by another lease (or by none) is left alone and its holder returned.
-   */
-  putIfFree(key: string, value: string, lease: string): Promise<PutIfFreeResult>;
-  /** Deletes one key; resolves to the number deleted (0 or 1). */
-  delete(key: string): Promise<number>;
-  /**
-   * Deletes one key and tells at which revision: the delete's own when it deleted the key, else
-   * the store's revision then. With `lease`: only if the key is on that lease (one transaction), so
-   * a key someone else holds is left alone.
-   */
-  deleteAt(key: string, options?: { lease?: string | undefined }): Promise<{ deleted: number; revision: bigint }>;
-  grantLease(ttlSeconds: number): Promise<string>;
-  /** One keepalive; resolves to the remaining TTL in seconds, 0 when the lease no longer exists. */
-  keepAlive(leaseId: string): Promise<number>;
-  /** Remaining TTL in seconds, or -1 when the lease does not exist. */
-  leaseTimeToLive(leaseId: string): Promise<number>;
-  revokeLease(leaseId: string): Promise<void>;
-  close(): void;
-}
-
-/**
- * Our small interface to etcd. Everything else in core talks to this, never to `etcd3` directly,
- * so the client's gaps are covered in one place:
- * - every unary call carries a deadline (etcd3's `dialTimeout` does nothing);
- * - watch creation has a deadline too (etcd3's `create()` hangs while etcd is down);
- * - compaction surfaces as a CompactedError instead of an `error` event that can crash the process;
- * - a certificate that fails TLS verification (either side's) is an EtcdAccessError with a clear
- *   message, not an "unavailable" to retry (gRPC reports both as UNAVAILABLE); so is an endpoint
- *   that speaks TLS where plain was configured (or the reverse), or no gRPC at all
- *   (EtcdEndpointError, endpoint-check.ts);
- * - watch and keepalive streams drop a cached auth token that etcd rejects, so the next stream
- *   authenticates again (etcd3 refreshes tokens for unary calls only);
- * - no hidden retries or circuit breakers: callers decide (and re-read after any reconnect);
- * - failover: calls and streams stick to one endpoint (a random one at first); when it fails
- *   (unreachable, deadline exceeded, a stream silent or broken) the next call goes to the next
- *   endpoint, never back to the failed one by chance (etcd3 picks a random host per call, so a
- *   frozen member would keep eating a third of all calls until their deadlines).
- */
-export interface EtcdConnection extends EtcdClient {
-  /** Opens a watch from `startRevision`; resolves once etcd confirmed it. */
-  watch(range: KeyRange, startRevision: bigint, listener: WatchListener): Promise<WatchHandle>;
-}
-
-type Etcd3Module = typeof import('etcd3');
-
-/** The largest answer from etcd either client accepts: a page or a watch fragment never comes near it. */
-export const MAX_ANSWER_BYTES = 32 * 2 ** 20;
+type Etcd3Module = typeof etcd3Module;
 
 const grpcChannelOptions = {
   // Detect dead connections (a frozen or partitioned member) even when no call is in flight.
@@ -164,7 +46,7 @@ const grpcChannelOptions = {
 
 export async function connectEtcd(options: EtcdConnectionOptions): Promise<EtcdConnection> {
   // Loaded lazily: etcd3 pulls in gRPC and parses .proto files, which costs start-up time.
-  const etcd3 = (await import('etcd3')) as Etcd3Module;
+  const etcd3 = await import('etcd3');
   return new Etcd3Connection(etcd3, options);
 }
 
@@ -184,7 +66,7 @@ class Etcd3Connection implements EtcdConnection {
   private readonly logger: Logger;
   /** The user of `auth`, named in permission errors. */
   private readonly username: string | undefined;
-  private keepAliveStream: KeepAliveStream | undefined;
+  private keepAliveStream: KeepAliveStream<Endpoint> | undefined;
   /** TLS on every endpoint (https://, or etcd.tls configured). */
   private readonly secure: boolean;
   private closed = false;
@@ -198,15 +80,10 @@ class Etcd3Connection implements EtcdConnection {
     this.timeoutMs = options.timeoutMs ?? 5_000;
     this.username = options.auth?.username;
     this.logger = options.logger ?? silentLogger;
-    // Must return a promise even when fn throws: etcd3 calls `.catch` on the result.
-    const noRetry = { execute: async <T>(fn: (context: { signal: AbortSignal }) => T) => fn({ signal: new AbortController().signal }) } as unknown as NonNullable<
-      IOptions['faultHandling']
-    >['global'];
     const clientOptions: Omit<IOptions, 'hosts'> = {
       grpcOptions: grpcChannelOptions,
-      // Retries and failover are ours to decide; etcd3's circuit breaker would fail calls for 5 s
-      // after three errors, even once etcd is back.
-      faultHandling: { global: noRetry, host: () => noRetry! },
+      // Retries and failover are ours to decide.
+      faultHandling: withoutRetries(),
     };
     if (options.auth) clientOptions.auth = { username: options.auth.username, password: options.auth.password };
     this.secure = options.tls !== undefined || options.endpoints.some((e) => e.startsWith('https://'));
@@ -296,10 +173,7 @@ class Etcd3Connection implements EtcdConnection {
 
   /** Forget a cached auth token so the next call or stream authenticates again. */
   private invalidateAuthToken(): void {
-    for (const { client } of this.members) {
-      const pool = (client as unknown as { pool?: { authenticator?: { invalidateMetadata?: () => void } } }).pool;
-      pool?.authenticator?.invalidateMetadata?.();
-    }
+    for (const { client } of this.members) invalidateAuthToken(client);
   }
 
   private isAuthTokenError(err: unknown): boolean {
@@ -519,86 +393,6 @@ class Etcd3Connection implements EtcdConnection {
   }
 }
 
-type Duplex = Awaited<ReturnType<Etcd3['watchClient']['watch']>>;
-
-function cancelStream(stream: Duplex | Awaited<ReturnType<Etcd3['leaseClient']['leaseKeepAlive']>>): void {
-  const s = stream as unknown as { cancel?: () => void; end: () => void; on: (e: string, f: () => void) => void };
-  s.on('error', () => {}); // cancelling emits a CANCELLED error; swallow it
-  try {
-    s.cancel?.();
-    s.end();
-  } catch {
-    // already closed
-  }
-}
-
-interface KeepAliveWaiter {
-  resolve: (ttl: number) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
-/**
- * One long-lived LeaseKeepAlive stream; requests are answered in order. Exported for its tests.
- * An answer finds its request by lease ID in O(1): with many leases on one connection, a slow
- * etcd leaves thousands of keepalives in flight, and a linear search per answer would burn CPU
- * quadratically exactly when etcd is struggling.
- */
-export class KeepAliveStream {
-  broken = false;
-  /** What broke the stream while no keepalive was waiting for an answer. */
-  idleError: Error | undefined;
-  /** Keepalives sent and not answered yet, by lease ID, oldest first. */
-  private readonly waiting = new Map<string, KeepAliveWaiter[]>();
-
-  constructor(
-    private readonly stream: Awaited<ReturnType<Etcd3['leaseClient']['leaseKeepAlive']>>,
-    /** The endpoint the stream runs to. */
-    readonly member: Endpoint,
-  ) {
-    stream.on('data', (res: ILeaseKeepAliveResponse) => {
-      const id = String(res.ID);
-      const queue = this.waiting.get(id);
-      const w = queue?.shift();
-      if (!w) return;
-      if (queue!.length === 0) this.waiting.delete(id);
-      clearTimeout(w.timer);
-      w.resolve(Number(res.TTL));
-    });
-    stream.on('error', (err: Error) => this.fail(err, true));
-    stream.on('end', () => this.fail(new Error('keepalive stream ended by etcd'), true));
-  }
-
-  send(id: string, timeoutMs: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(new Error(`keepalive not answered within ${timeoutMs} ms`)), timeoutMs);
-      const waiter = { resolve, reject, timer };
-      const queue = this.waiting.get(id);
-      if (queue) queue.push(waiter);
-      else this.waiting.set(id, [waiter]);
-      this.stream.write({ ID: id });
-    });
-  }
-
-  private fail(err: Error, fromStream = false): void {
-    if (fromStream && !this.broken && this.waiting.size === 0) this.idleError = err;
-    this.broken = true;
-    const queues = [...this.waiting.values()];
-    this.waiting.clear();
-    for (const queue of queues) {
-      for (const w of queue) {
-        clearTimeout(w.timer);
-        w.reject(err);
-      }
-    }
-  }
-
-  destroy(): void {
-    this.fail(new Error('keepalive stream closed'));
-    cancelStream(this.stream);
-  }
-}
-
 function toKeyValue(kv: IKeyValue): KeyValue {
   return { key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), modRevision: BigInt(kv.mod_revision), lease: String(kv.lease) };
 }
@@ -610,32 +404,4 @@ function toWatchEvent(ev: IWatchResponse['events'][number]): WatchEvent {
     value: ev.kv.value?.toString('utf8') ?? '',
     modRevision: BigInt(ev.kv.mod_revision),
   };
-}
-
-/**
- * etcd3 closes every gRPC channel to a host, with every watch and keepalive stream on them,
- * whenever one call fails with an error it deems recoverable: a missed deadline, etcd's "too many
- * requests". One slow read then broke every watch of the process, whose re-reads were slow again:
- * 10k registrations in one process kept dropping their streams (bench/, scale suite). So the
- * channels are only closed when their connection is gone anyway (fresh channels then reconnect at
- * once, where grpc's own backoff may wait seconds), never while it is up; close() still closes
- * them. This reaches into etcd3's connection pool, whose Host class this matches in 1.1.2, the
- * pinned version (connection.integration.test.ts fails if that changes).
- */
-function keepChannelsOnCallErrors(client: Etcd3): void {
-  type Channel = { getConnectivityState(connect: boolean): number };
-  type Host = { resetAllServices(): void; close(): void; closed: boolean; cachedServices: Record<string, { getChannel(): Channel } | undefined> };
-  const READY = 2; // grpc.connectivityState.READY
-  const hosts = (client as unknown as { pool?: { hosts?: Host[] } }).pool?.hosts;
-  for (const host of hosts ?? []) {
-    const closeChannels = host.resetAllServices.bind(host);
-    host.resetAllServices = () => {
-      const connected = Object.values(host.cachedServices).some((service) => service?.getChannel().getConnectivityState(false) === READY);
-      if (!connected) closeChannels();
-    };
-    host.close = () => {
-      closeChannels();
-      host.closed = true;
-    };
-  }
 }

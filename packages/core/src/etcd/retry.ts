@@ -1,6 +1,7 @@
-import { EtcdAccessError, EtcdUnavailableError, describeError } from '../etcd/errors.js';
-import { Backoff, sleep } from './backoff.js';
-import type { Logger } from './log.js';
+import { Backoff, sleep } from '../util/backoff.js';
+import { describeError } from '../util/describe-error.js';
+import type { Logger } from '../util/log.js';
+import { EtcdAccessError, EtcdUnavailableError } from './errors.js';
 
 /**
  * Runs `fn` until it succeeds, retrying while etcd is unavailable (and saying so), until

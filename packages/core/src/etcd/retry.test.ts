@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EtcdAccessError, EtcdEndpointError, EtcdUnavailableError } from '../etcd/errors.js';
-import { silentLogger } from './log.js';
+import { EtcdAccessError, EtcdEndpointError, EtcdUnavailableError } from './errors.js';
+import { silentLogger } from '../util/log.js';
 import { retryUntil } from './retry.js';
 
 describe('retryUntil', () => {

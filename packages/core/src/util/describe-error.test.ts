@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeError } from './errors.js';
+import { describeError } from './describe-error.js';
 
 describe('describeError', () => {
   it('is one line', () => {

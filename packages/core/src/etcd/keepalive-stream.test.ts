@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { KeepAliveStream } from './connection.js';
+import { KeepAliveStream } from './keepalive-stream.js';
 
 /** A LeaseKeepAlive duplex stand-in: records writes; the test emits etcd's answers. */
 function fakeStream() {
@@ -14,7 +14,7 @@ function fakeStream() {
     end() {},
   });
   const answer = (id: string, ttl: number) => stream.emit('data', { ID: id, TTL: String(ttl) });
-  const keepAlive = new KeepAliveStream(stream as unknown as ConstructorParameters<typeof KeepAliveStream>[0], {} as ConstructorParameters<typeof KeepAliveStream>[1]);
+  const keepAlive = new KeepAliveStream(stream, {});
   return { stream, answer, keepAlive };
 }
 
