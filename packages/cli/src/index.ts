@@ -1,18 +1,32 @@
 import { readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
-import { ConfigError, EtcdAccessError, EtcdUnavailableError, type Logger, SupervisorError, createLogger, describeError } from '@cluster-control/core';
+import { ErrorCode, type Logger, createLogger, describeError, hasErrorCode } from '@cluster-control/core';
 import { CommandContext, type GlobalOptions } from './context.js';
-import { RuntimeError, UsageError } from './errors.js';
 import { buildProgram, type Run } from './program.js';
 
 export { buildProgram } from './program.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+/**
+ * Errors whose message is the whole story, by code, and the exit code each ends the CLI with
+ * (the table in the core README). Codes rather than classes: they hold across copies of core.
+ */
+const DESCRIBED_ERRORS: ReadonlyMap<ErrorCode, number> = new Map([
+  [ErrorCode.CC_CONFIG_INVALID, 2],
+  [ErrorCode.CC_USAGE, 2],
+  [ErrorCode.CC_RUNTIME, 1],
+  [ErrorCode.CC_SUPERVISOR, 1],
+  [ErrorCode.CC_ETCD_UNAVAILABLE, 1],
+  // EtcdAccessError and its subclasses.
+  [ErrorCode.CC_ETCD_ACCESS, 1],
+  [ErrorCode.CC_ETCD_ENDPOINT, 1],
+  [ErrorCode.CC_ETCD_NO_GATEWAY, 1],
+]);
+
 /** Exit code and one-line message for an error that reached the top. */
 export function exitCodeFor(err: unknown): { code: number; message: string } {
-  if (err instanceof ConfigError || err instanceof UsageError) return { code: 2, message: err.message };
-  if (err instanceof RuntimeError || err instanceof SupervisorError || err instanceof EtcdUnavailableError || err instanceof EtcdAccessError) return { code: 1, message: err.message };
+  if (hasErrorCode(err, ...DESCRIBED_ERRORS.keys())) return { code: DESCRIBED_ERRORS.get(err.code)!, message: err.message };
   return { code: 1, message: `unexpected error: ${describeError(err)}` };
 }
 

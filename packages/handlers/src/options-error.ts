@@ -1,9 +1,15 @@
+import type { ErrorCode } from '@cluster-control/core';
+
 /**
  * A configuration mistake in a handler's options; `path` names the field, e.g. `format`.
- * Same shape as core's `HandlerOptionsError` (handlers import only types from core, so the
- * class can't be shared); callers recognise it by `name === 'HandlerOptionsError'`.
+ * Mirrors core's `HandlerOptionsError` (same name, code and message) rather than importing it:
+ * this package imports only types from core, an optional peer, so it loads without core. Core
+ * recognises either class by `code`.
  */
 export class HandlerOptionsError extends Error {
+  // Typed against core's list, so a typo here fails to compile.
+  readonly code: typeof ErrorCode.CC_HANDLER_OPTIONS = 'CC_HANDLER_OPTIONS';
+
   constructor(
     readonly path: string,
     message: string,
