@@ -62,7 +62,7 @@ describe.skipIf(!haveEtcd)('12 files keep their mode and owner', () => {
 
     churn = new Churn(client!, PATH, { intervalMs: 40, poolSize: POOL, subnet: 12 }).start();
     const w = await startWatcher([etcd.endpoint], PATH, { cluster: { handlerConfig: existing } });
-    const owned: Watcher = { ...w, stop: w.stop, file: existing, members: async () => JSON.parse(await readFile(existing, 'utf8')) as string[] };
+    const owned: Watcher = { ...w, file: existing, members: async () => JSON.parse(await readFile(existing, 'utf8')) as string[] };
     const fresh = await startWatcher([etcd.endpoint], PATH); // no `mode`: 0644
     const configured = await startWatcher([etcd.endpoint], PATH, { cluster: { mode: '0600' } });
     watchers.push(owned, fresh, configured);

@@ -189,7 +189,7 @@ describe.skipIf(!haveEtcd || !haveHaproxy || !haveNginx)('rolling restart behind
       p?.child.kill('SIGCONT');
       p?.kill('SIGKILL');
     }
-    await Promise.allSettled([...backends.map((b) => b.proc), watchers.haproxy, watchers.nginx].map((p) => p?.exited(5_000)));
+    await Promise.allSettled([...backends.map((b) => b.proc), watchers.haproxy, watchers.nginx].map((p) => p?.exited(5_000) ?? Promise.resolve()));
     await haproxy?.stop();
     await nginx?.stop();
     await etcd?.dispose();

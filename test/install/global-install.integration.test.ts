@@ -154,7 +154,7 @@ describe.skipIf(!haveEtcd)('npm install -g from the packed tarballs', () => {
     const watcher = spawn(bin, ['--conf', conf, 'watch', 'web', revision], { cwd: dir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(watcher);
     let stderr = '';
-    watcher.stderr!.on('data', (d) => (stderr += d));
+    watcher.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((r) => watcher.once('close', (code) => r(code)));
     await waitFor(() => /in sync at revision/.test(stderr), { timeoutMs: 20_000, what: `watch in sync; stderr:\n${stderr}` });
     await etcdServer.ctl('put', '/clusters/web/10.0.0.2:80', '');

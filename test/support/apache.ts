@@ -78,6 +78,7 @@ export function run(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code
   const [command, ...args] = argv;
   return new Promise((resolve, reject) => {
     execFile(command!, args, { env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- it is an Error: @types/node declares ExecFileException via Omit<>, which hides that from the rule
       if (err && typeof err.code !== 'number') return reject(err);
       resolve({ code: err ? Number(err.code) : 0, output: `${stdout}${stderr}` });
     });

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { inspect } from 'node:util';
 
 /** The built CLI, driven as a subprocess exactly as an operator's script would. */
 export const CLI_BIN = resolve(import.meta.dirname, '../../packages/cli/bin.js');
@@ -31,8 +32,8 @@ export function spawnCli(args: string[], options: { cwd?: string; env?: NodeJS.P
   });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
   const exit = new Promise<CliResult>((res) => child.once('close', (code, signal) => res({ code, signal, stdout: out, stderr: err })));
   return {
     child,
@@ -73,7 +74,7 @@ export async function waitFor<T>(check: () => T | Promise<T>, options: { timeout
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.what ?? 'condition'}${last ? ` (last error: ${String(last)})` : ''}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.what ?? 'condition'}${last ? ` (last error: ${last instanceof Error ? String(last) : inspect(last)})` : ''}`);
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 50));
   }
 }

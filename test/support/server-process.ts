@@ -48,8 +48,8 @@ export async function startServer(
   if (!existsSync(command)) throw new Error(`${command} not found: install its Debian package (scripts/bootstrap.sh --servers)`);
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env }, cwd: options.cwd });
   let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
   const handle: ServerProcess = {
     child,
     output: () => out,

@@ -9,6 +9,7 @@ A database stand-in: answers GET / with {"id", "name"}; registered as <prefix>/d
   --id ID            the id it answers (default db-<last octet of host>-<port>)
 ${COMMON_USAGE}`;
 
+// eslint-disable-next-line no-control-regex -- an id is one printable line: control characters are what it refuses
 const ID = /^[^\u0000-\u001f\u007f]{1,100}$/;
 
 /** The id used when --id is not given: "db-" + the host's last octet (or label) + "-" + port. */

@@ -34,8 +34,8 @@ async function startApp(app: App, host: string, extra: string[] = []): Promise<A
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
-  child.stdout!.resume();
-  child.stderr!.on('data', (d) => (stderr += d));
+  child.stdout.resume();
+  child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('exit', (code, signal) => res({ code, signal })));
   const proc: AppProcess = { child, name, url: `http://${name}`, key: `${prefix}/${KIND[app]}/${name}`, exited, stderr: () => stderr };
   started.push(proc);

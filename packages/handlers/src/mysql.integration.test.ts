@@ -38,7 +38,7 @@ async function haproxyStats(socketPath: string): Promise<Record<string, { status
   const csv = await new Promise<string>((res, rej) => {
     let out = '';
     const socket = connect({ path: socketPath }, () => socket.write('show stat\n'));
-    socket.on('data', (d) => (out += d));
+    socket.on('data', (d) => (out += d.toString()));
     socket.on('end', () => res(out));
     socket.on('error', rej);
   });
@@ -73,7 +73,7 @@ describe.skipIf(!haveEtcd || !haveMariaDb || !haveHaproxy)('mysql handler: two M
     const started = await Promise.allSettled([startEtcd(), startMariaDb('127.0.0.61'), startMariaDb('127.0.0.62')]);
     for (const s of started) if (s.status === 'fulfilled') cleanups.push(() => ('dispose' in s.value ? s.value.dispose() : s.value.stop()));
     const failed = started.find((s) => s.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    if (failed) throw failed.reason;
     etcd = (started[0] as PromiseFulfilledResult<EtcdServer>).value;
     dbs = [(started[1] as PromiseFulfilledResult<MariaDb>).value, (started[2] as PromiseFulfilledResult<MariaDb>).value];
     // The check user exactly as the README creates it (for the test's network), and an app user.

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
 import type { Handler, Member, RenderContext } from '@cluster-control/core';
 import type { Context as LiquidContext, Emitter, Liquid, Template } from 'liquidjs';
+import type * as LiquidJs from 'liquidjs';
 import { HandlerOptionsError } from './options-error.js';
 import { metaBoolean, metaInteger, metaToken, refuseMeta, safeMembers, shallowMeta, withMetaReports } from './shared/meta.js';
 import { OptionReader } from './shared/options.js';
@@ -58,10 +59,10 @@ export const META_INTEGER_RANGE = Object.freeze({ min: -1_000_000, max: 1_000_00
 let loaded:
   | {
       engine: Liquid;
-      LiquidError: typeof import('liquidjs').LiquidError;
-      Context: typeof import('liquidjs').Context;
-      Drop: typeof import('liquidjs').Drop;
-      toValueSync: typeof import('liquidjs').toValueSync;
+      LiquidError: typeof LiquidJs.LiquidError;
+      Context: typeof LiquidJs.Context;
+      Drop: typeof LiquidJs.Drop;
+      toValueSync: typeof LiquidJs.toValueSync;
     }
   | undefined;
 
@@ -71,7 +72,7 @@ let loaded:
  */
 function liquid(): NonNullable<typeof loaded> {
   if (loaded) return loaded;
-  const { Liquid, LiquidError, Context, Drop, toValueSync } = createRequire(import.meta.url)('liquidjs') as typeof import('liquidjs');
+  const { Liquid, LiquidError, Context, Drop, toValueSync } = createRequire(import.meta.url)('liquidjs') as typeof LiquidJs;
   const engine = new Liquid({ ownPropertyOnly: true, strictFilters: true, templates: {}, parseLimit: PARSE_LIMIT });
   for (const tag of ['include', 'render', 'layout']) delete engine.tags[tag];
   for (const filter of ['date', 'date_to_xmlschema', 'date_to_rfc822', 'date_to_string', 'date_to_long_string', 'sample', 'base64_decode']) {
@@ -169,6 +170,7 @@ function renderCapped(options: TemplateOptions, scope: object): string {
     if (typeof v === 'string') return v;
     if (v === null || v === undefined) return '';
     if (Array.isArray(v)) return v.map(stringify).join('');
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- liquidjs's own stringify, kept identical: an object prints as String(object) does
     return String(v);
   };
   const emitter: Emitter = {

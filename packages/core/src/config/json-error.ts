@@ -121,6 +121,9 @@ export function jsonErrorOffset(text: string): number {
   }
 }
 
-class JsonOffset {
-  constructor(readonly offset: number) {}
+/** Thrown (and caught) inside jsonErrorOffset to stop the scan where the text stops being JSON. */
+class JsonOffset extends Error {
+  constructor(readonly offset: number) {
+    super(`not valid JSON at offset ${offset}`);
+  }
 }

@@ -117,6 +117,7 @@ export function userinfoNote(text: string): string {
 /** `http(s)://host:port` from `http://host:port/`, `host:port` or `https://host`; undefined if it is none of these. */
 export function endpointUrl(text: string): string | undefined {
   // URL would drop a tab or newline inside the text and accept what is left.
+  // eslint-disable-next-line no-control-regex -- control characters are what this refuses
   if (/[\s\u0000-\u001f\u007f]/.test(text)) return undefined;
   const full = /^[a-z][a-z\d+.-]*:\/\//i.test(text) ? text : `http://${text}`;
   let url: URL;

@@ -159,7 +159,7 @@ function mode(value: unknown, at: string): string {
 function oneOf<const T extends readonly string[]>(choices: T): Parser<T[number]> {
   return (value, at) => {
     if (typeof value !== 'string' || !choices.includes(value)) invalid(at, `one of ${choices.map((c) => JSON.stringify(c)).join(', ')}`, value);
-    return value as T[number];
+    return value;
   };
 }
 

@@ -154,7 +154,7 @@ class GatewayConnection implements EtcdClient {
     const kv = (((inner?.responses as Json[] | undefined)?.[0]?.response_range as Json | undefined)?.kvs as Json[] | undefined)?.[0];
     if (!kv) throw new Error(`put ${key}: etcd answered the transaction without the key's holder`);
     const revision = (field: unknown) => BigInt((field as string | undefined) ?? '0');
-    return { ok: false, holder: { lease: String(kv.lease ?? '0'), createRevision: revision(kv.create_revision), modRevision: revision(kv.mod_revision) } };
+    return { ok: false, holder: { lease: fieldText(kv.lease, '0'), createRevision: revision(kv.create_revision), modRevision: revision(kv.mod_revision) } };
   }
 
   async delete(key: string): Promise<number> {
@@ -179,7 +179,7 @@ class GatewayConnection implements EtcdClient {
 
   async grantLease(ttlSeconds: number): Promise<string> {
     const res = await this.call('lease grant', '/v3/lease/grant', { TTL: ttlSeconds, ID: 0 });
-    if (res.error) throw new Error(`lease grant: ${String(res.error)}`);
+    if (res.error) throw new Error(`lease grant: ${fieldText(res.error)}`);
     return String(res.ID);
   }
 
@@ -342,7 +342,7 @@ function parseAnswer(status: number, text: string, endpoint: string, path: strin
   if (status === 200 && json && typeof json.error !== 'object') return (json.result as Json | undefined) ?? json;
   const error = json && typeof json.error === 'object' && json.error ? (json.error as Json) : json;
   const code = error?.grpc_code ?? error?.code;
-  if (typeof code === 'number') throw new GatewayError(code, String(error?.message ?? error?.error ?? ''));
+  if (typeof code === 'number') throw new GatewayError(code, fieldText(error?.message ?? error?.error));
   // No such path: an etcd without the gateway, a grpc-proxy, or not etcd; retrying will not add it.
   if (status === 404) throw new GatewayMissingError(endpoint, path);
   // Go's answer to plain HTTP on a TLS port (endpoint-check.ts makes it an EtcdEndpointError).
@@ -352,9 +352,14 @@ function parseAnswer(status: number, text: string, endpoint: string, path: strin
 
 const base64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 const utf8 = (field: unknown) => (typeof field === 'string' ? Buffer.from(field, 'base64').toString('utf8') : '');
+/**
+ * A JSON field as text: a string as it is (int64s, lease ids among them, are strings in the
+ * gateway's JSON), a missing one as `absent`, anything else as JSON (never "[object Object]").
+ */
+const fieldText = (field: unknown, absent = ''): string => (field === undefined || field === null ? absent : typeof field === 'string' ? field : JSON.stringify(field));
 const revisionOf = (res: Json) => BigInt(((res.header as Json | undefined)?.revision as string | undefined) ?? '0');
 
 /** The gateway omits zero values: no `lease` is lease 0, no `value` an empty value. */
 function toKeyValue(kv: Json): KeyValue {
-  return { key: utf8(kv.key), value: utf8(kv.value), modRevision: BigInt((kv.mod_revision as string | undefined) ?? '0'), lease: String(kv.lease ?? '0') };
+  return { key: utf8(kv.key), value: utf8(kv.value), modRevision: BigInt((kv.mod_revision as string | undefined) ?? '0'), lease: fieldText(kv.lease, '0') };
 }

@@ -45,5 +45,5 @@ export function quietIpServerNameWarning(): void {
     const code = typeof options === 'object' && options !== null ? (options as { code?: unknown }).code : args[2];
     if (code === 'DEP0123') return;
     emitWarning(...args);
-  }) as typeof process.emitWarning;
+  });
 }

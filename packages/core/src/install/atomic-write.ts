@@ -360,7 +360,7 @@ function octal(mode: number): string {
 
 /** A path as one line: control characters (a newline in a file name) escaped. */
 function printable(path: string): string {
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- control characters are what this escapes
   return path.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 

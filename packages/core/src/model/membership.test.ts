@@ -464,7 +464,7 @@ describe('Membership limits (quarantine)', () => {
       const batch: MembershipEvent[] = [];
       for (let i = rand(4); i >= 0; i--) {
         const name = pool[rand(pool.length)]!;
-        batch.push(rand(3) === 0 ? del(name) : put(name, values[rand(values.length)]!));
+        batch.push(rand(3) === 0 ? del(name) : put(name, values[rand(values.length)]));
       }
       m.apply(batch);
       for (const e of batch) {

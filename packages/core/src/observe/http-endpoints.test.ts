@@ -254,7 +254,7 @@ describe('serveObservability', () => {
             await slow;
             return 'slow\n';
           },
-        } as never,
+        },
       });
       const scrape = getOnce(server.address, '/metrics');
       await new Promise((resolve) => setTimeout(resolve, 100));

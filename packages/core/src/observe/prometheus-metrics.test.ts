@@ -79,7 +79,7 @@ describe('createPrometheusMetrics', () => {
     expect(a.registry).not.toBe(globalRegistry);
     expect(find((await scrape(a)).samples, 'cluster_control_events_total', { cluster: 'web' })).toBe(1);
     expect((await scrape(b)).samples).toEqual([]);
-    expect(await globalRegistry.getSingleMetric('cluster_control_events_total')).toBeUndefined();
+    expect(globalRegistry.getSingleMetric('cluster_control_events_total')).toBeUndefined();
   });
 
   it('includes the default process metrics unless turned off', async () => {

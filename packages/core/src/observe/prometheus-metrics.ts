@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Counter, Gauge, Registry } from 'prom-client';
+import type * as PromClient from 'prom-client';
 import type { Metrics } from '../util/metrics.js';
 
 export type MetricType = 'counter' | 'gauge';
@@ -98,7 +99,7 @@ const REVISION_LAG = 'cluster_control_revision_lag';
 export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}): PrometheusMetrics {
   // Required here, not imported at the top: prom-client costs ~50 ms to load, and the one-shot
   // commands, which import this package too, never export metrics.
-  const { Counter, Gauge, Registry, collectDefaultMetrics } = createRequire(import.meta.url)('prom-client') as typeof import('prom-client');
+  const { Counter, Gauge, Registry, collectDefaultMetrics } = createRequire(import.meta.url)('prom-client') as typeof PromClient;
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
 

@@ -43,7 +43,8 @@ export interface StatusPublisherOptions {
 
 const version = (() => {
   try {
-    return String((createRequire(import.meta.url)('../../package.json') as { version?: unknown }).version ?? '');
+    const { version } = createRequire(import.meta.url)('../../package.json') as { version?: unknown };
+    return typeof version === 'string' ? version : '';
   } catch {
     return '';
   }

@@ -39,7 +39,7 @@ const supervisorFor = (service: SupervisedService, logger: Logger) => new Superv
 function deliver(signal: NodeJS.Signals): void {
   const listener = process.listeners(signal).at(-1);
   if (!listener) throw new Error(`no ${signal} listener`);
-  (listener as (s: NodeJS.Signals) => void)(signal);
+  listener(signal);
 }
 
 const until = async (condition: () => boolean) => {

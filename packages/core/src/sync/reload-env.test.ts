@@ -4,7 +4,7 @@ import { MAX_MEMBERS_ENV_BYTES, reloadEnvironment } from './reload-env.js';
 
 const member = (i: number): Member => {
   const name = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:8080`;
-  return { name, host: name.slice(0, -5), port: 8080, key: `/clusters/web/${name}`, value: '', meta: {} } as Member;
+  return { name, host: name.slice(0, -5), port: 8080, key: `/clusters/web/${name}`, value: '', meta: {} };
 };
 
 describe('reloadEnvironment', () => {
