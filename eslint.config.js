@@ -16,9 +16,7 @@ export default tseslint.config(
       parserOptions: {
         projectService: {
           // Files that no tsconfig.json includes get a default project with the base options.
-          // test/support/*.mjs: test/tsconfig.json has no allowJs yet; drop the glob once it does
-          // (typescript-eslint then reports the file as "also found in the project service").
-          allowDefaultProject: ['*.js', '*.ts', 'packages/cli/bin.js', 'test/support/*.mjs'],
+          allowDefaultProject: ['*.js', '*.ts', 'packages/cli/bin.js', 'scripts/*.mjs'],
           defaultProject: 'tsconfig.base.json',
         },
         tsconfigRootDir: import.meta.dirname,

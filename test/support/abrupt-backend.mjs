@@ -1,3 +1,4 @@
+// @ts-check
 // A backend that stops at once: an HTTP server on HOST:PORT answering `backend HOST:PORT` after
 // DELAY_MS (default 100; requests are in flight that long), which exits on SIGTERM without
 // finishing anything, as many servers do. Whether a rolling restart of it loses requests is then

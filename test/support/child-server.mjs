@@ -1,3 +1,4 @@
+// @ts-check
 // A real server process for `cluster-control run` tests, driven by environment variables:
 //   HOST, PORT            serve HTTP 200 "ok" there, after READY_DELAY_MS (default 0; -1 = never)
 //   LOG                   append one JSON line per event: {t, event, signal?, keyPresent?}
@@ -11,6 +12,7 @@ import { appendFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
 const env = process.env;
+/** @param {string} event @param {Record<string, unknown>} [extra] */
 const log = (event, extra = {}) => env.LOG && appendFileSync(env.LOG, JSON.stringify({ t: Date.now(), pid: process.pid, event, ...extra }) + '\n');
 
 function keyPresent() {
@@ -20,6 +22,7 @@ function keyPresent() {
 }
 
 const stopSignal = env.STOP_SIGNAL ?? 'SIGTERM';
+/** @type {import('node:http').Server | undefined} */
 let server;
 for (const signal of ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGQUIT', 'SIGTERM', 'SIGINT']) {
   process.on(signal, () => {
