@@ -1,4 +1,9 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+// Tests import test/support as `#test-support/<file>.js` (tsconfig.base.json's `paths` has the same
+// mapping). Each project lists it: an inline project does not inherit the root config's `resolve`.
+const resolve = { alias: [{ find: /^#test-support\//, replacement: fileURLToPath(new URL('./test/support/', import.meta.url)) }] };
 
 // Three projects: `unit` (pure logic, fast, no servers), `integration` (real etcd and friends,
 // driving the built packages; *.integration.test.ts) and `faults` (test/faults: real failures
@@ -8,6 +13,7 @@ export default defineConfig({
     reporters: ['default', './test/support/summary-line-reporter.ts'],
     projects: [
       {
+        resolve,
         test: {
           name: 'unit',
           include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'test/support/**/*.test.ts'],
@@ -15,6 +21,7 @@ export default defineConfig({
         },
       },
       {
+        resolve,
         test: {
           name: 'integration',
           include: ['packages/*/src/**/*.integration.test.ts', 'apps/*/src/**/*.integration.test.ts', 'demo/**/*.integration.test.ts', 'test/**/*.integration.test.ts'],
@@ -27,6 +34,7 @@ export default defineConfig({
         },
       },
       {
+        resolve,
         test: {
           name: 'faults',
           include: ['test/faults/**/*.fault.test.ts'],

@@ -10,8 +10,8 @@ import { type Server, createServer } from 'node:http';
 import { join } from 'node:path';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { haveEtcd } from '../test/support/etcd-server.js';
-import { haveServer } from '../test/support/server-process.js';
+import { haveEtcd } from '#test-support/etcd-server.js';
+import { haveServer } from '#test-support/server-process.js';
 import { DemoCluster, ROOT, freePort } from './cluster.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -2,8 +2,8 @@ import { readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EtcdConnection } from '@cluster-control/core';
-import { type CliProcess, spawnCli, tempDir, waitFor, writeJson } from '../support/cli.js';
-import { type EtcdServer, freePort, haveEtcd, startEtcd } from '../support/etcd-server.js';
+import { type CliProcess, spawnCli, tempDir, waitFor, writeJson } from '#test-support/cli.js';
+import { type EtcdServer, freePort, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
 import { Churn, etcdMembers, lostChanges, testClient, waitConverged, watcherOf } from './harness.js';
 import { recordResult } from './results.js';
 

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EtcdConnection } from '@cluster-control/core';
-import { type EtcdServer, haveEtcd, startEtcd } from '../support/etcd-server.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
 import { Churn, type Watcher, lostChanges, startWatcher, testClient, waitConverged } from './harness.js';
 import { recordResult } from './results.js';
 

@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EtcdConnection } from '@cluster-control/core';
-import { waitFor } from '../support/cli.js';
-import { type EtcdCluster, type EtcdMember, connectedMembers, startEtcdCluster, watchStreamMember } from '../support/etcd-cluster.js';
-import { haveEtcd } from '../support/etcd-server.js';
+import { waitFor } from '#test-support/cli.js';
+import { type EtcdCluster, type EtcdMember, connectedMembers, startEtcdCluster, watchStreamMember } from '#test-support/etcd-cluster.js';
+import { haveEtcd } from '#test-support/etcd-server.js';
 import { Churn, ExpiryMonitor, type Registrant, type Watcher, etcdMembers, lostChanges, startRegistrant, startWatcher, testClient, stopScenario, waitConverged } from './harness.js';
 import { recordResult } from './results.js';
 

@@ -3,8 +3,8 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EtcdConnection } from '@cluster-control/core';
-import { type CliProcess, type CliResult, runCli, spawnCli, tempDir, waitFor, writeJson } from '../support/cli.js';
-import { type EtcdServer, haveEtcd, startEtcd } from '../support/etcd-server.js';
+import { type CliProcess, type CliResult, runCli, spawnCli, tempDir, waitFor, writeJson } from '#test-support/cli.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
 import { Churn, ExpiryMonitor, type Registrant, type Watcher, etcdMembers, lostChanges, testClient, waitConverged } from './harness.js';
 import { recordResult } from './results.js';
 

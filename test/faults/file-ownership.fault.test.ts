@@ -3,8 +3,8 @@ import { chown, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EtcdConnection } from '@cluster-control/core';
-import { tempDir, waitFor } from '../support/cli.js';
-import { type EtcdServer, haveEtcd, startEtcd } from '../support/etcd-server.js';
+import { tempDir, waitFor } from '#test-support/cli.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
 import { Churn, type Watcher, lostChanges, startWatcher, testClient, waitConverged } from './harness.js';
 import { recordResult } from './results.js';
 

@@ -4,8 +4,8 @@ import { chmod, chown, lstat, mkdir, readdir, readFile, readlink, rm, symlink, w
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EtcdConnection } from '@cluster-control/core';
-import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '../support/cli.js';
-import { type EtcdServer, haveEtcd, startEtcd } from '../support/etcd-server.js';
+import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '#test-support/cli.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
 import { lostChanges, testClient, waitConverged, watcherOf } from './harness.js';
 import { recordResult } from './results.js';
 

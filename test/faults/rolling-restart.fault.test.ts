@@ -3,12 +3,12 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '../support/cli.js';
-import { type EtcdServer, freePort, haveEtcd, startEtcd } from '../support/etcd-server.js';
-import { type Haproxy, haveHaproxy, startHaproxy } from '../support/haproxy.js';
-import { haveNginx, startNginx, writeNginxMainConf } from '../support/nginx.js';
-import { jsonRecipe, recipe } from '../support/recipes.js';
-import type { ServerProcess } from '../support/server-process.js';
+import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '#test-support/cli.js';
+import { type EtcdServer, freePort, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { type Haproxy, haveHaproxy, startHaproxy } from '#test-support/haproxy.js';
+import { haveNginx, startNginx, writeNginxMainConf } from '#test-support/nginx.js';
+import { jsonRecipe, recipe } from '#test-support/recipes.js';
+import type { ServerProcess } from '#test-support/server-process.js';
 import { recordResult } from './results.js';
 
 /*

@@ -3,8 +3,8 @@ import { mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promis
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_BIN, tempDir } from '../support/cli.js';
-import { haveServer } from '../support/server-process.js';
+import { CLI_BIN, tempDir } from '#test-support/cli.js';
+import { haveServer } from '#test-support/server-process.js';
 
 const run = promisify(execFile);
 

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdServer, freePort, haveEtcd, startEtcd } from '../../../test/support/etcd-server.js';
+import { type EtcdServer, freePort, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
 import type { LbReport } from './report.js';
 
 // The three demo apps as real processes (their built dist/main.js) against a real etcd:

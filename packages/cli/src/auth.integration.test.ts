@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdServer, haveEtcd, startEtcd } from '../../../test/support/etcd-server.js';
-import { runCli, spawnCli, tempDir, waitFor, writeJson } from '../../../test/support/cli.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { runCli, spawnCli, tempDir, waitFor, writeJson } from '#test-support/cli.js';
 
 // etcd with authentication on and auth tokens that expire after 2 s: new watch and keepalive
 // streams must get fresh tokens (the etcd3 client only refreshes them for unary calls).

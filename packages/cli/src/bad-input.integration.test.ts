@@ -1,8 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdServer, haveEtcd, startEtcd } from '../../../test/support/etcd-server.js';
-import { runCli, spawnCli, tempDir, waitFor, writeJson } from '../../../test/support/cli.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { runCli, spawnCli, tempDir, waitFor, writeJson } from '#test-support/cli.js';
 
 /** One line on stderr, exit 2, no stack trace. */
 function expectConfigError(res: { code: number | null; stderr: string; stdout: string }, pattern: RegExp) {

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdServer, haveEtcd, startEtcd } from '../../../test/support/etcd-server.js';
-import { runCli, spawnCli, tempDir, waitFor, writeJson } from '../../../test/support/cli.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { runCli, spawnCli, tempDir, waitFor, writeJson } from '#test-support/cli.js';
 
 // The PHP version's sample startup script, step by step, with its config files unchanged.
 describe.skipIf(!haveEtcd)('the PHP startup flow', () => {

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type EtcdServer, haveEtcd, startEtcd } from '../../../test/support/etcd-server.js';
-import { runCli, spawnCli, tempDir, waitFor, writeJson } from '../../../test/support/cli.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { runCli, spawnCli, tempDir, waitFor, writeJson } from '#test-support/cli.js';
 
 /** The member names etcd holds under a prefix, sorted as the json handler sorts them. */
 async function etcdMembers(etcd: EtcdServer, path: string): Promise<string[]> {

@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { appendFile, chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { APACHE_BIN, APACHE_MODULES, get, haveApache, writeApacheConf } from '../../../test/support/apache.js';
-import { type CliProcess, runCli, spawnCli, tempDir } from '../../../test/support/cli.js';
-import { type EtcdServer, freePort, haveEtcd, startEtcd } from '../../../test/support/etcd-server.js';
+import { APACHE_BIN, APACHE_MODULES, get, haveApache, writeApacheConf } from '#test-support/apache.js';
+import { type CliProcess, runCli, spawnCli, tempDir } from '#test-support/cli.js';
+import { type EtcdServer, freePort, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
 
 // The PHP version's sample apache startup script (../shared/seed/: prepare redis and mysql, watch
 // both with `apachectl graceful`, heartbeat, watchkey → graceful-stop, apache in the foreground,

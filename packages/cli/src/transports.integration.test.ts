@@ -2,9 +2,9 @@ import { type Server, createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '../../../test/support/cli.js';
-import { type EtcdServer, freePort, haveEtcd, startEtcd } from '../../../test/support/etcd-server.js';
-import { type GrpcProxy, startGrpcProxy } from '../../../test/support/grpc-proxy.js';
+import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '#test-support/cli.js';
+import { type EtcdServer, freePort, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { type GrpcProxy, startGrpcProxy } from '#test-support/grpc-proxy.js';
 
 const CHILD = resolve(import.meta.dirname, '../../../test/support/child-server.mjs');
 const TTL = 2;

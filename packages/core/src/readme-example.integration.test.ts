@@ -3,8 +3,8 @@ import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir, waitFor, writeJson } from '../../../test/support/cli.js';
-import { type EtcdServer, haveEtcd, startEtcd } from '../../../test/support/etcd-server.js';
+import { tempDir, waitFor, writeJson } from '#test-support/cli.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
 
 // The embedding example in this package's README.md (the block fenced ```ts example), exactly as
 // written: type-checked against the built packages, compiled, and run with node against a real

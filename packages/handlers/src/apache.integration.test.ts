@@ -1,12 +1,12 @@
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APACHE_BIN, type ApacheSetup, get, haveApache, run, startApache, writeApacheConf } from '../../../test/support/apache.js';
-import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '../../../test/support/cli.js';
-import { type EtcdServer, freePort, haveEtcd, startEtcd } from '../../../test/support/etcd-server.js';
-import { type HttpBackend, startHttpBackends } from '../../../test/support/http-backends.js';
-import { recipe } from '../../../test/support/recipes.js';
-import type { ServerProcess } from '../../../test/support/server-process.js';
+import { APACHE_BIN, type ApacheSetup, get, haveApache, run, startApache, writeApacheConf } from '#test-support/apache.js';
+import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '#test-support/cli.js';
+import { type EtcdServer, freePort, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { type HttpBackend, startHttpBackends } from '#test-support/http-backends.js';
+import { recipe } from '#test-support/recipes.js';
+import type { ServerProcess } from '#test-support/server-process.js';
 import { apache } from './apache.js';
 
 /*

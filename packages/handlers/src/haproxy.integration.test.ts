@@ -3,12 +3,12 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '../../../test/support/cli.js';
-import { type EtcdServer, freePort, haveEtcd, startEtcd } from '../../../test/support/etcd-server.js';
-import { type Haproxy, haveHaproxy, startHaproxy } from '../../../test/support/haproxy.js';
-import { member } from '../../../test/support/handler-fixtures.js';
-import { type HttpBackend, bodies, servedBy, startHttpBackends } from '../../../test/support/http-backends.js';
-import { jsonRecipe, recipe } from '../../../test/support/recipes.js';
+import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '#test-support/cli.js';
+import { type EtcdServer, freePort, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { type Haproxy, haveHaproxy, startHaproxy } from '#test-support/haproxy.js';
+import { member } from '#test-support/handler-fixtures.js';
+import { type HttpBackend, bodies, servedBy, startHttpBackends } from '#test-support/http-backends.js';
+import { jsonRecipe, recipe } from '#test-support/recipes.js';
 import { HAPROXY_BALANCE, HAPROXY_OPTIONS, haproxy as handler } from './haproxy.js';
 
 const run = promisify(execFile);

@@ -1,6 +1,6 @@
 import type { Member } from '@cluster-control/core';
 import { describe, expect, it } from 'vitest';
-import { contextFor, member, parseOptionsError } from '../../../test/support/handler-fixtures.js';
+import { contextFor, member, parseOptionsError } from '#test-support/handler-fixtures.js';
 import { builtinHandlers, haproxy } from './index.js';
 import { HandlerOptionsError } from './options-error.js';
 

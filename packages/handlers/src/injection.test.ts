@@ -1,6 +1,6 @@
 import type { AnyHandler, Member, RenderContext } from '@cluster-control/core';
 import { describe, expect, it } from 'vitest';
-import { member } from '../../../test/support/handler-fixtures.js';
+import { member } from '#test-support/handler-fixtures.js';
 import { builtinHandlers } from './index.js';
 
 /*

@@ -5,11 +5,11 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '../../../test/support/cli.js';
-import { type EtcdServer, freePort, haveEtcd, startEtcd } from '../../../test/support/etcd-server.js';
-import { type Haproxy, haveHaproxy, startHaproxy } from '../../../test/support/haproxy.js';
-import { type MariaDb, haveMariaDb, startMariaDb } from '../../../test/support/mariadb.js';
-import { jsonRecipe, recipe } from '../../../test/support/recipes.js';
+import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '#test-support/cli.js';
+import { type EtcdServer, freePort, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { type Haproxy, haveHaproxy, startHaproxy } from '#test-support/haproxy.js';
+import { type MariaDb, haveMariaDb, startMariaDb } from '#test-support/mariadb.js';
+import { jsonRecipe, recipe } from '#test-support/recipes.js';
 
 const run = promisify(execFile);
 

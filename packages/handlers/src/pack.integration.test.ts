@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../../../test/support/cli.js';
+import { tempDir } from '#test-support/cli.js';
 
 const run = promisify(execFile);
 const PACKAGE_DIR = resolve(import.meta.dirname, '..');

@@ -3,11 +3,11 @@ import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '../../../test/support/cli.js';
-import { type EtcdServer, freePort, haveEtcd, startEtcd } from '../../../test/support/etcd-server.js';
-import { jsonRecipe, recipe } from '../../../test/support/recipes.js';
-import { NUTCRACKER_BIN, type RedisServer, connectRedis, haveRedis, redisCommand, runningPid, startRedis, stopPidFile } from '../../../test/support/redis.js';
-import { type ServerProcess, startServer, waitForPort } from '../../../test/support/server-process.js';
+import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '#test-support/cli.js';
+import { type EtcdServer, freePort, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { jsonRecipe, recipe } from '#test-support/recipes.js';
+import { NUTCRACKER_BIN, type RedisServer, connectRedis, haveRedis, redisCommand, runningPid, startRedis, stopPidFile } from '#test-support/redis.js';
+import { type ServerProcess, startServer, waitForPort } from '#test-support/server-process.js';
 
 const run = promisify(execFile);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { contextFor, member, parseOptionsError } from '../../../test/support/handler-fixtures.js';
+import { contextFor, member, parseOptionsError } from '#test-support/handler-fixtures.js';
 import { builtinHandlers, redis } from './index.js';
 import { HandlerOptionsError } from './options-error.js';
 

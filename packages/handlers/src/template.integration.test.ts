@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '../../../test/support/cli.js';
-import { type EtcdServer, freePort, haveEtcd, startEtcd } from '../../../test/support/etcd-server.js';
-import { type HttpBackend, startHttpBackends } from '../../../test/support/http-backends.js';
-import { recipe } from '../../../test/support/recipes.js';
-import { type ServerProcess, haveServer, startServer } from '../../../test/support/server-process.js';
+import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '#test-support/cli.js';
+import { type EtcdServer, freePort, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { type HttpBackend, startHttpBackends } from '#test-support/http-backends.js';
+import { recipe } from '#test-support/recipes.js';
+import { type ServerProcess, haveServer, startServer } from '#test-support/server-process.js';
 
 const HAPROXY = '/usr/sbin/haproxy';
 

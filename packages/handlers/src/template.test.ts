@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Member, RenderContext } from '@cluster-control/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { member, parseOptionsError } from '../../../test/support/handler-fixtures.js';
+import { member, parseOptionsError } from '#test-support/handler-fixtures.js';
 import { builtinHandlers, template } from './index.js';
 import { HandlerOptionsError } from './options-error.js';
 

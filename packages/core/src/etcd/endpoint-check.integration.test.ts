@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdServer, haveEtcd, startEtcd } from '../../../../test/support/etcd-server.js';
-import { type Pki, makePki } from '../../../../test/support/pki.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { type Pki, makePki } from '#test-support/pki.js';
 import { silentLogger } from '../util/log.js';
 import { connectEtcd } from './grpc-connection.js';
 import { EtcdEndpointError, EtcdUnavailableError } from './errors.js';

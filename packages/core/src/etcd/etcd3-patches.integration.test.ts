@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdServer, haveEtcd, startEtcd } from '../../../../test/support/etcd-server.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
 import { connectEtcd } from './grpc-connection.js';
 import { prefixRange } from './key-range.js';
 import type { EtcdConnection } from './types.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdServer, haveEtcd, startEtcd } from '../../../../test/support/etcd-server.js';
-import { waitFor } from '../../../../test/support/cli.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { waitFor } from '#test-support/cli.js';
 import type { EtcdConnection } from '../etcd/types.js';
 import { connectEtcd } from '../etcd/grpc-connection.js';
 import { prefixRange } from '../etcd/key-range.js';

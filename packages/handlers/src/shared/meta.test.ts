@@ -1,6 +1,6 @@
 import type { RenderContext } from '@cluster-control/core';
 import { describe, expect, it } from 'vitest';
-import { member } from '../../../../test/support/handler-fixtures.js';
+import { member } from '#test-support/handler-fixtures.js';
 import { metaInteger, nestsDeeperThan, refuseMeta, withMetaReports } from './meta.js';
 
 describe('meta reports', () => {
