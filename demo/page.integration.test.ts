@@ -1,8 +1,8 @@
-// The load balancer's page in a real browser (playwright-core driving Debian's chromium) against the
-// real demo cluster (demo/cluster.mjs: etcd, 1 lb, 2 web servers, 1 database): one row per web
+// The load balancer's page in a real browser (playwright-core driving Debian's chromium) against
+// the real demo cluster (demo/cluster.mjs: etcd, 1 lb, 2 web servers, 1 database): one row per web
 // server, live updates over server-sent events without a reload, disagreeing rows marked; and the
-// fleet table (SPEC §10): every watcher of both clusters with its state and applied revision, from
-// their status records, agreeing with `cluster-control status --wait`.
+// fleet table (README: Is the fleet in step?): every watcher of both clusters with its state and
+// applied revision, from their status records, agreeing with `cluster-control status --wait`.
 // Screenshots go to test-artifacts/ (gitignored).
 
 import { mkdir } from 'node:fs/promises';

@@ -7,14 +7,14 @@ import { Churn, type Watcher, lostChanges, startWatcher, testClient, waitConverg
 import { recordResult } from './results.js';
 
 /*
- * Issue 6, item 4: compaction and defragmentation while a watcher is cut off. The watcher process
- * is frozen with SIGSTOP (its connection stays open, it reads nothing: etcd's side of its watch
- * falls behind), the cluster keeps changing (the churn plus a wave of registrations and
- * removals, enough that etcd can no longer buffer the watcher's events), etcd is compacted to its
- * latest revision and defragmented, then the watcher is woken with SIGCONT. The history it still
- * needed is gone: it must notice (etcd cancels its watch as compacted), re-read everything and
- * converge. A second watcher, not frozen that cycle, rides through compaction and defrag live.
- * The two swap roles every cycle.
+ * Compaction and defragmentation while a watcher is cut off. The watcher process is frozen with
+ * SIGSTOP (its connection stays open, it reads nothing: etcd's side of its watch falls behind), the
+ * cluster keeps changing (the churn plus a wave of registrations and removals, enough that etcd can
+ * no longer buffer the watcher's events), etcd is compacted to its latest revision and
+ * defragmented, then the watcher is woken with SIGCONT. The history it still needed is gone: it
+ * must notice (etcd cancels its watch as compacted), re-read everything and converge. A second
+ * watcher, not frozen that cycle, rides through compaction and defrag live. The two swap roles
+ * every cycle.
  */
 
 const PATH = '/faults/compaction';

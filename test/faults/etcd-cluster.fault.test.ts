@@ -7,8 +7,8 @@ import { Churn, ExpiryMonitor, type Registrant, type Watcher, etcdMembers, lostC
 import { recordResult } from './results.js';
 
 /*
- * Issue 6, item 2: a 3-member etcd cluster on loopback. Three `watch` processes and four
- * `heartbeat` processes (TTL 10 s), every one configured with all three endpoints, ride out
+ * A 3-member etcd cluster on loopback. Three `watch` processes and four `heartbeat` processes (TTL
+ * 10 s), every one configured with all three endpoints, ride out
  * - the leader SIGKILLed, kept down for longer than the TTL, then started again (it rejoins);
  * - later a follower SIGKILLed, kept down as long, then started again.
  * The victim is each time the member carrying the most watch streams (found from the watchers'

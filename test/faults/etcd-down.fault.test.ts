@@ -9,8 +9,7 @@ import { Churn, ExpiryMonitor, type Registrant, type Watcher, etcdMembers, lostC
 import { recordResult } from './results.js';
 
 /*
- * Issue 6, item 5: etcd down at startup. Every command that talks to etcd is started while etcd is
- * not running:
+ * etcd down at startup. Every command that talks to etcd is started while etcd is not running:
  * - `prepare`, `members`, `removekey` and `run` with `--timeout 2` retry with growing delays,
  *   saying so on stderr, then exit 1 with one clear last line (no stack trace) well within a
  *   bound; `run` never starts its server;

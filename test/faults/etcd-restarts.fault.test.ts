@@ -6,12 +6,12 @@ import { Churn, ExpiryMonitor, type Registrant, type Watcher, etcdMembers, lostC
 import { recordResult } from './results.js';
 
 /*
- * Issue 6, item 1: a single etcd node restarted 5 times during churn, alternately stopped with
- * SIGTERM and SIGKILL, a few seconds down each time (shorter than the registrants' TTL), started
- * again on the same data. Two `watch` processes and three `heartbeat` processes ride it out: after
- * each restart every watcher's file equals etcd's state and every registrant's key is there;
- * nothing is lost, and no registration vanishes (etcd renews leases when it starts, so an outage
- * shorter than the TTL must not expire anyone).
+ * A single etcd node restarted 5 times during churn, alternately stopped with SIGTERM and SIGKILL,
+ * a few seconds down each time (shorter than the registrants' TTL), started again on the same data.
+ * Two `watch` processes and three `heartbeat` processes ride it out: after each restart every
+ * watcher's file equals etcd's state and every registrant's key is there; nothing is lost, and no
+ * registration vanishes (etcd renews leases when it starts, so an outage shorter than the TTL must
+ * not expire anyone).
  */
 
 const PATH = '/faults/restarts';

@@ -12,12 +12,12 @@ import type { ServerProcess } from '#test-support/server-process.js';
 import { recordResult } from './results.js';
 
 /*
- * SPEC §10, `run`'s drain: the real haproxy and nginx (the handlers README's recipes as written,
- * /etc/... moved to temp dirs) in front of 3 backends, each under `cluster-control run`; one
- * `watch` process per balancer keeps its file current and reloads it. A load loop of POSTs through
- * both balancers runs while every backend is restarted in turn (SIGTERM → drain → start again).
- * The backends stop at once on SIGTERM (test/support/abrupt-backend.mjs, 100 ms per request), so
- * nothing but the drain stands between a restart and lost requests:
+ * `run`'s drain (README: Drain): the real haproxy and nginx (the handlers README's recipes as
+ * written, /etc/... moved to temp dirs) in front of 3 backends, each under `cluster-control run`;
+ * one `watch` process per balancer keeps its file current and reloads it. A load loop of POSTs
+ * through both balancers runs while every backend is restarted in turn (SIGTERM → drain → start
+ * again). The backends stop at once on SIGTERM (test/support/abrupt-backend.mjs, 100 ms per
+ * request), so nothing but the drain stands between a restart and lost requests:
  *   - drained (`--drain-max 20 --drain 1`): the key is deleted at R, run waits until both watchers
  *     report R applied and reloaded, then 1 s more: 0 failed requests through either balancer;
  *   - not drained (`--drain-max 0 --drain 0`): the balancers still send traffic to a stopped

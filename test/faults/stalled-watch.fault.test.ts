@@ -8,16 +8,16 @@ import { Churn, ExpiryMonitor, type Registrant, type Watcher, etcdMembers, lostC
 import { recordResult } from './results.js';
 
 /*
- * Issue 6, item 3: a silently stalled watch. In a 3-member cluster the member that carries a
- * watcher's watch stream (found from the watcher's own TCP connections in /proc, or with `ss` the
- * one that keeps receiving under churn) is frozen with SIGSTOP: its sockets stay open, nothing is
- * answered, no error ever arrives. The watcher has to notice the silence itself and move to a
- * healthy member. The stated bound is 21 s: ResilientWatch asks for a progress notification every
- * 5 s and treats 15 s without any response as a broken watch (so at most 20 s), and gRPC's
- * keepalive (a ping every 10 s, 5 s to answer) usually notices first. Done twice (the second time
- * on the member the watcher moved to), with churn going on and registrants (TTL 10 s) that must
- * not lose their registration to the frozen member either. The frozen member is never the leader
- * (see below: an etcd bug, not ours); scenario 2 kills the leader.
+ * A silently stalled watch. In a 3-member cluster the member that carries a watcher's watch stream
+ * (found from the watcher's own TCP connections in /proc, or with `ss` the one that keeps receiving
+ * under churn) is frozen with SIGSTOP: its sockets stay open, nothing is answered, no error ever
+ * arrives. The watcher has to notice the silence itself and move to a healthy member. The stated
+ * bound is 21 s: ResilientWatch asks for a progress notification every 5 s and treats 15 s without
+ * any response as a broken watch (so at most 20 s), and gRPC's keepalive (a ping every 10 s, 5 s to
+ * answer) usually notices first. Done twice (the second time on the member the watcher moved to),
+ * with churn going on and registrants (TTL 10 s) that must not lose their registration to the
+ * frozen member either. The frozen member is never the leader (see below: an etcd bug, not ours);
+ * scenario 2 kills the leader.
  */
 
 const PATH = '/faults/stall';

@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '#test-support/cli.js';
 import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
 
-// SPEC §5: `handler` may be a module path, resolved against the config file's directory.
-// A third party's handler, as it would write one: plain ESM, no imports from cluster-control.
+// README: Configuration: `handler` may be a module path, resolved against the config file's
+// directory. A third party's handler, as it would write one: plain ESM, no imports from
+// cluster-control.
 const HANDLER_MODULE = `
 export const handler = {
   name: 'lines',

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliProcess, spawnCli, tempDir, waitFor, writeJson } from '#test-support/cli.js';
 import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
 
-// SPEC §10: `heartbeat` on SIGTERM deletes its key at R, revokes the lease, and waits (bounded by
-// --drain-max) until every watcher of the clusters containing the key applied R.
+// README, Drain: `heartbeat` on SIGTERM deletes its key at R, revokes the lease, and waits (bounded
+// by --drain-max) until every watcher of the clusters containing the key applied R.
 describe.skipIf(!haveEtcd)('heartbeat drains on SIGTERM', () => {
   let etcd: EtcdServer;
   let dir: string;

@@ -34,8 +34,9 @@ const registeredLease = (p: CliProcess) => /registered \S+ \(lease ([0-9a-f]+)/.
 const count = (text: string, pattern: RegExp) => text.split('\n').filter((l) => pattern.test(l)).length;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// SPEC §9: the own key is put only if absent or already on our lease; a second registrant waits,
-// the first is never disturbed. `run` passes its child's exit code on at once, whatever etcd does.
+// Owning a key (README): the own key is put only if absent or already on our lease; a second
+// registrant waits, the first is never disturbed. `run` passes its child's exit code on at once,
+// whatever etcd does.
 describe.skipIf(!haveEtcd)('owning a key', () => {
   let etcd: EtcdServer;
   let dir: string;

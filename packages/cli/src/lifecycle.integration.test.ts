@@ -6,7 +6,8 @@ import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '
 
 const TTL = 3;
 
-// SPEC §4: how a registered service leaves, and how fast a watcher's file follows.
+// How a registered service leaves (README: Using it; Signals), and how fast a watcher's file
+// follows.
 describe.skipIf(!haveEtcd)('registration lifecycle', () => {
   let etcd: EtcdServer;
   let dir: string;

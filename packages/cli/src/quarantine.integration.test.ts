@@ -9,7 +9,8 @@ const nested = (depth: number) => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth
 /** A check that refuses any file naming port 6666 (a stand-in for `nginx -t` refusing a member). */
 const CHECK = ['sh', '-c', '! grep -q 6666 "$0"', '{src}'];
 
-// SPEC §7 through the CLI: a bad member is quarantined, never fatal; what is safe installs.
+// README: Hostile or broken members, through the CLI: a bad member is quarantined, never fatal;
+// what is safe installs.
 describe.skipIf(!haveEtcd)('quarantine through the CLI', () => {
   let etcd: EtcdServer;
   const running: CliProcess[] = [];

@@ -25,8 +25,9 @@ describe('jsonErrorOffset', () => {
     },
   );
 
-  // Found by the fault suite's property test (issue 6, item 11): the scanner used to recurse per
-  // nesting level, so an unterminated file of 100 000 "[" threw RangeError instead of a ConfigError.
+  // Found by the fault suite's property test (test/faults/bad-input.fault.test.ts): the scanner
+  // used to recurse per nesting level, so an unterminated file of 100 000 "[" threw RangeError
+  // instead of a ConfigError.
   it('copes with any nesting depth', () => {
     expect(jsonErrorOffset('['.repeat(100_000))).toBe(100_000);
     expect(jsonErrorOffset('{"a":'.repeat(50_000))).toBe(250_000);

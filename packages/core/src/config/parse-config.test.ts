@@ -379,8 +379,9 @@ describe('ConfigError', () => {
   });
 });
 
-// Found by the fault suite's property test (issue 6, item 11): each of these threw RangeError or
-// took seconds to minutes (quadratic regexes) instead of failing fast with one line.
+// Found by the fault suite's property test (test/faults/bad-input.fault.test.ts): each of these
+// threw RangeError or took seconds to minutes (quadratic regexes) instead of failing fast with one
+// line.
 describe('parseConfig: hostile files', () => {
   it('reports deeply nested unterminated JSON', () => {
     expect(errorOf(() => parseConfig('['.repeat(100_000), SOURCE, BASE))).toBe(`${SOURCE}:1:100001: invalid JSON: Unexpected end of JSON input`);

@@ -71,7 +71,7 @@ export interface ClusterControlConfig {
   etcd: EtcdConfig;
   self?: SelfConfig;
   clusters: ClusterConfig[];
-  /** Where watchers publish what they applied (SPEC §10); false: they do not. */
+  /** Where watchers publish what they applied (README: Is the fleet in step?); false: they do not. */
   status: StatusConfig | false;
   /**
    * One log line each, for the caller to log as warnings: fields of the file that cluster-control

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdServer, haveEtcd, startEtcd } from '../../../../test/support/etcd-server.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
 import type { EtcdClient, EtcdConnection } from './types.js';
 import { connectEtcd } from './grpc-connection.js';
 import { connectEtcdGateway } from './gateway-connection.js';
 import { singleKey } from './key-range.js';
 
-// putIfFree (SPEC §9: the own key is put only if absent or already on our lease), over gRPC and
-// over the JSON gateway, against a real etcd: the same answers from both.
+// putIfFree (README: Owning a key: the own key is put only if absent or already on our lease), over
+// gRPC and over the JSON gateway, against a real etcd: the same answers from both.
 describe.skipIf(!haveEtcd)('putIfFree against a real etcd', () => {
   let etcd: EtcdServer;
   let grpc: EtcdConnection;

@@ -94,7 +94,8 @@ export interface EtcdClient {
   put(key: string, value: string, options?: { lease?: string }): Promise<bigint>;
   /**
    * Puts `key` on `lease` only if the key is absent or already on that lease, in one transaction
-   * (SPEC §9): a key held by another lease (or by none) is left alone and its holder returned.
+   * (README: Owning a key): a key held by another lease (or by none) is left alone and its holder
+   * returned.
    */
   putIfFree(key: string, value: string, lease: string): Promise<PutIfFreeResult>;
   /** Deletes one key; resolves to the number deleted (0 or 1). */

@@ -100,14 +100,15 @@ const MAX_INCREMENTAL = 256;
  * as valid member keys are ASCII). `:` sorts above `%`, so the plain spelling wins over the
  * percent-encoded one; the choice never depends on the order events arrived in.
  *
- * Member data is untrusted (SPEC §7), so it is bounded by `limits`. A key with a valid name whose
- * value is over a cap is quarantined: not a member, listed by `quarantined()`, no value kept,
- * judged again when its value changes. Such a key spells no name (a lower spelling of the same
- * name with a good value is the member). A name spelt by more than `limits.spellings` keys is
- * quarantined as a whole until enough of them are deleted (then the highest key wins again), so
- * the verdict depends on the keys present, never on the order they came in. The cluster budget
- * (`limits.clusterBytes`) is spent in the order values arrive: a full read spends it in key
- * order; a value that does not fit stays quarantined until it changes or the next full read.
+ * Member data is untrusted (README: Hostile or broken members), so it is bounded by `limits`. A key
+ * with a valid name whose value is over a cap is quarantined: not a member, listed by
+ * `quarantined()`, no value kept, judged again when its value changes. Such a key spells no name (a
+ * lower spelling of the same name with a good value is the member). A name spelt by more than
+ * `limits.spellings` keys is quarantined as a whole until enough of them are deleted (then the
+ * highest key wins again), so the verdict depends on the keys present, never on the order they came
+ * in. The cluster budget (`limits.clusterBytes`) is spent in the order values arrive: a full read
+ * spends it in key order; a value that does not fit stays quarantined until it changes or the next
+ * full read.
  *
  * Built for large clusters: an event costs O(1) (a name with several spellings: O(spellings
  * cap) at most); the sorted list is patched lazily with a binary search per changed name; a

@@ -51,7 +51,7 @@ export const KNOWN_METRICS = {
     help: "When the cluster's file was last installed (or found current at start), Unix seconds: time() minus this is the time since.",
     labels: ['cluster'],
   },
-  cluster_control_status_writes_total: { type: 'counter', help: 'Status records written for the fleet view (SPEC §10).', labels: ['cluster'] },
+  cluster_control_status_writes_total: { type: 'counter', help: 'Status records written for the fleet view (cluster-control status).', labels: ['cluster'] },
   cluster_control_file_current: {
     type: 'gauge',
     help: "Whether the cluster's file reflects the current members (1), or installing it keeps failing (0).",

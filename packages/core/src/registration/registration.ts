@@ -24,7 +24,7 @@ export interface RegistrationOptions {
   /** A lease this node was handed (`heartbeat --once` before it): kept alive and used if it still lives. */
   adoptLease?: string | undefined;
   /**
-   * What drain() does (SPEC §10): the status prefix the watchers publish under, and how long to
+   * What drain() does (README: Drain): the status prefix the watchers publish under, and how long to
    * wait for them to apply the key's deletion (ms; 0: do not wait). Without it drain() is stop().
    */
   drain?: DrainOptions | undefined;
@@ -43,9 +43,10 @@ export interface DrainOptions {
 export type RegistrationEnd = 'removed' | 'stopped';
 
 /**
- * The own key on a lease, kept alive (SPEC §4). Tells apart an operator's removal (key deleted or
- * lease revoked while we were keeping it alive → end with 'removed') from a lease that expired
- * because etcd was out of reach for longer than the TTL (→ register again, logged).
+ * The own key on a lease, kept alive (`heartbeat`, README: Using it). Tells apart an operator's
+ * removal (key deleted or lease revoked while we were keeping it alive → end with 'removed') from a
+ * lease that expired because etcd was out of reach for longer than the TTL (→ register again,
+ * logged).
  */
 export class Registration {
   private readonly controller = new AbortController();
@@ -163,7 +164,7 @@ export class Registration {
   }
 
   /**
-   * Ends the registration so that traffic stops reaching this node before it stops (SPEC §10):
+   * Ends the registration so that traffic stops reaching this node before it stops (README: Drain):
    * deletes the own key (only while it is on our lease) and notes the delete's revision R, revokes
    * the lease, then waits until every live watcher of every cluster containing the key has applied
    * R with its reload ok, at most `maxMs` (waitForFleet; logs whom it waited for, how long, and
@@ -249,10 +250,10 @@ export class Registration {
         if (present?.lease === lease) return; // still (or again) ours: still registered
         if (present) {
           // On another lease: someone put it over ours with a plain put (cluster-control itself
-          // never takes a held key over, SPEC §9). Not an operator's removal: this node keeps
-          // running. Nor do we put it back over theirs (two writers fighting over one key): we
-          // let our lease go and wait, as any second registrant does, for the key to be free
-          // again, then register. Meanwhile we are not registered (metric 0, /readyz says so).
+          // never takes a held key over: README, Owning a key). Not an operator's removal: this
+          // node keeps running. Nor do we put it back over theirs (two writers fighting over one
+          // key): we let our lease go and wait, as any second registrant does, for the key to be
+          // free again, then register. Meanwhile we are not registered (metric 0, /readyz says so).
           logger.warn(`${key} was put on lease ${BigInt(present.lease).toString(16)} by someone else; not registered until it is free again`);
           this.options.metrics?.set('cluster_control_registered', 0);
           this.leaseId = undefined;
@@ -324,9 +325,9 @@ const describeHolder = (key: string, holder: KeyHolder) =>
 
 /**
  * Grants a lease and puts `key` on it, retrying while etcd is unreachable (until `signal` aborts or
- * `timeoutMs` passes). The key is put only if it is absent or already on our lease (SPEC §9): a key
- * held by another lease is never taken over; that is said once, and the key is read every
- * `pollMs` until it is free (its holder deregistered or expired), then registered. Needs only
+ * `timeoutMs` passes). The key is put only if it is absent or already on our lease (README: Owning
+ * a key): a key held by another lease is never taken over; that is said once, and the key is read
+ * every `pollMs` until it is free (its holder deregistered or expired), then registered. Needs only
  * unary calls, so `heartbeat --once` can use the light gateway client. Resolves to the lease and
  * when its grant was sent (the lease's TTL runs from about then).
  */

@@ -10,8 +10,8 @@ export interface WatchKeyOptions {
 }
 
 /**
- * Resolves 'deleted' once `key` has been seen present and then absent (SPEC §4 `watchkey`),
- * or 'stopped' when the signal aborts. A key that does not exist yet is waited for.
+ * Resolves 'deleted' once `key` has been seen present and then absent (`watchkey`, README: Using
+ * it), or 'stopped' when the signal aborts. A key that does not exist yet is waited for.
  */
 export async function waitForKeyDeletion(etcd: EtcdConnection, key: string, options: WatchKeyOptions): Promise<'deleted' | 'stopped'> {
   let seen = false;

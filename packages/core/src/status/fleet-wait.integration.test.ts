@@ -35,7 +35,7 @@ function record(path: string, id: string, applied: bigint, extra: Partial<Watche
   };
 }
 
-// SPEC §10, the drain's wait: the status records of the clusters containing a key, read from a
+// The drain's wait (README: Drain): the status records of the clusters containing a key, read from a
 // real etcd (written here by hand; the publisher's own tests cover what watchers write).
 describe.skipIf(!haveEtcd)('waitForFleet against a real etcd', () => {
   let etcd: EtcdServer;

@@ -1,9 +1,9 @@
 /*
- * The drain's wait for the fleet (SPEC §10): once a registrant deleted its key at revision R, wait
- * until every live watcher of every cluster whose prefix contains the key reports that it applied
- * R with the file current and its reload ok, bounded. Reads the watchers' status records (see
- * status-record.ts); a watcher whose record is gone (its lease expired: dead or frozen past its
- * TTL) is no longer waited for.
+ * The drain's wait for the fleet (README: Drain): once a registrant deleted its key at revision R,
+ * wait until every live watcher of every cluster whose prefix contains the key reports that it
+ * applied R with the file current and its reload ok, bounded. Reads the watchers' status records
+ * (see status-record.ts); a watcher whose record is gone (its lease expired: dead or frozen past
+ * its TTL) is no longer waited for.
  */
 import type { EtcdClient, KeyValue } from '../etcd/types.js';
 import { describeError } from '../util/describe-error.js';

@@ -17,7 +17,7 @@ import { parseWatcherStatus, statusClusterPrefix, type WatcherStatus, watcherSta
 const lines: AnyHandler = { name: 'lines', parseOptions: (o) => o, render: (ms) => ms.map((m) => m.name).join('\n') + '\n' };
 const PREFIX = '/cc-test/status';
 
-// SPEC §10: a watcher publishes what it applied, on its own lease, coalesced.
+// README: Is the fleet in step? A watcher publishes what it applied, on its own lease, coalesced.
 describe.skipIf(!haveEtcd)('StatusPublisher with ClusterSync against a real etcd', () => {
   let etcd: EtcdServer;
   let conn: EtcdConnection;

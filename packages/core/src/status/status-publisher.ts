@@ -65,12 +65,12 @@ const contentOf = (s: WatcherStatus) => JSON.stringify({ ...s, appliedRevision: 
 const stateOf = (s: WatcherStatus) => `${s.fileCurrent}|${s.check?.ok}|${s.reload?.ok}|${s.quarantined.length}`;
 
 /**
- * Publishes what this process's watchers applied (SPEC §10): one key per cluster under the status
- * prefix, all on one lease of this process, kept alive, revoked on close. Writes are coalesced to
- * about one per `minIntervalMs` per cluster (a token bucket: the first two after a quiet spell go
- * at once — an install and its reload; the last state is always written), plus an immediate write
- * when the state changes (file current, check or reload ok, quarantine), so 1,000 watchers of a
- * churning cluster do not flood etcd.
+ * Publishes what this process's watchers applied (README: Is the fleet in step?): one key per
+ * cluster under the status prefix, all on one lease of this process, kept alive, revoked on close.
+ * Writes are coalesced to about one per `minIntervalMs` per cluster (a token bucket: the first two
+ * after a quiet spell go at once — an install and its reload; the last state is always written),
+ * plus an immediate write when the state changes (file current, check or reload ok, quarantine), so
+ * 1,000 watchers of a churning cluster do not flood etcd.
  * Never throws into the watcher: a status it cannot write is logged once and tried again later; a
  * role that may not write the prefix turns publishing off (logged once).
  */

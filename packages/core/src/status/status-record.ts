@@ -1,8 +1,8 @@
 /*
- * The fleet view (SPEC §10): every watcher of a cluster publishes what it applied as one key,
- * `<prefix>/<encoded cluster path>/<watcher id>`, on its own lease; `cluster-control status` and
- * `run`'s drain read them. Pure: the record's shape, its key, parsing (values are data from the
- * network), and the state a reader derives.
+ * The fleet view (README: Is the fleet in step?): every watcher of a cluster publishes what it
+ * applied as one key, `<prefix>/<encoded cluster path>/<watcher id>`, on its own lease;
+ * `cluster-control status` and `run`'s drain read them. Pure: the record's shape, its key, parsing
+ * (values are data from the network), and the state a reader derives.
  */
 
 /** Default status prefix; never inside a cluster prefix (the configuration refuses overlaps). */

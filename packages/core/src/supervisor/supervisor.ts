@@ -35,9 +35,10 @@ export interface SupervisorOptions {
   ready?: ReadinessProbe | undefined;
   readyTimeoutMs?: number;
   /**
-   * The fleet view (SPEC §10): this run publishes what its watches applied under `prefix` (on a
-   * lease of `ttl` seconds), and on shutdown the drain waits for the watchers publishing there.
-   * Default: the default prefix and TTL; false: no status, no waiting for the fleet (only `drainMs`).
+   * The fleet view (README: Is the fleet in step?): this run publishes what its watches applied
+   * under `prefix` (on a lease of `ttl` seconds), and on shutdown the drain waits for the watchers
+   * publishing there. Default: the default prefix and TTL; false: no status, no waiting for the
+   * fleet (only `drainMs`).
    */
   status?: { prefix: string; ttl?: number } | false | undefined;
   /**

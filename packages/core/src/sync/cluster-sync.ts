@@ -45,9 +45,9 @@ export interface ClusterSyncOptions {
   /** Delays between retries of an install that failed (write error, check failing with no member to blame). */
   retry?: { initialMs: number; maxMs: number } | undefined;
   /**
-   * Where this watcher publishes what it applied (SPEC §10), usually one per process, closed by
-   * whoever made it. Absent: the sync makes its own under the default prefix (and closes it on
-   * stop); false: nothing is published.
+   * Where this watcher publishes what it applied (README: Is the fleet in step?), usually one per
+   * process, closed by whoever made it. Absent: the sync makes its own under the default prefix
+   * (and closes it on stop); false: nothing is published.
    */
   status?: StatusPublisher | false | undefined;
 }
@@ -87,9 +87,10 @@ export class ClusterSync {
   private quarantine: QuarantinedMember[] = [];
   /** Until a render says otherwise, the file is what `prepare` wrote. */
   private state: FileState = { current: true };
-  // What the fleet view publishes (SPEC §10). The file reflects the members as of `fileRevision`;
-  // with a reload, a revision counts as applied only once a reload that started after its install
-  // succeeded (`appliedRevision`), so a drain waiting for it knows the server has the file too.
+  // What the fleet view publishes (README: Is the fleet in step?). The file reflects the members as
+  // of `fileRevision`; with a reload, a revision counts as applied only once a reload that started
+  // after its install succeeded (`appliedRevision`), so a drain waiting for it knows the server has
+  // the file too.
   private fileRevision = 0n;
   private reloadedRevision = 0n;
   /** Bumped by every install; a reload run that started at the current epoch covers every install. */

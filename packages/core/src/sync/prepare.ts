@@ -27,9 +27,9 @@ export interface ClusterRead {
 }
 
 /**
- * One consistent read of a cluster's members, in pages at one revision (no response larger
- * than a page, SPEC §7); each page goes into the membership as it arrives, so values over
- * `limits.valueBytes` (or past `limits.clusterBytes`) are dropped at once, never held.
+ * One consistent read of a cluster's members, in pages at one revision (no response larger than a
+ * page: README, Caps on member data); each page goes into the membership as it arrives, so values
+ * over `limits.valueBytes` (or past `limits.clusterBytes`) are dropped at once, never held.
  * Compaction between two pages: read again from the start (up to 3 times).
  */
 export async function readCluster(etcd: EtcdClient, path: string, limits?: MemberLimits): Promise<ClusterRead> {
@@ -67,9 +67,9 @@ export function logDiagnostics(
 }
 
 /**
- * `prepare`: read once, install what is safe (SPEC §7), return the read's revision. Below
- * minMembers the outcome is `refused`; `wroteEmpty` says the file did not exist and was written
- * with no members.
+ * `prepare`: read once, install what is safe (README: Hostile or broken members), return the read's
+ * revision. Below minMembers the outcome is `refused`; `wroteEmpty` says the file did not exist and
+ * was written with no members.
  */
 export async function prepareCluster(
   etcd: EtcdClient,

@@ -26,11 +26,11 @@ export interface SafeInstallResult {
 }
 
 /**
- * One cluster's "install what is safe" step (SPEC §7), between the member list and the file:
- * address policy → members held back earlier → render + check + install → on failure, find the
- * new or changed members that cause it (bisection against the last good set), quarantine them,
- * and install the largest set that renders and passes the check. Removals always get through:
- * the known-good part of a change is the last good set minus whoever left.
+ * One cluster's "install what is safe" step (README: Hostile or broken members), between the member
+ * list and the file: address policy → members held back earlier → render + check + install → on
+ * failure, find the new or changed members that cause it (bisection against the last good set),
+ * quarantine them, and install the largest set that renders and passes the check. Removals always
+ * get through: the known-good part of a change is the last good set minus whoever left.
  *
  * A member quarantined for breaking the render or the check stays out until its value changes
  * (or it leaves); a member whose host name did not resolve is tried again once the resolver's
