@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ETCD_BIN = process.env.ETCD_BIN ?? '/usr/bin/etcd';
-const CORE_DIST = join(ROOT, 'packages/core/dist/index.js');
+const CORE_ETCD = join(ROOT, 'packages/core/dist/etcd/index.js');
 /** The built command line tool: the demo times the fleet's convergence with its `status --wait`. */
 export const CLI_BIN = join(ROOT, 'packages/cli/bin.js');
 /**
@@ -286,11 +286,11 @@ export class DemoCluster {
     for (const [kind, main] of Object.entries(APP_MAIN)) {
       if (!existsSync(main)) throw new DemoError(`${main} is missing (demo-${kind} not built): run \`npx turbo run build\` first`);
     }
-    if (!existsSync(CORE_DIST)) throw new DemoError(`${CORE_DIST} is missing: run \`npx turbo run build\` first`);
+    if (!existsSync(CORE_ETCD)) throw new DemoError(`${CORE_ETCD} is missing: run \`npx turbo run build\` first`);
     this.workDir = await mkdtemp(join(tmpdir(), `cc-demo-${this.runId}-`));
     if (this.etcdList) await this.useExternalEtcd(this.etcdList);
     else await this.startOwnEtcd();
-    const { connectEtcd, prefixRange } = await import(CORE_DIST);
+    const { connectEtcd, prefixRange } = await import(CORE_ETCD);
     this.conn = await connectEtcd({ endpoints: this.endpoints, timeoutMs: 5_000 });
     // Every change under the prefix with its revision, so a step knows which revision the fleet
     // must apply (a delete's, a lease expiry's), whatever else etcd is doing meanwhile.
@@ -498,11 +498,12 @@ export class DemoCluster {
   }
 
   // -------------------------------------------------------------------------------------------
-  // The fleet: what every watcher published (SPEC §10), read with the CLI's `status`
+  // The fleet: what every watcher published (README: Is the fleet in step?), read with the CLI's
+  // `status`
 
   /** The newest revision of any key under `${prefix}/${dir}/` (0n: none). */
   async newestRevision(dir) {
-    const { prefixRange } = await import(CORE_DIST);
+    const { prefixRange } = await import(CORE_ETCD);
     return this.conn.newestModRevision(prefixRange(`${this.prefix}/${dir}/`));
   }
 
@@ -658,7 +659,7 @@ export class DemoCluster {
 
   /** Keys under this run's prefix. */
   async keys() {
-    const { prefixRange } = await import(CORE_DIST);
+    const { prefixRange } = await import(CORE_ETCD);
     return (await this.conn.range(prefixRange(`${this.prefix}/`))).kvs.map((kv) => kv.key);
   }
 

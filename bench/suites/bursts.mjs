@@ -33,7 +33,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
-import { ClusterSync, connectEtcd } from '@cluster-control/core';
+import { ClusterSync } from '@cluster-control/core';
+import { connectEtcd } from '@cluster-control/core/etcd';
 import etcd3 from 'etcd3';
 
 import { etcdVersion, startEtcd } from '../lib/etcd.mjs';

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // @ts-check
-// Fleet: 1, 100 and 1,000 watchers of one cluster, each publishing what it applied (SPEC §10).
+// Fleet: 1, 100 and 1,000 watchers of one cluster, each publishing what it applied (README: Is the
+// fleet in step?).
 //
 // Each watcher is core's ClusterSync with its own StatusPublisher (its own lease, kept alive every
 // ttl/3), the way one `cluster-control watch` process publishes; they run in a few child processes
@@ -39,7 +40,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
-import { ClusterSync, DEFAULT_STATUS_PREFIX, StatusPublisher, connectEtcd, parseWatcherStatus, prefixRange, statusClusterPrefix } from '@cluster-control/core';
+import { ClusterSync } from '@cluster-control/core';
+import { connectEtcd, prefixRange } from '@cluster-control/core/etcd';
+import { DEFAULT_STATUS_PREFIX, StatusPublisher, parseWatcherStatus, statusClusterPrefix } from '@cluster-control/core/status';
 
 import { etcdVersion, startEtcd } from '../lib/etcd.mjs';
 import { deferred, runMain, stopProcess, trackDir, trackProcess, withTimeout } from '../lib/resources.mjs';

@@ -15,7 +15,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { ClusterSync, connectEtcd, silentLogger } from '@cluster-control/core';
+import { ClusterSync, silentLogger } from '@cluster-control/core';
+import { connectEtcd } from '@cluster-control/core/etcd';
 import etcd3 from 'etcd3';
 
 import { etcdVersion, startEtcd } from '../lib/etcd.mjs';

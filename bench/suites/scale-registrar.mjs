@@ -18,7 +18,8 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
-import { Registration, connectEtcd } from '@cluster-control/core';
+import { Registration } from '@cluster-control/core';
+import { connectEtcd } from '@cluster-control/core/etcd';
 
 const counters = {
   keepAliveSent: 0,

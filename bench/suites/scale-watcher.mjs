@@ -21,7 +21,8 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
-import { ClusterSync, connectEtcd, silentLogger } from '@cluster-control/core';
+import { ClusterSync, silentLogger } from '@cluster-control/core';
+import { connectEtcd } from '@cluster-control/core/etcd';
 
 /** Stamps of the change in flight; reset after each outcome. */
 let current = newStamps();

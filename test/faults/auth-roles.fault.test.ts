@@ -3,9 +3,10 @@ import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdConnection, connectEtcd } from '@cluster-control/core';
-import { type CliProcess, runCli, spawnCli, tempDir, writeJson } from '../support/cli.js';
-import { type EtcdServer, haveEtcd, startEtcd } from '../support/etcd-server.js';
+import type { EtcdConnection } from '@cluster-control/core';
+import { connectEtcd } from '@cluster-control/core/etcd';
+import { type CliProcess, runCli, spawnCli, tempDir, writeJson } from '#test-support/cli.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
 import { Churn, ExpiryMonitor, type Registrant, type Watcher, lostChanges, waitConverged, watcherOf } from './harness.js';
 import { recordResult } from './results.js';
 

@@ -3,19 +3,19 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EtcdConnection } from '@cluster-control/core';
-import { type CliProcess, runCli, spawnCli, tempDir, writeJson } from '../support/cli.js';
-import { type EtcdServer, haveEtcd, startEtcd } from '../support/etcd-server.js';
+import { type CliProcess, runCli, spawnCli, tempDir, writeJson } from '#test-support/cli.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
 import { Churn, type Watcher, lostChanges, testClient, waitConverged } from './harness.js';
 import { recordResult } from './results.js';
 
 /*
- * Issue 6, item 6: crash while writing. A cluster of 6,000 members (a json file of ~100 kB),
- * churned every 10 ms so its watcher rewrites the file over and over; the watcher is SIGKILLed at
- * a random moment 50-300 ms after its first install, 200 times, a new one started each time.
- * Meanwhile a reader reads the target continuously: every read must be a complete JSON array
- * with all the members (the old file or the new one, never a part). Afterwards one last watcher
- * (the CLI) runs normally, converges and stops cleanly; no temp file may be left next to the
- * target (each process removes dead processes' leftovers before its first install).
+ * Crash while writing. A cluster of 6,000 members (a json file of ~100 kB), churned every 10 ms so
+ * its watcher rewrites the file over and over; the watcher is SIGKILLed at a random moment 50-300
+ * ms after its first install, 200 times, a new one started each time. Meanwhile a reader reads the
+ * target continuously: every read must be a complete JSON array with all the members (the old file
+ * or the new one, never a part). Afterwards one last watcher (the CLI) runs normally, converges and
+ * stops cleanly; no temp file may be left next to the target (each process removes dead processes'
+ * leftovers before its first install).
  *
  * The 200 killed watchers are core's ClusterSync (what `cluster-control watch` runs) in a small
  * node script rather than the CLI: the script loads and connects before it is told to go, so the
@@ -32,7 +32,8 @@ const HANDLERS = resolve(ROOT, 'packages/handlers/dist/index.js');
 
 /** A watcher as `cluster-control watch c 0` runs it, told on stdin when to start; reports outcomes on stdout. */
 const WATCHER_SCRIPT = `
-import { ClusterSync, connectFromConfig, createLogger, findCluster, loadConfig, resolveClusterTarget, singleKey } from '@cluster-control/core';
+import { ClusterSync, connectFromConfig, createLogger, findCluster, loadConfig, resolveClusterTarget } from '@cluster-control/core';
+import { singleKey } from '@cluster-control/core/etcd';
 import { builtinHandlers } from ${JSON.stringify(HANDLERS)};
 const config = await loadConfig({ path: process.env.CC_CONF });
 const logger = createLogger();
@@ -65,8 +66,8 @@ function spawnScriptWatcher(conf: string): ScriptWatcher {
   let err = '';
   const waiters = new Set<() => void>();
   const wake = () => waiters.forEach((w) => w());
-  child.stdout!.on('data', (d) => ((out += d), wake()));
-  child.stderr!.on('data', (d) => ((err += d), wake()));
+  child.stdout.on('data', (d) => ((out += d), wake()));
+  child.stderr.on('data', (d) => ((err += d), wake()));
   const exited = new Promise<void>((r) => child.once('exit', () => (wake(), r())));
   return {
     child,

@@ -1,7 +1,8 @@
 import { readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { type EtcdConnection, connectEtcd, prefixRange } from '@cluster-control/core';
-import { type CliProcess, spawnCli, tempDir, waitFor, writeJson } from '../support/cli.js';
+import type { EtcdConnection } from '@cluster-control/core';
+import { connectEtcd, prefixRange } from '@cluster-control/core/etcd';
+import { type CliProcess, spawnCli, tempDir, waitFor, writeJson } from '#test-support/cli.js';
 
 /*
  * What every fault scenario is made of: continuous membership churn, real watchers and

@@ -3,21 +3,23 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdConnection, parseMemberName } from '@cluster-control/core';
-import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '../support/cli.js';
-import { ETCDCTL_BIN, type EtcdServer, freePort, haveEtcd, startEtcd } from '../support/etcd-server.js';
-import { type Haproxy, haveHaproxy, startHaproxy } from '../support/haproxy.js';
-import { haveNginx, startNginx, writeNginxMainConf } from '../support/nginx.js';
-import { jsonRecipe, recipe } from '../support/recipes.js';
-import type { ServerProcess } from '../support/server-process.js';
+import type { EtcdConnection } from '@cluster-control/core';
+import { parseMemberName } from '@cluster-control/core/model';
+import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '#test-support/cli.js';
+import { ETCDCTL_BIN, type EtcdServer, freePort, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { type Haproxy, haveHaproxy, startHaproxy } from '#test-support/haproxy.js';
+import { haveNginx, startNginx, writeNginxMainConf } from '#test-support/nginx.js';
+import { jsonRecipe, recipe } from '#test-support/recipes.js';
+import type { ServerProcess } from '#test-support/server-process.js';
 import { Churn, testClient } from './harness.js';
 import { recordResult } from './results.js';
 
 const run = promisify(execFile);
 
 /*
- * 15. Hostile registrants (issue 11, SPEC §7: a bad member never stops the fleet). Under
- * continuous churn of valid members, someone with write access to the cluster prefix registers:
+ * Hostile registrants (README: Hostile or broken members: a bad member never stops the fleet).
+ * Under continuous churn of valid members, someone with write access to the cluster prefix
+ * registers:
  *
  *   - a member whose value is JSON nested 6,000 deep (it broke the json `objects` render),
  *   - a member at a denied address (169.254.169.254, the cloud metadata service),
@@ -73,7 +75,7 @@ const MAIN_CFG = ['global', '    maxconn 256', '', 'defaults', '    mode http', 
 
 /**
  * The README's template recipe with a "slot" comment per unit of weight (a poor man's weighting,
- * the loop issue 11 found blocking the event loop for 20 s) and a `# member NAME` line per member,
+ * the kind of loop that once blocked the event loop for 20 s) and a `# member NAME` line per member,
  * so the test can read the file back.
  */
 const TEMPLATE = `# Written by cluster-control from {{ cluster.path }} ({{ members.size }} member(s)); do not edit.
@@ -373,7 +375,7 @@ describe.skipIf(!haveEtcd || !haveNginx || !haveHaproxy)('15 hostile registrants
     const txn = (keys: string[]) =>
       new Promise<void>((resolve, reject) => {
         const child = execFile(ETCDCTL_BIN, [`--endpoints=${etcd.endpoint}`, 'txn'], { env: { ...process.env, ETCDCTL_API: '3' } }, (err, _out, stderr) =>
-          err ? reject(new Error(`etcdctl txn: ${stderr || String(err)}`)) : resolve(),
+          err ? reject(new Error(`etcdctl txn: ${stderr || err.message}`)) : resolve(),
         );
         // etcdctl txn reads: compares (none), a blank line, the puts, a blank line, failure requests (none), a blank line.
         child.stdin!.end(`\n${keys.map((k) => `put "${k}" "{}"`).join('\n')}\n\n\n`);

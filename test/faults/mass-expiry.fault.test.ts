@@ -1,9 +1,10 @@
 import { readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdConnection, prefixRange } from '@cluster-control/core';
-import { waitFor } from '../support/cli.js';
-import { type EtcdServer, haveEtcd, startEtcd } from '../support/etcd-server.js';
+import type { EtcdConnection } from '@cluster-control/core';
+import { prefixRange } from '@cluster-control/core/etcd';
+import { waitFor } from '#test-support/cli.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
 import { Churn, ExpiryMonitor, type Registrant, type Watcher, etcdMembers, lostChanges, startRegistrant, startWatcher, testClient, waitConverged } from './harness.js';
 import { recordResult } from './results.js';
 

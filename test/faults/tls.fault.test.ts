@@ -2,12 +2,13 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdConnection, connectEtcd } from '@cluster-control/core';
-import { runCli, spawnCli, tempDir, writeJson } from '../support/cli.js';
-import { type EtcdServer, haveEtcd, startEtcd } from '../support/etcd-server.js';
+import type { EtcdConnection } from '@cluster-control/core';
+import { connectEtcd } from '@cluster-control/core/etcd';
+import { runCli, spawnCli, tempDir, writeJson } from '#test-support/cli.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
 import { Churn, ExpiryMonitor, type Registrant, type Watcher, lostChanges, startRegistrant, startWatcher, waitConverged } from './harness.js';
 import { recordResult } from './results.js';
-import { OPENSSL, type Pki, makePki } from '../support/pki.js';
+import { OPENSSL, type Pki, makePki } from '#test-support/pki.js';
 
 /*
  * 9. TLS: etcd serves clients over TLS and requires client certificates (--client-cert-auth),

@@ -1,12 +1,12 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
-import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, symlink } from 'node:fs/promises';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir, waitFor, writeJson } from '../support/cli.js';
-import { type EtcdServer, haveEtcd, startEtcd } from '../support/etcd-server.js';
+import { tempDir, waitFor, writeJson } from '#test-support/cli.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
 
 const run = promisify(execFile);
 
@@ -36,12 +36,12 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-// Issue 13 item 5: `npm install -g @cluster-control/cli` from the packed tarballs (the packages are
-// not published), then the installed bin used as an operator would. Our three packages must come
-// from the tarballs: npm still asks a registry about cli's dependencies on core and handlers before
-// it settles for the tarballs installed beside it, so their scope's registry is a local server
-// that knows no package (404, as the public registry answers today, and whatever gets published
-// there later). Third-party dependencies come from npm's cache (--prefer-offline) or registry.
+// `npm install -g @cluster-control/cli` from the packed tarballs (the packages are not published),
+// then the installed bin used as an operator would. Our three packages must come from the tarballs:
+// npm still asks a registry about cli's dependencies on core and handlers before it settles for the
+// tarballs installed beside it, so their scope's registry is a local server that knows no package
+// (404, as the public registry answers today, and whatever gets published there later). Third-party
+// dependencies come from npm's cache (--prefer-offline) or registry.
 describe.skipIf(!haveEtcd)('npm install -g from the packed tarballs', () => {
   let dir: string;
   let prefix: string;
@@ -132,6 +132,38 @@ describe.skipIf(!haveEtcd)('npm install -g from the packed tarballs', () => {
     // No second copy of core or handlers nested under cli.
     expect(existsSync(join(installed, 'cli/node_modules/@cluster-control'))).toBe(false);
     expect(existsSync(join(installed, 'cli/contrib/systemd/cluster-control-watch.service'))).toBe(true);
+  });
+
+  it('imports every entry in the exports map of each installed package, each with exports', async () => {
+    // A project whose node_modules is the global install's: imports resolve as an application's would.
+    const project = join(dir, 'importer');
+    await mkdir(project);
+    await symlink(join(prefix, 'lib/node_modules'), join(project, 'node_modules'), 'dir');
+    const exportsOf = async (p: string) => {
+      const manifest = JSON.parse(await readFile(join(prefix, 'lib/node_modules/@cluster-control', p, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+      return Object.keys(manifest.exports).filter((entry) => entry !== './package.json');
+    };
+    const importNames = async (specifier: string) => {
+      const script = `const m = await import(${JSON.stringify(specifier)}); console.log(JSON.stringify(Object.keys(m)));`;
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: project, env: cleanEnv(), timeout: 20_000 });
+      return JSON.parse(stdout) as string[];
+    };
+    const counts: Record<string, number> = {};
+    for (const p of PACKAGES) {
+      // The installed manifest lists what the workspace's does.
+      const source = JSON.parse(await readFile(join(ROOT, 'packages', p, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+      const entries = await exportsOf(p);
+      expect(entries).toEqual(Object.keys(source.exports).filter((entry) => entry !== './package.json'));
+      for (const entry of entries) {
+        const specifier = entry === '.' ? `@cluster-control/${p}` : `@cluster-control/${p}/${entry.slice(2)}`;
+        counts[specifier] = (await importNames(specifier)).length;
+      }
+    }
+    expect(Object.keys(counts)).toContain('@cluster-control/core/etcd');
+    for (const [specifier, count] of Object.entries(counts)) expect(count, specifier).toBeGreaterThan(0);
+    // The cli package is its bin only.
+    expect(await exportsOf('cli')).toEqual([]);
+    await expect(importNames('@cluster-control/cli')).rejects.toThrow(/ERR_PACKAGE_PATH_NOT_EXPORTED/);
   });
 
   it('prepare prints the revision and writes the file; watch applies a put', async () => {

@@ -1,4 +1,4 @@
-import type { WatcherStatus } from '@cluster-control/core';
+import type { WatcherStatus } from '@cluster-control/core/status';
 import { describe, expect, it } from 'vitest';
 import { FleetPoller, fleetCluster } from './fleet.js';
 import { renderFleetCluster } from './html.js';

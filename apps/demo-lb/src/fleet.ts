@@ -1,19 +1,11 @@
-import {
-  type EtcdClient,
-  type WatcherStatus,
-  DEFAULT_STATUS_PREFIX,
-  describeError,
-  hashMismatches,
-  parseWatcherStatus,
-  readClusterStatuses,
-  runOutcomeCell,
-  watcherState,
-} from '@cluster-control/core';
+import type { EtcdClient } from '@cluster-control/core';
+import { type WatcherStatus, DEFAULT_STATUS_PREFIX, hashMismatches, parseWatcherStatus, readClusterStatuses, runOutcomeCell, watcherState } from '@cluster-control/core/status';
+import { describeError } from '@cluster-control/core/util';
 
-// The fleet table of the load balancer's page (SPEC §10): every watcher of the demo's clusters
-// publishes what it applied under the status prefix (core's StatusPublisher, on by default in
-// the Supervisor); the load balancer reads those records back with core's helpers and pushes
-// them to the page next to its own report. Values come from etcd: parsed, never trusted.
+// The fleet table of the load balancer's page (README: Is the fleet in step?): every watcher of the
+// demo's clusters publishes what it applied under the status prefix (core's StatusPublisher, on by
+// default in the Supervisor); the load balancer reads those records back with core's helpers and
+// pushes them to the page next to its own report. Values come from etcd: parsed, never trusted.
 
 /** One live watcher of a cluster, as the page shows it. */
 export interface FleetWatcher {

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { join } from 'node:path';
-import { DEFAULT_STATUS_PREFIX, type EtcdConnection, connectEtcd, superviseHttpServer } from '@cluster-control/core';
+import { type EtcdConnection, superviseHttpServer } from '@cluster-control/core';
+import { connectEtcd } from '@cluster-control/core/etcd';
+import { DEFAULT_STATUS_PREFIX } from '@cluster-control/core/status';
 import { json } from '@cluster-control/handlers';
 import { SUPERVISION, dataDir, runApp } from '@cluster-control/demo-shared';
 import { USAGE, parseLbArgs } from './cli.js';

@@ -3,7 +3,9 @@ import { isIPv6 } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Logger, createLogger, describeError, parseMemberName } from '@cluster-control/core';
+import { type Logger, createLogger } from '@cluster-control/core';
+import { parseMemberName } from '@cluster-control/core/model';
+import { describeError } from '@cluster-control/core/util';
 
 // The command line every demo app takes, the data dir it names, and the process around an app.
 // What is the product's (running under the Supervisor as an HTTP server, reading a cluster file

@@ -1,4 +1,4 @@
-import { parseMembersJson } from '@cluster-control/core';
+import { parseMembersJson } from '@cluster-control/core/sync';
 import { describe, expect, it } from 'vitest';
 import { toPeer } from './members.js';
 

@@ -1,4 +1,4 @@
-import { type ListedMember, readMembersFile } from '@cluster-control/core';
+import { type ListedMember, readMembersFile } from '@cluster-control/core/sync';
 
 // The peers in a cluster file the `json` handler wrote (format "objects"). Reading it back is
 // core's readMembersFile: the file holds data from etcd, so core validates every name again with

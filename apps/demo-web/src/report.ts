@@ -1,4 +1,4 @@
-import { compareMemberNames } from '@cluster-control/core';
+import { compareMemberNames } from '@cluster-control/core/model';
 
 /** One database as a web server sees it: its id, or why it could not be asked. */
 export type DatabaseResult = { name: string; id: string } | { name: string; error: string };

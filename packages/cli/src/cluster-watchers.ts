@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { type ClusterConfig, type ClusterTarget, type EtcdConnection, type Logger, type Metrics, ClusterSync, HostResolver, type StatusPublisher } from '@cluster-control/core';
+import { type ClusterConfig, type ClusterTarget, type EtcdConnection, type Logger, type Metrics, ClusterSync } from '@cluster-control/core';
+import type { StatusPublisher } from '@cluster-control/core/status';
+import { HostResolver } from '@cluster-control/core/sync';
 
 /** One cluster a watcher follows, as the configuration (and the command line) describe it now. */
 export interface WatchSpec {

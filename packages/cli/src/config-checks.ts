@@ -1,7 +1,9 @@
 import { constants, type Stats } from 'node:fs';
 import { access, lstat, stat } from 'node:fs/promises';
 import { delimiter, dirname, join, resolve } from 'node:path';
-import { type AnyHandler, type ClusterControlConfig, ConfigError, classifyKey, describeError, parseMemberName, resolveClusterTarget } from '@cluster-control/core';
+import { type AnyHandler, type ClusterControlConfig, ConfigError, resolveClusterTarget } from '@cluster-control/core';
+import { classifyKey, parseMemberName } from '@cluster-control/core/model';
+import { describeError } from '@cluster-control/core/util';
 
 /**
  * Everything about a loaded configuration that would fail only later, at run time, each as one

@@ -1,4 +1,4 @@
-import type { WatcherStatus } from '@cluster-control/core';
+import type { WatcherStatus } from '@cluster-control/core/status';
 import { describe, expect, it } from 'vitest';
 import { type ClusterReading, clusterTable, fleetJson, holdUps, outcomeCell, viewCluster } from './fleet-view.js';
 

@@ -1,8 +1,8 @@
-import { type RunOutcome, type WatcherState, type WatcherStatus, hashMismatches, runOutcomeCell, watcherState } from '@cluster-control/core';
+import { type RunOutcome, type WatcherState, type WatcherStatus, hashMismatches, runOutcomeCell, watcherState } from '@cluster-control/core/status';
 
 /**
- * The fleet view behind `cluster-control status` (SPEC §10), pure: what was read from etcd in,
- * rows, the table, the JSON and the `--wait` verdict out.
+ * The fleet view behind `cluster-control status` (README: Is the fleet in step?), pure: what was
+ * read from etcd in, rows, the table, the JSON and the `--wait` verdict out.
  */
 
 /** One cluster as read: its newest change and every live watcher's status. */

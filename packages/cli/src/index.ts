@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
-import { ErrorCode, type Logger, createLogger, describeError, hasErrorCode } from '@cluster-control/core';
+import { ErrorCode, type Logger, createLogger, hasErrorCode } from '@cluster-control/core';
+import { describeError } from '@cluster-control/core/util';
 import { CommandContext, type GlobalOptions } from './context.js';
 import { buildProgram, type Run } from './program.js';
 

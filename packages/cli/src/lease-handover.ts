@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { installFile, type Logger } from '@cluster-control/core';
+import type { Logger } from '@cluster-control/core';
+import { installFile } from '@cluster-control/core/install';
 
 /*
  * `heartbeat --once` then `heartbeat` (the PHP startup script's order) on one node: the key put by
  * --once lives for one TTL, and the later heartbeat must take it over rather than wait for it to
- * expire (SPEC §4) — while a second node with the same key still may not (SPEC §9). So --once
+ * expire — while a second node with the same key still may not (README: Owning a key). So --once
  * leaves its lease in a file only this user can write, and a later `heartbeat` or `run` of the
  * same key and etcd on this machine adopts that lease if etcd still keeps it.
  */

@@ -1,11 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type EtcdConnection, connectEtcd } from '@cluster-control/core';
+import type { EtcdConnection } from '@cluster-control/core';
+import { connectEtcd } from '@cluster-control/core/etcd';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdServer, haveEtcd, startEtcd } from '../../../test/support/etcd-server.js';
-import { type CliProcess, spawnCli, tempDir, waitFor, writeJson } from '../../../test/support/cli.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { type CliProcess, spawnCli, tempDir, waitFor, writeJson } from '#test-support/cli.js';
 
-// SPEC §3 through the CLI: check, reload (configured, retried), minMembers, wait.
+// From members to files, through the CLI: check, reload (configured, retried), minMembers, wait
+// (README: Configuration; Behaviour you can rely on; minMembers on first start).
 describe.skipIf(!haveEtcd)('watch: check, reload, minMembers, wait', () => {
   let etcd: EtcdServer;
   let client: EtcdConnection;

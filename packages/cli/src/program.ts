@@ -1,6 +1,6 @@
-import { parseSignalName } from '@cluster-control/core';
+import { parseSignalName } from '@cluster-control/core/supervisor';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { type GlobalOptions, CommandContext } from './context.js';
+import { type GlobalOptions, type CommandContext } from './context.js';
 import { checkConfig } from './commands/check-config.js';
 import { heartbeat } from './commands/heartbeat.js';
 import { members } from './commands/members.js';

@@ -1,8 +1,10 @@
 import { join } from 'node:path';
-import { type EtcdConnection, type WatcherStatus, connectEtcd, connectEtcdGateway, prefixRange, statusKey } from '@cluster-control/core';
+import type { EtcdConnection } from '@cluster-control/core';
+import { connectEtcd, connectEtcdGateway, prefixRange } from '@cluster-control/core/etcd';
+import { type WatcherStatus, statusKey } from '@cluster-control/core/status';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdServer, haveEtcd, startEtcd } from '../../../test/support/etcd-server.js';
-import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '../../../test/support/cli.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { type CliProcess, runCli, spawnCli, tempDir, waitFor, writeJson } from '#test-support/cli.js';
 
 const PREFIX = '/cluster-control/status';
 
@@ -35,8 +37,9 @@ function record(id: string, path: string, over: Partial<WatcherStatus> = {}): Wa
   };
 }
 
-// SPEC §10: `status` reads what watchers published. Here the records are written by hand, to pin
-// the command's reading, output, --wait and exit codes; the fleet below runs real watchers.
+// README: Is the fleet in step? `status` reads what watchers published. Here the records are
+// written by hand, to pin the command's reading, output, --wait and exit codes; the fleet below
+// runs real watchers.
 describe.skipIf(!haveEtcd)('status: reading published records', () => {
   let etcd: EtcdServer;
   let client: EtcdConnection;

@@ -3,8 +3,8 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdServer, haveEtcd, startEtcd } from '../../../test/support/etcd-server.js';
-import { tempDir } from '../../../test/support/cli.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { tempDir } from '#test-support/cli.js';
 
 const run = promisify(execFile);
 const coreDir = resolve(import.meta.dirname, '..');
@@ -34,7 +34,8 @@ describe.skipIf(!haveEtcd)('@cluster-control/core on its own', () => {
 
   it('registers, reads and renders a cluster through the public API', async () => {
     const script = `
-      import { connectEtcd, Registration, prepareCluster, silentLogger } from '@cluster-control/core';
+      import { Registration, prepareCluster, silentLogger } from '@cluster-control/core';
+      import { connectEtcd } from '@cluster-control/core/etcd';
       const etcd = await connectEtcd({ endpoints: [process.argv[2]] });
       const reg = new Registration(etcd, { key: '/clusters/alone/10.0.0.1:80', value: '{"weight":2}', ttl: 10, heartbeat: 3, logger: silentLogger });
       await reg.register();

@@ -1,6 +1,7 @@
-import { type RenderContext, parseMembersJson } from '@cluster-control/core';
+import type { RenderContext } from '@cluster-control/core';
+import { parseMembersJson } from '@cluster-control/core/sync';
 import { describe, expect, it } from 'vitest';
-import { member } from '../../../test/support/handler-fixtures.js';
+import { member } from '#test-support/handler-fixtures.js';
 import { builtinHandlers, json } from './index.js';
 import { HandlerOptionsError } from './options-error.js';
 

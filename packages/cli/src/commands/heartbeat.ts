@@ -1,4 +1,6 @@
-import { aborted, handleSignals, Registration, RegistrationTimeoutError, registerKey } from '@cluster-control/core';
+import { Registration, RegistrationTimeoutError, registerKey } from '@cluster-control/core';
+import { handleSignals } from '@cluster-control/core/supervisor';
+import { aborted } from '@cluster-control/core/util';
 import type { CommandContext } from '../context.js';
 import { RuntimeError } from '../errors.js';
 import { leaveLease, takeLeftLease } from '../lease-handover.js';
@@ -11,8 +13,9 @@ const ONCE_TIMEOUT_MS = 30_000;
  * alive. Exits 0 when an operator deletes the key (or revokes the lease), and on SIGTERM/SIGINT/SIGQUIT
  * after deleting the key and revoking the lease, then (status on, `--drain-max` > 0) waiting at
  * most `--drain-max` until every watcher of the clusters containing the key applied its deletion
- * (SPEC §10). A key held by another lease is waited for, never taken over (SPEC §9); `--timeout`
- * bounds that wait and any etcd outage while registering (exit 1, one line saying why).
+ * (README: Drain). A key held by another lease is waited for, never taken over (README: Owning a
+ * key); `--timeout` bounds that wait and any etcd outage while registering (exit 1, one line saying
+ * why).
  */
 export async function heartbeat(ctx: CommandContext, options: { once?: boolean; timeout?: number | undefined; drainMax?: number | undefined }): Promise<number> {
   const self = ctx.self();

@@ -1,4 +1,6 @@
-import { findCluster, logDiagnostics, previewCluster, readCluster, retryUntil } from '@cluster-control/core';
+import { findCluster } from '@cluster-control/core';
+import { retryUntil } from '@cluster-control/core/etcd';
+import { logDiagnostics, previewCluster, readCluster } from '@cluster-control/core/sync';
 import type { CommandContext } from '../context.js';
 
 /**

@@ -1,4 +1,5 @@
-import { prepareCluster, retryUntil } from '@cluster-control/core';
+import { prepareCluster } from '@cluster-control/core';
+import { retryUntil } from '@cluster-control/core/etcd';
 import type { CommandContext } from '../context.js';
 import { RuntimeError } from '../errors.js';
 

@@ -1,4 +1,4 @@
-import { retryUntil } from '@cluster-control/core';
+import { retryUntil } from '@cluster-control/core/etcd';
 import type { CommandContext } from '../context.js';
 
 /** `removekey`: delete the own key; success whether or not it was there. */

@@ -1,5 +1,7 @@
 import { lstat } from 'node:fs/promises';
-import { findCluster, logDiagnostics, readCluster, renderCluster, reportQuarantine, retryUntil } from '@cluster-control/core';
+import { findCluster } from '@cluster-control/core';
+import { retryUntil } from '@cluster-control/core/etcd';
+import { logDiagnostics, readCluster, renderCluster, reportQuarantine } from '@cluster-control/core/sync';
 import type { CommandContext } from '../context.js';
 import { WROTE_EMPTY_EXIT_CODE } from './prepare.js';
 import { RuntimeError } from '../errors.js';

@@ -1,20 +1,7 @@
-import {
-  ChildService,
-  FORWARDED_SIGNALS,
-  type Metrics,
-  type ObservabilityServer,
-  type PrometheusMetrics,
-  SUPERVISOR_STOP_SIGNALS,
-  Supervisor,
-  type SupervisedCluster,
-  createMetrics,
-  createPrometheusMetrics,
-  handleSignals,
-  httpProbe,
-  parseHostPort,
-  serveObservability,
-  tcpProbe,
-} from '@cluster-control/core';
+import { type Metrics, Supervisor, type SupervisedCluster } from '@cluster-control/core';
+import { type ObservabilityServer, type PrometheusMetrics, createPrometheusMetrics, serveObservability } from '@cluster-control/core/observe';
+import { ChildService, FORWARDED_SIGNALS, SUPERVISOR_STOP_SIGNALS, handleSignals, httpProbe, parseHostPort, tcpProbe } from '@cluster-control/core/supervisor';
+import { createMetrics } from '@cluster-control/core/util';
 import { builtinHandlers } from '@cluster-control/handlers';
 import type { CommandContext } from '../context.js';
 import { configProblems, summarize } from '../config-checks.js';

@@ -1,4 +1,7 @@
-import { type ClusterConfig, type EtcdClient, ConfigError, findCluster, readClusterStatuses, retryUntil, sleep } from '@cluster-control/core';
+import { type ClusterConfig, type EtcdClient, ConfigError, findCluster } from '@cluster-control/core';
+import { retryUntil } from '@cluster-control/core/etcd';
+import { readClusterStatuses } from '@cluster-control/core/status';
+import { sleep } from '@cluster-control/core/util';
 import type { CommandContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { type ClusterReading, type ClusterView, fleetJson, fleetTable, holdUps, viewCluster } from '../fleet-view.js';
@@ -16,8 +19,9 @@ export interface StatusOptions {
 const POLL_MS = 250;
 
 /**
- * `status [cluster...]` (SPEC §10): every live watcher of the named clusters (all configured ones
- * by default) with its state; `--wait` until the fleet applied a revision. Reads only.
+ * `status [cluster...]` (README: Is the fleet in step?): every live watcher of the named clusters
+ * (all configured ones by default) with its state; `--wait` until the fleet applied a revision.
+ * Reads only.
  */
 export async function status(ctx: CommandContext, names: readonly string[], options: StatusOptions): Promise<number> {
   if (!options.wait && (options.revision !== undefined || options.expect !== undefined)) throw new UsageError('status: --revision and --expect only apply with --wait');
@@ -31,13 +35,14 @@ export async function status(ctx: CommandContext, names: readonly string[], opti
   const read = () =>
     retryUntil('status', () => readFleet(etcd, statusConfig.prefix, clusters), { timeoutMs: Math.max(0, deadline - Date.now()), logger: ctx.logger });
 
-  let { readings, revision } = await read();
+  const first = await read();
+  let readings = first.readings;
   const print = (views: ClusterView[]) => process.stdout.write(options.json ? fleetJson(views) : fleetTable(views));
   if (!options.wait) {
     print(readings.map((r) => viewCluster(r, Date.now())));
     return 0;
   }
-  const goal = { revision: options.revision ?? revision, expect: options.expect };
+  const goal = { revision: options.revision ?? first.revision, expect: options.expect };
   ctx.logger.debug(`status: waiting until every watcher of ${clusters.map((c) => c.name).join(', ')} applied revision ${goal.revision}`);
   for (;;) {
     const views = readings.map((r) => viewCluster(r, Date.now()));

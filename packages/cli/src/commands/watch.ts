@@ -1,4 +1,7 @@
-import { type ClusterControlConfig, ConfigError, aborted, createMetrics, describeError, findCluster, handleSignals, loadConfig, resolveClusterTarget, StatusPublisher } from '@cluster-control/core';
+import { type ClusterControlConfig, ConfigError, findCluster, loadConfig, resolveClusterTarget } from '@cluster-control/core';
+import { StatusPublisher } from '@cluster-control/core/status';
+import { handleSignals } from '@cluster-control/core/supervisor';
+import { aborted, createMetrics, describeError } from '@cluster-control/core/util';
 import { builtinHandlers } from '@cluster-control/handlers';
 import { type ApplyReport, ClusterWatchers, type WatchSpec } from '../cluster-watchers.js';
 import type { CommandContext } from '../context.js';
@@ -29,7 +32,8 @@ export async function watch(ctx: CommandContext, selection: WatchSelection): Pro
     const etcd = await ctx.etcd();
     const metrics = createMetrics();
     const { status } = ctx.config;
-    // What this watcher applied, for `status` and `run`'s drain (SPEC §10); gone with the process.
+    // What this watcher applied, for `status` and `run`'s drain (README: Is the fleet in step?);
+    // gone with the process.
     const publisher = status ? new StatusPublisher(etcd, { prefix: status.prefix, ttl: status.ttl, command: 'watch', logger: ctx.logger, metrics }) : undefined;
     const watchers = new ClusterWatchers(etcd, { logger: ctx.logger, metrics, status: publisher });
     let running = ctx.config;

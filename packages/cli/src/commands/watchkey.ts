@@ -1,4 +1,5 @@
-import { handleSignals, waitForKeyDeletion } from '@cluster-control/core';
+import { waitForKeyDeletion } from '@cluster-control/core/registration';
+import { handleSignals } from '@cluster-control/core/supervisor';
 import type { CommandContext } from '../context.js';
 
 /** `watchkey`: exit 0 once the own key, after being present, is deleted. */

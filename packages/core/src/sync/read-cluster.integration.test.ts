@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdServer, haveEtcd, startEtcd } from '../../../../test/support/etcd-server.js';
+import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
 import type { EtcdClient, EtcdConnection, KeyValue } from '../etcd/types.js';
 import { connectEtcd } from '../etcd/grpc-connection.js';
 import { connectEtcdGateway } from '../etcd/gateway-connection.js';
@@ -11,7 +11,7 @@ import { pagedRange } from '../etcd/paged-range.js';
 import { readCluster } from './prepare.js';
 
 const run = promisify(execFile);
-const coreDist = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+const coreDist = (entry: string) => fileURLToPath(new URL(`../../dist/${entry}/index.js`, import.meta.url));
 
 describe.skipIf(!haveEtcd)('paged reads against a real etcd', () => {
   let etcd: EtcdServer;
@@ -127,7 +127,7 @@ describe.skipIf(!haveEtcd)('readCluster with 200 values of 1.4 MB (280 MB under 
     // The built package, in a fresh process, so that VmHWM is this read's alone.
     const script = `
       import { readFileSync } from 'node:fs';
-      const core = await import(${JSON.stringify(coreDist)});
+      const core = { ...(await import(${JSON.stringify(coreDist('etcd'))})), ...(await import(${JSON.stringify(coreDist('sync'))})) };
       const [which, endpoint] = process.argv.slice(1);
       const client = which === 'grpc' ? await core.connectEtcd({ endpoints: [endpoint], timeoutMs: 30000 }) : core.connectEtcdGateway({ endpoints: [endpoint], timeoutMs: 30000 });
       const t = Date.now();
