@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { ErrorCode, type Logger, createLogger, hasErrorCode } from '@cluster-control/core';
 import { describeError } from '@cluster-control/core/util';
+import { handleSignals } from '@cluster-control/core/supervisor';
 import { CommandContext, type GlobalOptions } from './context.js';
 import { buildProgram, type Run } from './program.js';
 
@@ -49,8 +50,7 @@ function ignoreHangup(logger: () => Logger | undefined): () => void {
     if (log) log.info('SIGHUP ignored');
     else process.stderr.write('cluster-control: SIGHUP ignored\n');
   };
-  process.on('SIGHUP', onHangup);
-  return () => process.off('SIGHUP', onHangup);
+  return handleSignals({ stop: [], hangup: onHangup }).dispose;
 }
 
 /** Runs the CLI; resolves to the process exit code. Never throws. */
