@@ -324,7 +324,10 @@ export class DemoCluster {
   }
 
   async useExternalEtcd(list) {
-    const endpoints = list.split(',').map((e) => e.trim().replace(/\/+$/, '')).filter(Boolean);
+    const endpoints = list
+      .split(',')
+      .map((e) => e.trim().replace(/\/+$/, ''))
+      .filter(Boolean);
     if (endpoints.length === 0) throw new DemoError('CLUSTER_CONTROL_ETCD is set but names no endpoint');
     this.endpoints = endpoints;
     this.externalEtcd = true;
@@ -346,14 +349,22 @@ export class DemoCluster {
         kind: 'etcd',
         command: ETCD_BIN,
         args: [
-          '--name', 'demo',
-          '--data-dir', this.etcdDataDir,
-          '--listen-client-urls', endpoint,
-          '--advertise-client-urls', endpoint,
-          '--listen-peer-urls', peer,
-          '--initial-advertise-peer-urls', peer,
-          '--initial-cluster', `demo=${peer}`,
-          '--log-level', 'error',
+          '--name',
+          'demo',
+          '--data-dir',
+          this.etcdDataDir,
+          '--listen-client-urls',
+          endpoint,
+          '--advertise-client-urls',
+          endpoint,
+          '--listen-peer-urls',
+          peer,
+          '--initial-advertise-peer-urls',
+          peer,
+          '--initial-cluster',
+          `demo=${peer}`,
+          '--log-level',
+          'error',
         ],
         env: { ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch }, // etcd 3.4 refuses arm64 etc. without it
         onExit: (child, result) => this.noteExit(child, result),
@@ -387,15 +398,7 @@ export class DemoCluster {
     // A free port can be taken by someone else before the app binds it: retry then.
     for (let attempt = 1; ; attempt++) {
       const port = await freePort(host);
-      const args = [
-        APP_MAIN[kind],
-        '--host', host,
-        '--port', String(port),
-        '--etcd', this.endpoints.join(','),
-        '--prefix', this.prefix,
-        '--ttl', String(this.ttl),
-        '--data-dir', dataDir,
-      ];
+      const args = [APP_MAIN[kind], '--host', host, '--port', String(port), '--etcd', this.endpoints.join(','), '--prefix', this.prefix, '--ttl', String(this.ttl), '--data-dir', dataDir];
       const dbId = kind === 'db' ? `db-${n}` : undefined;
       if (dbId) args.push('--id', dbId);
       const child = /** @type {AppChild} */ (new Child({ name: `${label} (${host}:${port})`, kind, command: process.execPath, args, onExit: (c, r) => this.noteExit(c, r) }));
@@ -492,7 +495,10 @@ export class DemoCluster {
     const bad = results.filter(({ result, forced }) => forced || result.code !== 0);
     if (bad.length > 0) {
       const what = bad.map(({ c, result, forced }) => `${c.name} ${forced ? 'ignored SIGTERM for 5 s' : describeExit(result)}`).join('; ');
-      throw new DemoError(`after SIGTERM: ${what}`, bad.map(({ c }) => c));
+      throw new DemoError(
+        `after SIGTERM: ${what}`,
+        bad.map(({ c }) => c),
+      );
     }
     return counts;
   }

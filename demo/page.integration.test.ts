@@ -35,7 +35,11 @@ function rows(page: Page): Promise<Row[]> {
       ids: [
         ...new Set(
           [el, ...Array.from(el.querySelectorAll('*'))]
-            .flatMap((e) => Array.from(e.childNodes).filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent ?? ''))
+            .flatMap((e) =>
+              Array.from(e.childNodes)
+                .filter((n) => n.nodeType === Node.TEXT_NODE)
+                .map((n) => n.textContent ?? ''),
+            )
             .flatMap((text) => text.split(/[\s,]+/))
             .filter((token) => /^db-\d+$/.test(token)),
         ),
@@ -173,7 +177,11 @@ describe.skipIf(!haveServer(CHROMIUM) || !haveEtcdToUse)('the load balancer page
 
   it('shows the fleet table: every watcher of both clusters SYNCED at the newest change, updating live, as status --wait sees it', async () => {
     const c = cluster!;
-    const pids = (kind: string) => c.apps.filter((a) => a.kind === kind && a.running).map((a) => a.pid!).sort((a, b) => a - b);
+    const pids = (kind: string) =>
+      c.apps
+        .filter((a) => a.kind === kind && a.running)
+        .map((a) => a.pid!)
+        .sort((a, b) => a - b);
     const lbPid = c.lb!.pid!;
     const webPids = pids('web');
     expect(webPids).toHaveLength(2);

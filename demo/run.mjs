@@ -101,7 +101,9 @@ class Runner {
         const out = await this.cluster.statusWait(cluster, { revision: r, expect, timeoutS: FLEET_TIMEOUT_S });
         const atMs = Math.round(performance.now() - since);
         if (out.code !== 0) {
-          throw new DemoError(`cluster-control status ${cluster} --wait --revision ${r}${expect !== undefined ? ` --expect ${expect}` : ''} exited ${out.code} after ${out.ms} ms:\n${(out.stderr || out.stdout).trimEnd()}`);
+          throw new DemoError(
+            `cluster-control status ${cluster} --wait --revision ${r}${expect !== undefined ? ` --expect ${expect}` : ''} exited ${out.code} after ${out.ms} ms:\n${(out.stderr || out.stdout).trimEnd()}`,
+          );
         }
         return { cluster, revision: r, expect, atMs, ...out };
       }),
@@ -125,8 +127,18 @@ class Runner {
     console.log(`etcd      ${etcd}`);
     console.log(`prefix    ${c.prefix}   ttl ${c.ttl} s`);
     console.log(`started   in ${secs} s: lb ${/** @type {DemoApp} */ (c.lb).memberName}`);
-    console.log(`          web ${c.liveWebs().map((w) => w.name).join('  ')}`);
-    console.log(`          db  ${c.liveDbs().map((d) => `${d.id}=${d.name}`).join('  ')}`);
+    console.log(
+      `          web ${c
+        .liveWebs()
+        .map((w) => w.name)
+        .join('  ')}`,
+    );
+    console.log(
+      `          db  ${c
+        .liveDbs()
+        .map((d) => `${d.id}=${d.name}`)
+        .join('  ')}`,
+    );
     console.log(`page      ${c.pageUrl}`);
     // What a `status` run costs here without waiting (node start-up, config, two reads): the floor
     // of every `status --wait` time below.
@@ -216,7 +228,9 @@ class Runner {
     stopping = true;
     console.log('stopping...');
     const { exitedZero, killedOnPurpose } = await c.shutdown();
-    console.log(`${exitedZero} apps exited 0${killedOnPurpose ? ` (${killedOnPurpose} SIGKILLed)` : ''}, no keys or processes left, ${c.externalEtcd ? 'etcd untouched' : 'etcd stopped'}, temp dirs removed`);
+    console.log(
+      `${exitedZero} apps exited 0${killedOnPurpose ? ` (${killedOnPurpose} SIGKILLed)` : ''}, no keys or processes left, ${c.externalEtcd ? 'etcd untouched' : 'etcd stopped'}, temp dirs removed`,
+    );
   }
 
   async run(stopped) {
@@ -286,7 +300,8 @@ async function main() {
   const runner = new Runner(options, abort.signal);
   try {
     await runner.run(stopped);
-    if (!options.keep) console.log(`\ndemo passed: ${runner.step} steps converged, each also by \`cluster-control status --wait\` (bounds: ${DEFAULT_BOUND_MS / 1000} s a step, ${options.ttl + 10} s for the kill)`);
+    if (!options.keep)
+      console.log(`\ndemo passed: ${runner.step} steps converged, each also by \`cluster-control status --wait\` (bounds: ${DEFAULT_BOUND_MS / 1000} s a step, ${options.ttl + 10} s for the kill)`);
     return 0;
   } catch (err) {
     const interrupted = err instanceof Interrupted;

@@ -31,7 +31,10 @@ ${body}
 
 /** Cumulative distributions on a log time axis: how many changes were in the file by t ms. */
 function ecdfPanel(x0, heading, series, note) {
-  const left = x0 + 55, right = x0 + 440, top = 48, bottom = 260;
+  const left = x0 + 55,
+    right = x0 + 440,
+    top = 48,
+    bottom = 260;
   const all = series.flatMap((s) => s.values).filter((v) => v > 0);
   const lo = Math.pow(10, Math.floor(Math.log10(Math.min(...all)) * 4) / 4);
   const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...all)) * 4) / 4);
@@ -89,7 +92,10 @@ function scalePanel(result, x0) {
 
 /** One row per command: a whisker from min to p90 and a dot at p50, on a linear ms axis. */
 function coldStartPanel(result, x0) {
-  const left = x0 + 210, right = x0 + 440, top = 48, bottom = 260;
+  const left = x0 + 210,
+    right = x0 + 440,
+    top = 48,
+    bottom = 260;
   const commands = result.commands;
   const hi = niceCeil(Math.max(...commands.map((c) => c.p90)));
   const xs = (v) => left + (v / hi) * (right - left);

@@ -25,7 +25,11 @@ export async function freePort() {
 }
 
 export function etcdVersion() {
-  return tryExec(ETCD_BIN, ['--version']).split('\n')[0]?.replace(/^etcd Version:\s*/, '') || 'unknown';
+  return (
+    tryExec(ETCD_BIN, ['--version'])
+      .split('\n')[0]
+      ?.replace(/^etcd Version:\s*/, '') || 'unknown'
+  );
 }
 
 /**
@@ -46,15 +50,24 @@ export async function startEtcd({ extraArgs = [], progress = () => {} } = {}) {
       spawn(
         ETCD_BIN,
         [
-          '--name', 'bench',
-          '--data-dir', dataDir,
-          '--listen-client-urls', endpoint,
-          '--advertise-client-urls', endpoint,
-          '--listen-peer-urls', peer,
-          '--initial-advertise-peer-urls', peer,
-          '--initial-cluster', `bench=${peer}`,
-          '--logger', 'zap',
-          '--log-level', 'error',
+          '--name',
+          'bench',
+          '--data-dir',
+          dataDir,
+          '--listen-client-urls',
+          endpoint,
+          '--advertise-client-urls',
+          endpoint,
+          '--listen-peer-urls',
+          peer,
+          '--initial-advertise-peer-urls',
+          peer,
+          '--initial-cluster',
+          `bench=${peer}`,
+          '--logger',
+          'zap',
+          '--log-level',
+          'error',
           ...extraArgs,
         ],
         { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch } },

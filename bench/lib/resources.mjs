@@ -59,7 +59,10 @@ export async function runMain(main, name = 'bench') {
     for (const child of processes) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
-  for (const [signal, code] of /** @type {const} */ ([['SIGINT', 130], ['SIGTERM', 143]])) {
+  for (const [signal, code] of /** @type {const} */ ([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ])) {
     process.on(signal, () => {
       if (interrupted) return;
       interrupted = true;
@@ -84,10 +87,7 @@ export async function runMain(main, name = 'bench') {
 
 export function withTimeout(promise, ms, what) {
   let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms))),
-  ]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
 }
 
 /**

@@ -32,6 +32,10 @@ export const mib = (bytes) => (Number.isFinite(bytes) ? (bytes / 2 ** 20).toFixe
 export function table(header, rows) {
   const all = [header, ...rows].map((r) => r.map(String));
   const widths = header.map((_, c) => Math.max(...all.map((r) => (r[c] ?? '').length)));
-  const line = (r) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ').trimEnd();
+  const line = (r) =>
+    r
+      .map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c])))
+      .join('  ')
+      .trimEnd();
   return [line(all[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...all.slice(1).map(line)].join('\n');
 }

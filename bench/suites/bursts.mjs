@@ -315,7 +315,11 @@ export async function run(options = {}) {
   let previousPrefix;
   for (let rep = 0; rep < repeat; rep++) {
     for (const [k, { size, wait }] of configs.entries()) {
-      if (previousPrefix) await cleaner.delete().prefix(previousPrefix + '/').exec();
+      if (previousPrefix)
+        await cleaner
+          .delete()
+          .prefix(previousPrefix + '/')
+          .exec();
       const id = `r${rep}-${size}-${wait ? 'wait' : 'nowait'}`;
       progress(`${id}: ${size} members, wait ${wait ? `${wait.min}/${wait.max} ms` : 'none'}`);
       samples[k].push(await burstRun({ connection, endpoint: etcd.endpoint, etcdPid: etcd.pid, dir, id, size, wait, mode, inFlight, progress }));
@@ -324,7 +328,26 @@ export async function run(options = {}) {
   }
 
   // One row per configuration; with --repeat, the median of each figure.
-  const numeric = ['putPhaseMs', 'lastPutToCompleteMs', 'startToCompleteMs', 'writes', 'reloads', 'failedReloads', 'renders', 'lastPutToLastEventMs', 'lastEventToRenderStartMs', 'waitingForPreviousInstallMs', 'finalRenderMs', 'finalInstallMs', 'firedByQuiet', 'firedByMax', 'watcherBusyMs', 'watchResponses', 'watchEvents', 'etcdCpuMs'];
+  const numeric = [
+    'putPhaseMs',
+    'lastPutToCompleteMs',
+    'startToCompleteMs',
+    'writes',
+    'reloads',
+    'failedReloads',
+    'renders',
+    'lastPutToLastEventMs',
+    'lastEventToRenderStartMs',
+    'waitingForPreviousInstallMs',
+    'finalRenderMs',
+    'finalInstallMs',
+    'firedByQuiet',
+    'firedByMax',
+    'watcherBusyMs',
+    'watchResponses',
+    'watchEvents',
+    'etcdCpuMs',
+  ];
   const rows = configs.map(({ size, wait }, k) => ({
     members: size,
     wait: wait ? `${wait.min}/${wait.max}` : 'none',
@@ -333,7 +356,12 @@ export async function run(options = {}) {
 
   const targets = [];
   for (const row of rows) {
-    if (row.members === 10000) targets.push({ target: `10k, wait ${row.wait}: last put -> complete <= ${TARGET_COMPLETE_MS} ms`, value: `${ms(row.lastPutToCompleteMs)} ms`, pass: row.lastPutToCompleteMs <= TARGET_COMPLETE_MS });
+    if (row.members === 10000)
+      targets.push({
+        target: `10k, wait ${row.wait}: last put -> complete <= ${TARGET_COMPLETE_MS} ms`,
+        value: `${ms(row.lastPutToCompleteMs)} ms`,
+        pass: row.lastPutToCompleteMs <= TARGET_COMPLETE_MS,
+      });
     if (row.wait !== 'none') {
       targets.push({ target: `${row.members}, wait ${row.wait}: writes <= ${TARGET_MAX_WRITES}`, value: String(row.writes), pass: row.writes <= TARGET_MAX_WRITES });
       // Reload runs = successful + failed (a failed one is retried: it is still a run of the command).
@@ -356,7 +384,14 @@ export async function run(options = {}) {
     'the tail, for the render that completed the file (ms):',
     table(
       ['members', 'wait ms', 'last put -> last event', 'last event -> render', '(of which previous install)', 'render', 'install', 'watcher busy', 'fired quiet/max', 'responses/events', 'etcd cpu'],
-      rows.map((r) => [r.members, r.wait, ...[r.lastPutToLastEventMs, r.lastEventToRenderStartMs, r.waitingForPreviousInstallMs, r.finalRenderMs, r.finalInstallMs, r.watcherBusyMs].map(ms), r.wait === 'none' ? '-' : `${r.firedByQuiet}/${r.firedByMax}`, `${r.watchResponses}/${r.watchEvents}`, ms(r.etcdCpuMs)]),
+      rows.map((r) => [
+        r.members,
+        r.wait,
+        ...[r.lastPutToLastEventMs, r.lastEventToRenderStartMs, r.waitingForPreviousInstallMs, r.finalRenderMs, r.finalInstallMs, r.watcherBusyMs].map(ms),
+        r.wait === 'none' ? '-' : `${r.firedByQuiet}/${r.firedByMax}`,
+        `${r.watchResponses}/${r.watchEvents}`,
+        ms(r.etcdCpuMs),
+      ]),
     ),
     '',
     ...targets.map((t) => `${t.pass ? 'PASS' : 'MISS'}  ${t.target} (${t.value})`),

@@ -89,9 +89,7 @@ export async function run(options = {}) {
     });
 
   progress('profiling each cluster-control command once (--cpu-prof)');
-  const profiles = commands
-    .filter((c) => c.ours)
-    .map((c) => ({ command: c.label, ...profileNode(c.args, { env }), modules: countModules(c.args, { env }) }));
+  const profiles = commands.filter((c) => c.ours).map((c) => ({ command: c.label, ...profileNode(c.args, { env }), modules: countModules(c.args, { env }) }));
 
   const lines = [
     '',
@@ -104,7 +102,10 @@ export async function run(options = {}) {
     'where the time goes (one --cpu-prof run each; self time by where the code lives, ms):',
     ...profiles.flatMap((p) => [
       `  ${p.command}: ${p.totalMs.toFixed(1)} ms profiled; ${p.modules.reduce((n, m) => n + m.modules, 0)} modules loaded (${p.modules.map((m) => `${m.group} ${m.modules}`).join(', ')})`,
-      ...p.groups.filter((g) => g.ms >= 1).slice(0, 8).map((g) => `    ${g.group.padEnd(52)} ${g.ms.toFixed(1).padStart(6)}`),
+      ...p.groups
+        .filter((g) => g.ms >= 1)
+        .slice(0, 8)
+        .map((g) => `    ${g.group.padEnd(52)} ${g.ms.toFixed(1).padStart(6)}`),
     ]),
     '',
     `etcd ${etcdVersion()}, ${ETCDCTL_BIN}, node ${process.version}`,

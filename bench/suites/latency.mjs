@@ -212,7 +212,11 @@ export async function run(options = {}) {
     outcomeWaiter = done;
     active = s;
     s.t0 = performance.now();
-    const put = putter.put(s.key).value('{}').exec().then(() => (s.putAck = performance.now()));
+    const put = putter
+      .put(s.key)
+      .value('{}')
+      .exec()
+      .then(() => (s.putAck = performance.now()));
     put.catch(() => {}); // awaited below; a failure before that must not crash the process
     try {
       await withTimeout(done.promise, SAMPLE_TIMEOUT_MS, `waiting for ${name} in ${file}`);
@@ -233,7 +237,11 @@ export async function run(options = {}) {
     const done = /** @type {ReturnType<typeof deferred<void>> & { at?: number }} */ (deferred());
     floorWaiter = Object.assign(done, { key });
     s.t0 = performance.now();
-    const put = putter.put(key).value('{}').exec().then(() => (s.putAck = performance.now()));
+    const put = putter
+      .put(key)
+      .value('{}')
+      .exec()
+      .then(() => (s.putAck = performance.now()));
     put.catch(() => {}); // awaited below; a failure before that must not crash the process
     try {
       await withTimeout(done.promise, SAMPLE_TIMEOUT_MS, `waiting for the floor watch to see ${key}`);

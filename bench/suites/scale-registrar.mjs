@@ -43,7 +43,10 @@ const problemKinds = new Map();
 
 function noteProblem(level, message) {
   if (firstProblems.length < 5) firstProblems.push(`${level}: ${message}`);
-  const kind = `${level}: ${message.replace(/\/\S+/g, '<key>').replace(/\b[0-9a-f]{6,}\b/g, '<id>').replace(/\d+/g, 'N')}`;
+  const kind = `${level}: ${message
+    .replace(/\/\S+/g, '<key>')
+    .replace(/\b[0-9a-f]{6,}\b/g, '<id>')
+    .replace(/\d+/g, 'N')}`;
   problemKinds.set(kind, (problemKinds.get(kind) ?? 0) + 1);
 }
 
@@ -169,8 +172,7 @@ const onMessage = async (message) => {
       send({ type: 'counters', counters: { ...counters }, problems: firstProblems, problemKinds: kinds, memory: ownMemory() });
       // Gap statistics are per window: the parent reads them at its start and end.
       if (message.resetGaps) Object.assign(counters, { gapCount: 0, gapSumMs: 0, gapMaxMs: 0 });
-    }
-    else if (message.type === 'memory') {
+    } else if (message.type === 'memory') {
       // With --expose-gc, `collect` first runs a full GC: what the process really keeps alive.
       if (message.collect && typeof globalThis.gc === 'function') globalThis.gc();
       send({ type: 'memory', memory: ownMemory() });

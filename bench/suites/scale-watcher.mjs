@@ -59,9 +59,7 @@ async function loadJsonHandler() {
       name: 'json',
       parseOptions: () => ({ format: 'names', pretty: false }),
       render(members) {
-        const safe = members.filter(
-          (m) => SAFE_NAME.test(m.name) && SAFE_HOST.test(m.host) && (m.port === undefined || (Number.isInteger(m.port) && m.port >= 1 && m.port <= 65535)),
-        );
+        const safe = members.filter((m) => SAFE_NAME.test(m.name) && SAFE_HOST.test(m.host) && (m.port === undefined || (Number.isInteger(m.port) && m.port >= 1 && m.port <= 65535)));
         return JSON.stringify(safe.map((m) => m.name)) + '\n';
       },
     };

@@ -221,7 +221,15 @@ async function measureChange({ client, worker, prefix, file, size }, k) {
   const name = changeName(Math.floor(k / 2));
   const present = k % 2 === 0;
   const t0 = performance.now();
-  const op = present ? client.put(prefix + name).value(MEMBER_VALUE).exec() : client.delete().key(prefix + name).exec();
+  const op = present
+    ? client
+        .put(prefix + name)
+        .value(MEMBER_VALUE)
+        .exec()
+    : client
+        .delete()
+        .key(prefix + name)
+        .exec();
   op.catch(() => {}); // awaited below
   const outcome = await worker.next('outcome', CHANGE_TIMEOUT_MS, `change ${k}: ${present ? 'add' : 'delete'} ${name}`);
   const total = performance.now() - t0;
@@ -467,7 +475,25 @@ function leaseTable(results) {
     `   keepalive/s = leases / mean gap between two keepalives of one lease; "in window/s" = keepalives counted in the window / its length (bursty: all leases started together)`,
     `   child RSS: max VmRSS in the window; live heap: heapUsed after a forced full GC at the end (the rest of the RSS is garbage V8 has not collected yet)`,
     table(
-      ['leases', 'register s', 'watches s', 'keepalive/s', 'expected/s', 'max gap s', 'in window/s', 'etcd renew/s', 'etcd watch msg in/s', 'child CPU %', 'child RSS MiB', 'live heap MiB', 'etcd CPU %', 'etcd RSS MiB', 'keys', 'all alive', 'warnings'],
+      [
+        'leases',
+        'register s',
+        'watches s',
+        'keepalive/s',
+        'expected/s',
+        'max gap s',
+        'in window/s',
+        'etcd renew/s',
+        'etcd watch msg in/s',
+        'child CPU %',
+        'child RSS MiB',
+        'live heap MiB',
+        'etcd CPU %',
+        'etcd RSS MiB',
+        'keys',
+        'all alive',
+        'warnings',
+      ],
       ok.map((r) => [
         String(r.leases),
         seconds(r.registerMs),
@@ -525,11 +551,7 @@ function evaluateTargets(watchers, registrations) {
     list.push({
       target: `${r.leases} leases: none expired, keepalives ~ leases/heartbeat, no warnings in the steady window`,
       value: `${r.keysPresent}/${r.leases} keys, ${r.keepAlivesPerSecondFromGaps.toFixed(1)}/s (expected ${r.expectedPerSecond.toFixed(1)}), max gap ${seconds(r.keepAliveGapMs.max)} s of ttl ${r.ttl} s, lost ${r.counters.keepAliveLost}, failed ${r.counters.keepAliveFailed}, ${r.warningsInWindow} warnings in window`,
-      pass:
-        r.allAlive &&
-        r.warningsInWindow === 0 &&
-        Math.abs(r.keepAlivesPerSecondFromGaps - r.expectedPerSecond) <= 0.1 * r.expectedPerSecond &&
-        r.keepAliveGapMs.max < r.ttl * 1000,
+      pass: r.allAlive && r.warningsInWindow === 0 && Math.abs(r.keepAlivesPerSecondFromGaps - r.expectedPerSecond) <= 0.1 * r.expectedPerSecond && r.keepAliveGapMs.max < r.ttl * 1000,
     });
   }
   return list;
@@ -569,9 +591,7 @@ export async function run(options = {}) {
   const registrations = [];
   for (const count of leases) {
     try {
-      registrations.push(
-        await measureRegistrations(count, { ttl, heartbeat, windowSeconds, cpuProf: options.cpuProf, diagNoEtcd3Reset: options.diagNoEtcd3Reset, progress }),
-      );
+      registrations.push(await measureRegistrations(count, { ttl, heartbeat, windowSeconds, cpuProf: options.cpuProf, diagNoEtcd3Reset: options.diagNoEtcd3Reset, progress }));
     } catch (err) {
       progress(`B ${count}: failed: ${err?.message ?? err}`);
       registrations.push({ leases: count, ttl, heartbeat, error: String(err?.message ?? err) });

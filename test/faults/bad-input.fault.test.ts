@@ -41,11 +41,73 @@ const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined;
 
 /** Host characters plus everything that could break out of a config file line, lookalikes included. */
 const HOSTILE_PIECES = [
-  '\n', '\r', '\r\n', '\t', '\0', ' ', '"', "'", '`', ';', '{', '}', '#', '>', '<', '\\', '/', '$', '&', '|', '@', '?', '=', ',', '*',
-  '%0A', '%0a', '%0D', '%22', '%27', '%3B', '%7B', '%7D', '%23', '%20', '%3A', '%5B', '%5D', '%2F', '%25', '%2541', '%', '%%', '%zz', '%4', '%C0%AF', '%ED%A0%80', '%E2%80%A8',
+  '\n',
+  '\r',
+  '\r\n',
+  '\t',
+  '\0',
+  ' ',
+  '"',
+  "'",
+  '`',
+  ';',
+  '{',
+  '}',
+  '#',
+  '>',
+  '<',
+  '\\',
+  '/',
+  '$',
+  '&',
+  '|',
+  '@',
+  '?',
+  '=',
+  ',',
+  '*',
+  '%0A',
+  '%0a',
+  '%0D',
+  '%22',
+  '%27',
+  '%3B',
+  '%7B',
+  '%7D',
+  '%23',
+  '%20',
+  '%3A',
+  '%5B',
+  '%5D',
+  '%2F',
+  '%25',
+  '%2541',
+  '%',
+  '%%',
+  '%zz',
+  '%4',
+  '%C0%AF',
+  '%ED%A0%80',
+  '%E2%80%A8',
   // lookalikes: fullwidth a, Cyrillic i, one-dot leader, fullwidth colon and brackets, zero-width
   // space, line separator, no-break space, long s, Kelvin sign (lowercases to k), dotted I (lowercases to 2 code units), BOM
-  'ａ', 'і', '\u2024', '\uFF1A', '\uFF3B', '\uFF3D', '\u200B', '\u2028', '\u00A0', 'ſ', '\u212A', '\u0130', '\uFEFF', '%E2%84%AA', '\uD800', '\uDC00', '🙂',
+  'ａ',
+  'і',
+  '\u2024',
+  '\uFF1A',
+  '\uFF3B',
+  '\uFF3D',
+  '\u200B',
+  '\u2028',
+  '\u00A0',
+  'ſ',
+  '\u212A',
+  '\u0130',
+  '\uFEFF',
+  '%E2%84%AA',
+  '\uD800',
+  '\uDC00',
+  '🙂',
 ];
 const HOST_CHARS = [...'abcxyzABCXYZ0123456789', '.', '.', ':', ':', '-', '[', ']'];
 
@@ -105,7 +167,15 @@ const ipv6Forms = fc.oneof(
 );
 
 const memberNameFamilies: [string, fc.Arbitrary<unknown>][] = [
-  ['arbitrary strings', fc.oneof(fc.string({ unit: 'binary', maxLength: 60 }), fc.string({ unit: 'grapheme', maxLength: 30 }), fc.string({ unit: 'binary-ascii', maxLength: 60 }), fc.string({ unit: fc.constantFrom(...HOSTILE_PIECES, ...HOST_CHARS), maxLength: 40 }))],
+  [
+    'arbitrary strings',
+    fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 60 }),
+      fc.string({ unit: 'grapheme', maxLength: 30 }),
+      fc.string({ unit: 'binary-ascii', maxLength: 60 }),
+      fc.string({ unit: fc.constantFrom(...HOSTILE_PIECES, ...HOST_CHARS), maxLength: 40 }),
+    ),
+  ],
   ['host-character soup', fc.string({ unit: fc.constantFrom(...HOST_CHARS), maxLength: 40 })],
   ['host:port with injected hostile characters, percent-encoded variants', injected],
   ['IPv6 forms', ipv6Forms],
@@ -188,20 +258,97 @@ const EXTENDED_CONFIG: Json = {
 };
 
 /** Text that JSON.stringify cannot produce (huge or odd number literals, deep nesting), spliced in afterwards. */
-const RAW_TOKENS = [
-  '1e400', '-1e400', '123456789012345678901234567890', '0.00000000000000000000001', '1E+2', '-0', '2e0', '65535.0', '1.5', '9007199254740993',
-];
-const deepText = fc.record({ depth: fc.integer({ min: 1, max: 30_000 }), open: fc.constantFrom('[', '{"a":', '{"__proto__":', '{"clusters":'), closed: fc.boolean(), inner: fc.constantFrom('1', '"x"', '{}', '[]', '') }).map(({ depth, open, closed, inner }) => {
-  const close = open === '[' ? ']' : '}';
-  return open.repeat(depth) + inner + (closed ? close.repeat(depth) : '');
-});
+const RAW_TOKENS = ['1e400', '-1e400', '123456789012345678901234567890', '0.00000000000000000000001', '1E+2', '-0', '2e0', '65535.0', '1.5', '9007199254740993'];
+const deepText = fc
+  .record({
+    depth: fc.integer({ min: 1, max: 30_000 }),
+    open: fc.constantFrom('[', '{"a":', '{"__proto__":', '{"clusters":'),
+    closed: fc.boolean(),
+    inner: fc.constantFrom('1', '"x"', '{}', '[]', ''),
+  })
+  .map(({ depth, open, closed, inner }) => {
+    const close = open === '[' ? ']' : '}';
+    return open.repeat(depth) + inner + (closed ? close.repeat(depth) : '');
+  });
 const HOSTILE_STRINGS = [
-  '', ' ', '\n', '\r', 'a\nb', 'a\r\nb', '\u2028', '\uFEFF', '\uD800', '\u0000', '\u001b[31mred', '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty',
-  'SIGKILL', 'SIGSTOP', 'kill', 'hup', 'SIGHUP', 'sigterm', '0777', '0o777', '999', '644', '/', '//', '\\', 'http://', 'http://[::1', 'unix:///x', 'http://u:p@h:1', 'ftp://h', 'http://h:0',
-  'http://h:65536', 'http://h:80/path', 'h:1:2', "'", '"', "a 'b", 'a "b', 'a\\', '{src}', '$(reboot)', '`reboot`', 'Error: boom\n    at Object.<anonymous> (/x.js:1:1)',
-  'x'.repeat(100_000), ' '.repeat(100_000), '/'.repeat(100_000) + 'a', '\n'.repeat(10_000), ' \n'.repeat(20_000), '\t \r'.repeat(20_000), 'a,'.repeat(20_000),
+  '',
+  ' ',
+  '\n',
+  '\r',
+  'a\nb',
+  'a\r\nb',
+  '\u2028',
+  '\uFEFF',
+  '\uD800',
+  '\u0000',
+  '\u001b[31mred',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'SIGKILL',
+  'SIGSTOP',
+  'kill',
+  'hup',
+  'SIGHUP',
+  'sigterm',
+  '0777',
+  '0o777',
+  '999',
+  '644',
+  '/',
+  '//',
+  '\\',
+  'http://',
+  'http://[::1',
+  'unix:///x',
+  'http://u:p@h:1',
+  'ftp://h',
+  'http://h:0',
+  'http://h:65536',
+  'http://h:80/path',
+  'h:1:2',
+  "'",
+  '"',
+  "a 'b",
+  'a "b',
+  'a\\',
+  '{src}',
+  '$(reboot)',
+  '`reboot`',
+  'Error: boom\n    at Object.<anonymous> (/x.js:1:1)',
+  'x'.repeat(100_000),
+  ' '.repeat(100_000),
+  '/'.repeat(100_000) + 'a',
+  '\n'.repeat(10_000),
+  ' \n'.repeat(20_000),
+  '\t \r'.repeat(20_000),
+  'a,'.repeat(20_000),
 ];
-const HOSTILE_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', '', ' ', '\n', 'a\nb', '\u0000', '"', 'file', 'etcd', 'clusters', 'self', 'name', 'handlerConfig', 'clusters[0]', '0', 'length'];
+const HOSTILE_KEYS = [
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  '',
+  ' ',
+  '\n',
+  'a\nb',
+  '\u0000',
+  '"',
+  'file',
+  'etcd',
+  'clusters',
+  'self',
+  'name',
+  'handlerConfig',
+  'clusters[0]',
+  '0',
+  'length',
+];
 
 type Hostile = { json: Json } | { raw: string };
 const hostileValue: fc.Arbitrary<Hostile> = fc.oneof(
@@ -346,7 +493,10 @@ const mutatedConfig = fc
 const arbitraryText = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 200 }),
   fc.string({ unit: 'grapheme', maxLength: 100 }),
-  fc.string({ unit: fc.constantFrom('{', '}', '[', ']', '"', ':', ',', ' ', '\n', '\\', '"etcd"', '"self"', '"clusters"', '"__proto__"', '1', '-', 'e', '.', 'true', 'null', '\\u', '0', '\uFEFF', '/'), maxLength: 200 }),
+  fc.string({
+    unit: fc.constantFrom('{', '}', '[', ']', '"', ':', ',', ' ', '\n', '\\', '"etcd"', '"self"', '"clusters"', '"__proto__"', '1', '-', 'e', '.', 'true', 'null', '\\u', '0', '\uFEFF', '/'),
+    maxLength: 200,
+  }),
   fc.tuple(fc.json(), fc.nat()).map(([j, n]) => j.slice(0, n % (j.length + 1))),
   deepText,
   fc.tuple(fc.constantFrom(' ', '\n', '\t', '[', '{', '"', '0', '-', '/'), fc.integer({ min: 1, max: 100_000 }), fc.constantFrom('', 'x', '}', '"')).map(([c, n, tail]) => c.repeat(n) + tail),
@@ -355,7 +505,25 @@ const arbitraryText = fc.oneof(
 const jsonText = fc.oneof(
   fc.jsonValue().map((v) => JSON.stringify(v)),
   fc.json(),
-  fc.record({ etcd: fc.jsonValue({ maxDepth: 2 }), self: fc.jsonValue({ maxDepth: 2 }), clusters: fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.array(fc.dictionary(fc.constantFrom('name', 'path', 'handler', 'handlerConfig', 'file', 'reload', 'check', 'reloadSignal', 'wait', 'minMembers', 'mode', '__proto__'), fc.jsonValue({ maxDepth: 2 })), { maxLength: 3 })) }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
+  fc
+    .record(
+      {
+        etcd: fc.jsonValue({ maxDepth: 2 }),
+        self: fc.jsonValue({ maxDepth: 2 }),
+        clusters: fc.oneof(
+          fc.jsonValue({ maxDepth: 3 }),
+          fc.array(
+            fc.dictionary(
+              fc.constantFrom('name', 'path', 'handler', 'handlerConfig', 'file', 'reload', 'check', 'reloadSignal', 'wait', 'minMembers', 'mode', '__proto__'),
+              fc.jsonValue({ maxDepth: 2 }),
+            ),
+            { maxLength: 3 },
+          ),
+        ),
+      },
+      { requiredKeys: [] },
+    )
+    .map((v) => JSON.stringify(v)),
 );
 
 const configGroups: [string, fc.Arbitrary<string>][] = [
@@ -447,7 +615,7 @@ function runProperty<T>(arb: fc.Arbitrary<T>, check: (value: T) => void): { runs
   let runs = 0;
   // Chosen here (as fast-check would) rather than by fast-check, so that an error fast-check does
   // not wrap in a report (one thrown while generating or shrinking a case) still names its seed.
-  const runSeed = seed ?? (Date.now() ^ (Math.random() * 0x100000000));
+  const runSeed = seed ?? Date.now() ^ (Math.random() * 0x100000000);
   try {
     fc.assert(
       fc.property(arb, (value) => {
@@ -522,7 +690,10 @@ describe('11 bad input', () => {
       { name: 'binary.conf', content: Buffer.from([0xff, 0xfe, 0x00, 0x7b, 0x0a, 0xc3, 0x28, 0x1b, 0x5b, 0x33, 0x31, 0x6d, 0x0d, 0x00]) },
       { name: 'utf16.conf', content: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(JSON.stringify(PHP_CONFIG), 'utf16le')]) },
       // Accepted by the loader, so this one reaches the handler's option parsing (etcd is never contacted).
-      { name: 'deep-handler-options.conf', content: `{"etcd":{"endpoints":["http://127.0.0.1:1"]},"clusters":[{"name":"x","path":"/x","handler":"nginx","handlerConfig":{"file":"x.conf","upstream":${'['.repeat(100_000)}${']'.repeat(100_000)}}}]}` },
+      {
+        name: 'deep-handler-options.conf',
+        content: `{"etcd":{"endpoints":["http://127.0.0.1:1"]},"clusters":[{"name":"x","path":"/x","handler":"nginx","handlerConfig":{"file":"x.conf","upstream":${'['.repeat(100_000)}${']'.repeat(100_000)}}}]}`,
+      },
       { name: 'proto.conf', content: '{"__proto__":{"clusters":[{"name":"x","path":"/x","handler":"json","handlerConfig":"x.json"}]},"clusters":{"__proto__":[]}}' },
       ...nastiest.map((n, i) => ({ name: `generated-${i}.conf`, content: n.text })),
     ];

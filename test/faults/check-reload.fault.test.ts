@@ -98,8 +98,7 @@ describe.skipIf(!haveEtcd)('7 failing check and reload', () => {
     });
     const proc = run;
     const metrics = async () => parsePrometheus(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
-    const metric = async (name: string, labels: Record<string, string>) =>
-      (await metrics()).find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value ?? 0;
+    const metric = async (name: string, labels: Record<string, string>) => (await metrics()).find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value ?? 0;
     await waitFor(async () => (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status === 200, { timeoutMs: 30_000, what: 'run to be ready' });
     const watcher = watcherOf(proc, file, conf);
     await new Promise((r) => setTimeout(r, 1500)); // normal operation under churn
@@ -149,7 +148,14 @@ describe.skipIf(!haveEtcd)('7 failing check and reload', () => {
       async () => {
         inodes.add((await stat(file)).ino);
         const since = (await reloads()).slice(okBefore);
-        return since.slice(Math.max(0, since.findIndex((r) => r.status === 'fail'))).some((r) => r.status === 'ok' && since.some((f) => f.status === 'fail'));
+        return since
+          .slice(
+            Math.max(
+              0,
+              since.findIndex((r) => r.status === 'fail'),
+            ),
+          )
+          .some((r) => r.status === 'ok' && since.some((f) => f.status === 'fail'));
       },
       { timeoutMs: 40_000, intervalMs: 20, what: `a reload to succeed after ${RELOAD_FAILURES} failures` },
     );
@@ -161,7 +167,10 @@ describe.skipIf(!haveEtcd)('7 failing check and reload', () => {
     // Backoff: after the k-th failure, at least half of 500 ms * 2^(k-1) before the next attempt.
     const gaps = attempts.slice(1, firstOk + 1).map((r, k) => r.t - attempts[k]!.t);
     const minimum = gaps.map((_, k) => 250 * 2 ** k);
-    expect(gaps.every((g, k) => g >= minimum[k]! - 20), `gaps between attempts ${gaps.join(', ')} ms; at least ${minimum.join(', ')} ms`).toBe(true);
+    expect(
+      gaps.every((g, k) => g >= minimum[k]! - 20),
+      `gaps between attempts ${gaps.join(', ')} ms; at least ${minimum.join(', ')} ms`,
+    ).toBe(true);
     // The watcher kept installing meanwhile, and `run` is still running.
     expect(inodes.size).toBeGreaterThan(5);
     expect(proc.child.exitCode).toBeNull();

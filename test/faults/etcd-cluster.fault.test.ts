@@ -106,7 +106,7 @@ describe.skipIf(!haveEtcd)('2 a 3-member etcd cluster', () => {
       expect(watchStreams, 'watch streams on the victim').toBeGreaterThan(0);
       const before = processes().map((p) => p.stderr().length);
       await sleep(2_000); // churn with all members up
-      expect(await cluster!.leader() === victim, `${victim.name} is the ${role}`).toBe(role === 'leader');
+      expect((await cluster!.leader()) === victim, `${victim.name} is the ${role}`).toBe(role === 'leader');
       await victim.stop('SIGKILL');
       const killedAt = Date.now();
       // Each watcher whose watch was on the victim re-reads from a survivor and watches again.
@@ -118,7 +118,9 @@ describe.skipIf(!haveEtcd)('2 a 3-member etcd cluster', () => {
         });
       }, 20);
       const newLeader = await waitFor(() => cluster!.leader().catch(() => undefined), { timeoutMs: 10_000, what: 'a leader among the survivors' });
-      steps.push(`${role} ${victim.name} killed (carrying ${watchStreams}/${watchers.length} watch streams, ${registrantsOn}/${registrants.length} registrants connected; new leader ${newLeader!.name} after ${seconds(Date.now() - killedAt)}s)`);
+      steps.push(
+        `${role} ${victim.name} killed (carrying ${watchStreams}/${watchers.length} watch streams, ${registrantsOn}/${registrants.length} registrants connected; new leader ${newLeader!.name} after ${seconds(Date.now() - killedAt)}s)`,
+      );
       // The watchers follow the survivors at once...
       await converge('converged', killedAt);
       // ...and keep doing so while the member stays down for longer than the TTL.

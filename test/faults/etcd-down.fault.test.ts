@@ -93,7 +93,10 @@ describe.skipIf(!haveEtcd)('5 etcd down at startup', () => {
       // One clear last line: what gave up, after how long, and why; no stack trace anywhere.
       expect(last, `${name}: last line`).toMatch(new RegExp(`^${STAMP}cluster-control: ${what}: gave up after 2s and \\d+ attempt\\(s\\): .*ECONNREFUSED`));
       expect(last, `${name}: last line`).not.toMatch(/Resolution note:\s*$/);
-      expect(err.filter((l) => !OURS.test(l)), `${name}: lines that are not ours (a stack trace?)`).toEqual([]);
+      expect(
+        err.filter((l) => !OURS.test(l)),
+        `${name}: lines that are not ours (a stack trace?)`,
+      ).toEqual([]);
       expect(res.stderr).not.toMatch(/^\s+at /m);
       expect(ms, `${name}: wall time`).toBeLessThan(GIVE_UP_BOUND_MS);
       return ms;

@@ -55,7 +55,10 @@ async function snapshotTree(root: string, skip: string[] = []): Promise<Record<s
       const s = await lstat(path);
       let what = `${(s.mode & 0o170000).toString(8)} ${(s.mode & 0o7777).toString(8)} ${s.uid}:${s.gid} ino ${s.ino} size ${s.size} mtime ${s.mtimeMs}`;
       if (s.isSymbolicLink()) what += ` -> ${await readlink(path)}`;
-      if (s.isFile()) what += ` sha256 ${createHash('sha256').update(await readFile(path)).digest('hex')}`;
+      if (s.isFile())
+        what += ` sha256 ${createHash('sha256')
+          .update(await readFile(path))
+          .digest('hex')}`;
       out[path] = what;
       if (s.isDirectory()) await walk(path);
     }
@@ -120,12 +123,37 @@ describe.skipIf(!runnable)('14 file safety: a local attacker against a root watc
     await chown(dirs.group, 0, attacker.gid);
 
     const cases: Case[] = [
-      { name: 'sticky-link', file: join(dirs.sticky, 'a.json'), plant: () => void asAttacker('ln', '-s', secret, join(dirs.sticky, 'a.json')), reason: new RegExp(`is a symlink owned by uid ${attacker.uid} \\(not root or us\\)`) },
-      { name: 'open-link', file: join(dirs.open, 'a.json'), plant: () => void asAttacker('ln', '-s', secret, join(dirs.open, 'a.json')), reason: /writable by others without the sticky bit \(mode 0777\)/ },
-      { name: 'group-link', file: join(dirs.group, 'a.json'), plant: () => void asAttacker('ln', '-s', secret, join(dirs.group, 'a.json')), reason: /writable by group without the sticky bit \(mode 0775\)/ },
+      {
+        name: 'sticky-link',
+        file: join(dirs.sticky, 'a.json'),
+        plant: () => void asAttacker('ln', '-s', secret, join(dirs.sticky, 'a.json')),
+        reason: new RegExp(`is a symlink owned by uid ${attacker.uid} \\(not root or us\\)`),
+      },
+      {
+        name: 'open-link',
+        file: join(dirs.open, 'a.json'),
+        plant: () => void asAttacker('ln', '-s', secret, join(dirs.open, 'a.json')),
+        reason: /writable by others without the sticky bit \(mode 0777\)/,
+      },
+      {
+        name: 'group-link',
+        file: join(dirs.group, 'a.json'),
+        plant: () => void asAttacker('ln', '-s', secret, join(dirs.group, 'a.json')),
+        reason: /writable by group without the sticky bit \(mode 0775\)/,
+      },
       { name: 'fifo', file: join(dirs.sticky, 'b.json'), plant: () => void asAttacker('mkfifo', join(dirs.sticky, 'b.json')), reason: /: not a regular file \(a FIFO\)$/ },
-      { name: 'zero-link', file: join(dirs.sticky, 'c.json'), plant: () => void asAttacker('ln', '-s', '/dev/zero', join(dirs.sticky, 'c.json')), reason: new RegExp(`is a symlink owned by uid ${attacker.uid}`) },
-      { name: 'zero-root-link', file: join(dirs.own, 'c.json'), plant: () => symlink('/dev/zero', join(dirs.own, 'c.json')), reason: /its destination \/dev\/zero is not a regular file \(a character device\)$/ },
+      {
+        name: 'zero-link',
+        file: join(dirs.sticky, 'c.json'),
+        plant: () => void asAttacker('ln', '-s', '/dev/zero', join(dirs.sticky, 'c.json')),
+        reason: new RegExp(`is a symlink owned by uid ${attacker.uid}`),
+      },
+      {
+        name: 'zero-root-link',
+        file: join(dirs.own, 'c.json'),
+        plant: () => symlink('/dev/zero', join(dirs.own, 'c.json')),
+        reason: /its destination \/dev\/zero is not a regular file \(a character device\)$/,
+      },
       {
         name: 'planted-file',
         file: join(dirs.sticky, 'd.json'),
@@ -175,7 +203,11 @@ describe.skipIf(!runnable)('14 file safety: a local attacker against a root watc
     expect(await snapshotTree(base, [dirs.live])).toEqual(before);
 
     // A running watcher: a planted symlink, then a FIFO, then nothing (the attacker gives up).
-    const liveRefusals = () => watcher!.stderr().split('\n').filter((l) => l.includes(`refusing to write ${liveFile}: `));
+    const liveRefusals = () =>
+      watcher!
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes(`refusing to write ${liveFile}: `));
     watcher = spawnCli(['--conf', conf, 'watch', 'live', '0']);
     await watcher.waitForLog(/in sync at revision/, 30_000);
     await waitFor(() => liveRefusals().length >= 1, { what: 'the watcher refusing the planted symlink' });

@@ -189,7 +189,17 @@ describe.skipIf(!haveEtcd || !haveNginx || !haveHaproxy)('15 hostile registrants
     // HOSTILE_LOGS=dir keeps every watcher's stderr, to read after a failure.
     if (process.env.HOSTILE_LOGS) {
       await mkdir(process.env.HOSTILE_LOGS, { recursive: true });
-      for (const [i, p] of procs.entries()) await writeFile(join(process.env.HOSTILE_LOGS, `${i}-${p.child.spawnargs.slice(-3).join('-').replace(/[^\w.-]/g, '_')}.log`), p.stderr());
+      for (const [i, p] of procs.entries())
+        await writeFile(
+          join(
+            process.env.HOSTILE_LOGS,
+            `${i}-${p.child.spawnargs
+              .slice(-3)
+              .join('-')
+              .replace(/[^\w.-]/g, '_')}.log`,
+          ),
+          p.stderr(),
+        );
     }
     for (const p of procs) {
       if (p.child.exitCode === null && p.child.signalCode === null) {
@@ -224,7 +234,10 @@ describe.skipIf(!haveEtcd || !haveNginx || !haveHaproxy)('15 hostile registrants
     const nginxMain = await writeNginxMainConf(join(etc, 'nginx'), [site]);
     expect(nginxEntry.reload).toBe(`nginx -c ${nginxMain} -s reload`);
     const haproxyMain = join(etc, 'haproxy/haproxy.cfg');
-    const haproxyEntry = JSON.parse(JSON.stringify(jsonRecipe('haproxy-config')).replaceAll('/etc/haproxy/', `${etc}/haproxy/`)) as { handlerConfig: { file: string; serverParams: unknown }; check: string[] };
+    const haproxyEntry = JSON.parse(JSON.stringify(jsonRecipe('haproxy-config')).replaceAll('/etc/haproxy/', `${etc}/haproxy/`)) as {
+      handlerConfig: { file: string; serverParams: unknown };
+      check: string[];
+    };
     const haproxyPort = await freePort();
     await writeFile(haproxyMain, MAIN_CFG + recipe('haproxy-frontend').replace('    bind :80\n', `    bind 127.0.0.1:${haproxyPort}\n`));
     const haproxyReload = join(etc, 'haproxy/cluster-control-haproxy-reload');
@@ -253,17 +266,18 @@ describe.skipIf(!haveEtcd || !haveNginx || !haveHaproxy)('15 hostile registrants
     const common = (t: Target) => ({ name: t.name, path: PATH, reload: reloadCmd(t), reloadMinIntervalMs: t.reloadMinIntervalMs, members: { resolve: true } });
     const metricsPort = await freePort();
     const conf = join(etc, 'cluster-control.conf');
-    const writeConf = () => writeJson(conf, {
-      etcd: { endpoints: [etcd.endpoint], timeoutMs: 5000 },
-      clusters: [
-        { ...common(byName('json')), handler: 'json', handlerConfig: { file: byName('json').file, format: 'objects' } },
-        // The site recipe proxies to upstream `web` (the recipe's cluster name).
-        { ...common(byName('nginx')), handler: 'nginx', handlerConfig: { ...nginxEntry.handlerConfig, upstream: 'web' }, check: nginxEntry.check },
-        // The recipe's frontend sends traffic to backend `web` (the recipe's cluster name).
-        { ...common(byName('haproxy')), handler: 'haproxy', handlerConfig: { ...haproxyEntry.handlerConfig, backend: 'web' }, check: haproxyEntry.check },
-        { ...common(byName('late')), handler: 'json', handlerConfig: byName('late').file },
-      ],
-    });
+    const writeConf = () =>
+      writeJson(conf, {
+        etcd: { endpoints: [etcd.endpoint], timeoutMs: 5000 },
+        clusters: [
+          { ...common(byName('json')), handler: 'json', handlerConfig: { file: byName('json').file, format: 'objects' } },
+          // The site recipe proxies to upstream `web` (the recipe's cluster name).
+          { ...common(byName('nginx')), handler: 'nginx', handlerConfig: { ...nginxEntry.handlerConfig, upstream: 'web' }, check: nginxEntry.check },
+          // The recipe's frontend sends traffic to backend `web` (the recipe's cluster name).
+          { ...common(byName('haproxy')), handler: 'haproxy', handlerConfig: { ...haproxyEntry.handlerConfig, backend: 'web' }, check: haproxyEntry.check },
+          { ...common(byName('late')), handler: 'json', handlerConfig: byName('late').file },
+        ],
+      });
     await writeConf();
     // `run` reads every cluster of its configuration: the template cluster has a file of its own.
     const runConf = await writeJson(join(etc, 'run.conf'), {
@@ -412,9 +426,7 @@ describe.skipIf(!haveEtcd || !haveNginx || !haveHaproxy)('15 hostile registrants
           async (err: unknown) => {
             const have = new Set(await files(t));
             const want = new Set(expected(t));
-            throw new Error(
-              `${String(err)}\nmissing: ${[...want].filter((n) => !have.has(n)).join(' ')}\nextra: ${[...have].filter((n) => !want.has(n)).join(' ')}\n${problems(t)}`,
-            );
+            throw new Error(`${String(err)}\nmissing: ${[...want].filter((n) => !have.has(n)).join(' ')}\nextra: ${[...have].filter((n) => !want.has(n)).join(' ')}\n${problems(t)}`);
           },
         ),
       ),
@@ -439,7 +451,10 @@ describe.skipIf(!haveEtcd || !haveNginx || !haveHaproxy)('15 hostile registrants
 
     // Each hostile member is logged once per watcher, with its kind.
     const logged = (t: Target, name: string, kind: string) =>
-      t.proc!.stderr().split('\n').filter((l) => l.includes(`member ${name} quarantined (${kind})`)).length;
+      t
+        .proc!.stderr()
+        .split('\n')
+        .filter((l) => l.includes(`member ${name} quarantined (${kind})`)).length;
     for (const t of live()) {
       expect(logged(t, NESTED, 'limits'), `${t.name}: ${NESTED} logged once`).toBe(1);
       expect(logged(t, DENIED, 'address'), `${t.name}: ${DENIED} logged once`).toBe(1);
@@ -511,10 +526,16 @@ describe.skipIf(!haveEtcd || !haveNginx || !haveHaproxy)('15 hostile registrants
       worstConvergeMs: Math.max(convergeMs, worstDead),
       note: [
         `churn ${churn.made}, ${hostilePuts} hostile puts, ${FLIPS} flips, ${DEAD} dead`,
-        `put times ${Object.entries(timings).map(([k, v]) => `${k} ${v} ms`).join(', ')}`,
-        `dead member out of every file: ${Object.entries(deadMs).map(([k, v]) => `${k} ${v} ms`).join(', ')} (bound ${DEAD_BOUND_MS} ms)`,
+        `put times ${Object.entries(timings)
+          .map(([k, v]) => `${k} ${v} ms`)
+          .join(', ')}`,
+        `dead member out of every file: ${Object.entries(deadMs)
+          .map(([k, v]) => `${k} ${v} ms`)
+          .join(', ')} (bound ${DEAD_BOUND_MS} ms)`,
         `converged ${convergeMs} ms after churn stopped`,
-        `peak RSS MB ${Object.entries(rss).map(([k, v]) => `${k} ${v}`).join(', ')} (bound ${RSS_BOUND_MB})`,
+        `peak RSS MB ${Object.entries(rss)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')} (bound ${RSS_BOUND_MB})`,
         `reloads ${reloadNotes.join(', ')}; during the flips ${flipReloads.join('/')}`,
         `real nginx reconfigured ${nginxReconfigured} times, haproxy loaded ${haproxyLoads} times, no load failed`,
         `members --json ${membersMs} ms`,
@@ -562,8 +583,5 @@ async function listKeys(endpoint: string, path: string): Promise<string[]> {
 
 /** The reload runs a target's reload command logged (ms timestamps). */
 async function reloadTimes(t: Target): Promise<number[]> {
-  return (await readFile(t.reloadLog, 'utf8').catch(() => ''))
-    .split('\n')
-    .filter(Boolean)
-    .map(Number);
+  return (await readFile(t.reloadLog, 'utf8').catch(() => '')).split('\n').filter(Boolean).map(Number);
 }

@@ -267,7 +267,7 @@ describe.skipIf(!haveEtcd || !haveHaproxy || !haveNginx)('rolling restart behind
     expect(undrained.haproxy.failed + undrained.nginx.failed).toBeGreaterThan(0);
   }, 120_000);
 
-  it('a frozen load-balancer watcher holds a draining backend\'s stop until it thaws, or until --drain-max passes (named in the log)', async () => {
+  it("a frozen load-balancer watcher holds a draining backend's stop until it thaws, or until --drain-max passes (named in the log)", async () => {
     const frozen = watchers.haproxy!;
     const frozenId = new RegExp(`web: ${hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${frozen.child.pid}:[0-9a-f]+ \\(watch\\)`);
     const b = backends[0]!;

@@ -121,7 +121,9 @@ describe.skipIf(!haveEtcd)('3 a silently stalled watch', () => {
       convergences.push(convergedMs);
       worstConvergeMs = Math.max(worstConvergeMs, convergedMs);
       const how = /watch silent for over/.test(target.proc.stderr().slice(offset)) ? 'stall timeout' : 'stream error';
-      steps.push(`froze ${member.name}${moved}: detected after ${seconds(detectMs)}s (${how}), re-read from ${memberOf(target.proc.stderr().slice(offset))} after ${seconds(rereadAt - frozenAt)}s, converged after ${seconds(convergedMs)}s`);
+      steps.push(
+        `froze ${member.name}${moved}: detected after ${seconds(detectMs)}s (${how}), re-read from ${memberOf(target.proc.stderr().slice(offset))} after ${seconds(rereadAt - frozenAt)}s, converged after ${seconds(convergedMs)}s`,
+      );
 
       // The watcher now works on a healthy member: still converged under churn while frozen.
       await sleep(Math.max(0, FROZEN_MS - (Date.now() - frozenAt)));

@@ -111,12 +111,7 @@ describe.skipIf(!haveEtcd)('9 TLS with client-certificate auth', () => {
       { name: 'no client certificate', tls: { ca: pki!.ca }, message: /TLS: etcd refused this client's certificate \(alert: .+\); etcd\.tls\.cert and etcd\.tls\.key/ },
       { name: 'client certificate of another CA', tls: { ca: pki!.ca, cert: pki!.foreignCert, key: pki!.foreignKey }, message: /TLS: etcd refused this client's certificate/ },
     ];
-    const commands = [
-      ['members', 'c', '--timeout', '3'],
-      ['prepare', 'c', '--timeout', '3'],
-      ['heartbeat'],
-      ['watch', 'c', '0'],
-    ];
+    const commands = [['members', 'c', '--timeout', '3'], ['prepare', 'c', '--timeout', '3'], ['heartbeat'], ['watch', 'c', '0']];
     const failures: string[] = [];
     let worst = 0;
     let checked = 0;
@@ -150,7 +145,19 @@ describe.skipIf(!haveEtcd)('9 TLS with client-certificate auth', () => {
     }
     expect(failures).toEqual([]);
     // And the key that a refused heartbeat would have written is not there.
-    expect((await runCli(['--conf', await writeJson(join(dir, 'ok.conf'), { etcd: { endpoints: [etcd!.endpoint], tls: { ca: pki!.ca, cert: pki!.clientCert, key: pki!.clientKey } }, clusters: [{ name: 'bad', path: `${PATH}-bad`, handler: 'json', handlerConfig: join(dir, 'bad.json') }] }), 'members', 'bad'])).stdout).toBe('');
+    expect(
+      (
+        await runCli([
+          '--conf',
+          await writeJson(join(dir, 'ok.conf'), {
+            etcd: { endpoints: [etcd!.endpoint], tls: { ca: pki!.ca, cert: pki!.clientCert, key: pki!.clientKey } },
+            clusters: [{ name: 'bad', path: `${PATH}-bad`, handler: 'json', handlerConfig: join(dir, 'bad.json') }],
+          }),
+          'members',
+          'bad',
+        ])
+      ).stdout,
+    ).toBe('');
 
     recordResult({
       scenario: '9 TLS refused: wrong CA, no or foreign client cert',

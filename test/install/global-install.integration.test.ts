@@ -61,9 +61,7 @@ describe.skipIf(!haveEtcd)('npm install -g from the packed tarballs', () => {
     prefix = join(dir, 'prefix');
     await mkdir(packs);
     // `turbo run build` ran before the tests: pack what it built, without prepack building again.
-    await Promise.all(
-      PACKAGES.map((p) => run(pnpmBin(), ['pack', '--config.ignore-scripts=true', '--pack-destination', packs], { cwd: join(ROOT, 'packages', p), env: process.env })),
-    );
+    await Promise.all(PACKAGES.map((p) => run(pnpmBin(), ['pack', '--config.ignore-scripts=true', '--pack-destination', packs], { cwd: join(ROOT, 'packages', p), env: process.env })));
     const files = await readdir(packs);
     const find = (p: string) => {
       const file = files.find((f) => new RegExp(`^cluster-control-${p}-\\d+\\.\\d+\\.\\d+.*\\.tgz$`).test(f));
@@ -81,11 +79,19 @@ describe.skipIf(!haveEtcd)('npm install -g from the packed tarballs', () => {
     await run(
       'npm',
       [
-        'install', '--global', '--prefix', prefix,
-        '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error',
+        'install',
+        '--global',
+        '--prefix',
+        prefix,
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        '--loglevel=error',
         // No @cluster-control/* can come from a registry.
         `--@cluster-control:registry=http://127.0.0.1:${port}/`,
-        tarballs.core, tarballs.handlers, tarballs.cli,
+        tarballs.core,
+        tarballs.handlers,
+        tarballs.cli,
       ],
       { cwd: dir, env: cleanEnv(), timeout: 40_000 },
     );

@@ -30,7 +30,23 @@ export async function makePki(prefix = 'cc-pki-'): Promise<Pki> {
   const cert = async (name: string, signer: string, extensions: string) => {
     await run(OPENSSL, ['req', '-new', ...ec, '-keyout', p(`${name}-key.pem`), '-out', p(`${name}.csr`), '-subj', `/CN=${name}`]);
     await writeFile(p(`${name}.ext`), extensions);
-    await run(OPENSSL, ['x509', '-req', '-in', p(`${name}.csr`), '-CA', p(`${signer}.pem`), '-CAkey', p(`${signer}-key.pem`), '-CAcreateserial', '-days', '2', '-extfile', p(`${name}.ext`), '-out', p(`${name}.pem`)]);
+    await run(OPENSSL, [
+      'x509',
+      '-req',
+      '-in',
+      p(`${name}.csr`),
+      '-CA',
+      p(`${signer}.pem`),
+      '-CAkey',
+      p(`${signer}-key.pem`),
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      p(`${name}.ext`),
+      '-out',
+      p(`${name}.pem`),
+    ]);
   };
   await ca('cc-test-ca');
   await ca('cc-wrong-ca');

@@ -21,8 +21,18 @@ describe('majorityList', () => {
   });
 
   it('then lexicographically, whatever the order of the input', () => {
-    expect(majorityList([['b', 'c'], ['a', 'c']])).toEqual(['a', 'c']);
-    expect(majorityList([['a', 'c'], ['b', 'c']])).toEqual(['a', 'c']);
+    expect(
+      majorityList([
+        ['b', 'c'],
+        ['a', 'c'],
+      ]),
+    ).toEqual(['a', 'c']);
+    expect(
+      majorityList([
+        ['a', 'c'],
+        ['b', 'c'],
+      ]),
+    ).toEqual(['a', 'c']);
     expect(majorityList([['db-10'], ['db-9']])).toEqual(['db-9']);
   });
 });
@@ -86,7 +96,10 @@ describe('computeAgreement', () => {
   });
 
   it('an answer with an error (a database it could not ask) may agree but is not consistent', () => {
-    const result = computeAgreement([{ name: 'w1', databases: ['a'], error: 'database 127.0.0.9:80: timeout' }, { name: 'w2', databases: ['a'], error: 'database 127.0.0.9:80: timeout' }]);
+    const result = computeAgreement([
+      { name: 'w1', databases: ['a'], error: 'database 127.0.0.9:80: timeout' },
+      { name: 'w2', databases: ['a'], error: 'database 127.0.0.9:80: timeout' },
+    ]);
     expect(result.webServers.every((w) => w.agrees)).toBe(true);
     expect(result.consistent).toBe(false);
   });

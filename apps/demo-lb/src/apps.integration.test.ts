@@ -86,7 +86,10 @@ async function getJson<T>(url: string): Promise<T> {
 
 async function keys(): Promise<string[]> {
   const out = await etcd.ctl('get', prefix + '/', '--prefix', '--keys-only');
-  return out.split('\n').filter((line) => line !== '').sort();
+  return out
+    .split('\n')
+    .filter((line) => line !== '')
+    .sort();
 }
 
 /** An open /events stream: the `report` events parsed as they arrive. */
@@ -110,7 +113,10 @@ async function openEvents(url: string) {
         buffer = buffer.slice(end + 2);
         const lines = block.split('\n');
         if (!lines.includes('event: report')) continue;
-        const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+        const data = lines
+          .filter((l) => l.startsWith('data: '))
+          .map((l) => l.slice(6))
+          .join('\n');
         reports.push(JSON.parse(data) as LbReport);
       }
     }

@@ -2,7 +2,10 @@ import type { ServerResponse } from 'node:http';
 
 /** One server-sent event: `event: <name>` and the data, one `data:` line per line. */
 export function formatEvent(event: string, data: string): string {
-  return `event: ${event}\n${data.split(/\r\n|\r|\n/).map((line) => `data: ${line}`).join('\n')}\n\n`;
+  return `event: ${event}\n${data
+    .split(/\r\n|\r|\n/)
+    .map((line) => `data: ${line}`)
+    .join('\n')}\n\n`;
 }
 
 const HEARTBEAT_MS = 15_000;

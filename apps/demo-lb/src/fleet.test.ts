@@ -62,7 +62,12 @@ describe('FleetPoller', () => {
       },
     ];
     const seen: unknown[] = [];
-    const poller = new FleetPoller(() => reads.shift()!(), '/s', (r) => seen.push(r), 60_000);
+    const poller = new FleetPoller(
+      () => reads.shift()!(),
+      '/s',
+      (r) => seen.push(r),
+      60_000,
+    );
     await poller.poll();
     await poller.poll();
     expect(seen).toHaveLength(1);

@@ -52,7 +52,11 @@ const clip = (text: string) => (text.length <= MAX_TEXT ? text : `${text.slice(0
 
 /** One cluster's table from its newest revision and the raw status values under its status prefix. Pure. */
 export function fleetCluster(source: FleetSource, newestRevision: bigint, values: readonly string[]): FleetCluster {
-  return fleetClusterOf(source, newestRevision, values.map(parseWatcherStatus).filter((s) => s !== undefined));
+  return fleetClusterOf(
+    source,
+    newestRevision,
+    values.map(parseWatcherStatus).filter((s) => s !== undefined),
+  );
 }
 
 /** One cluster's table from its newest revision and its watchers' (parsed) statuses. Pure. */

@@ -53,7 +53,12 @@ export function renderWatcherRow(cluster: string, w: FleetWatcher): string {
   const classes = ['id', 'proc', 'state', 'applied', 'members', 'reload', 'hash'];
   return (
     `<tr class="watcher ${w.state.toLowerCase()}" data-cluster="${escapeHtml(cluster)}" data-watcher="${escapeHtml(w.id)}" data-state="${escapeHtml(w.state)}" data-applied="${escapeHtml(w.appliedRevision)}" data-pid="${w.pid}">` +
-    cells.map((text, i) => `<td class="${classes[i]}">${i === 2 ? `<span class="state ${w.state.toLowerCase()}">${escapeHtml(text)}</span>${w.reason ? `<span class="error">${escapeHtml(w.reason)}</span>` : ''}` : escapeHtml(text)}</td>`).join('') +
+    cells
+      .map(
+        (text, i) =>
+          `<td class="${classes[i]}">${i === 2 ? `<span class="state ${w.state.toLowerCase()}">${escapeHtml(text)}</span>${w.reason ? `<span class="error">${escapeHtml(w.reason)}</span>` : ''}` : escapeHtml(text)}</td>`,
+      )
+      .join('') +
     `</tr>`
   );
 }

@@ -32,7 +32,9 @@ await runApp('demo-lb', USAGE, parseLbArgs, async (args, logger) => {
     const { exitCode } = await superviseHttpServer({
       etcd: { endpoints: args.etcd },
       self: { key: `${args.prefix}/loadbalancer/${args.name}`, value: '{}', ttl: args.ttl },
-      clusters: [{ target: { name: 'webservers', path: `${args.prefix}/webserver`, file, handler: json, handlerOptions: json.parseOptions({ format: 'objects' }), checkTimeoutMs: 10_000, minMembers: 0 } }],
+      clusters: [
+        { target: { name: 'webservers', path: `${args.prefix}/webserver`, file, handler: json, handlerOptions: json.parseOptions({ format: 'objects' }), checkTimeoutMs: 10_000, minMembers: 0 } },
+      ],
       server: { host: args.host, port: args.port, handler: app.handler, onStart: () => app.start(), onStop: () => app.stop(), onReload: () => app.load() },
       ...SUPERVISION,
       logger,

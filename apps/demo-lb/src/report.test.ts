@@ -3,12 +3,23 @@ import { buildReport, observe, reportKey, unreachable } from './report.js';
 
 describe('observe (a web server answer)', () => {
   it('takes the ids of the databases it reached', () => {
-    const answer = { name: '127.0.0.4:8080', databases: [{ name: '127.0.0.2:8080', id: 'db-2' }, { name: '127.0.0.3:8080', id: 'db-3' }] };
+    const answer = {
+      name: '127.0.0.4:8080',
+      databases: [
+        { name: '127.0.0.2:8080', id: 'db-2' },
+        { name: '127.0.0.3:8080', id: 'db-3' },
+      ],
+    };
     expect(observe('127.0.0.4:8080', answer)).toEqual({ name: '127.0.0.4:8080', databases: ['db-2', 'db-3'] });
   });
 
   it('names the databases it could not ask in the error', () => {
-    const answer = { databases: [{ name: '127.0.0.2:8080', id: 'db-2' }, { name: '127.0.0.3:8080', error: 'timeout' }] };
+    const answer = {
+      databases: [
+        { name: '127.0.0.2:8080', id: 'db-2' },
+        { name: '127.0.0.3:8080', error: 'timeout' },
+      ],
+    };
     expect(observe('w', answer)).toEqual({ name: 'w', databases: ['db-2'], error: 'database 127.0.0.3:8080: timeout' });
   });
 
@@ -21,7 +32,12 @@ describe('observe (a web server answer)', () => {
 
   it('caps what it keeps from an answer', () => {
     const long = 'x'.repeat(5000);
-    const result = observe('w', { databases: [{ name: long, error: long }, { name: 'a', id: long }] });
+    const result = observe('w', {
+      databases: [
+        { name: long, error: long },
+        { name: 'a', id: long },
+      ],
+    });
     expect(result.databases).toEqual([]);
     expect(result.error!.length).toBeLessThanOrEqual(300);
   });

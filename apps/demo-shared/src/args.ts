@@ -57,11 +57,7 @@ type StringOptions = Record<string, { type: 'string' }>;
  * Parses the common options plus the app's own string options. Throws UsageError with a one-line
  * message on anything wrong; returns 'help' for --help.
  */
-export function parseCommonArgs<E extends StringOptions>(
-  argv: readonly string[],
-  env: NodeJS.ProcessEnv,
-  extra: E,
-): 'help' | { common: CommonArgs; extra: { [K in keyof E]?: string } } {
+export function parseCommonArgs<E extends StringOptions>(argv: readonly string[], env: NodeJS.ProcessEnv, extra: E): 'help' | { common: CommonArgs; extra: { [K in keyof E]?: string } } {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({ args: [...argv], options: { ...commonOptions, ...extra }, strict: true, allowPositionals: false }));
@@ -177,7 +173,12 @@ export const SUPERVISION = {
  * error is one line: exit 2), runs `run` with a logger named after the app and its address, and
  * exits with the code it resolves with (1 when it fails, said in one line).
  */
-export async function runApp<A extends CommonArgs>(app: string, usage: string, parse: (argv: readonly string[], env: NodeJS.ProcessEnv) => 'help' | A, run: (args: A, logger: Logger) => Promise<number>): Promise<void> {
+export async function runApp<A extends CommonArgs>(
+  app: string,
+  usage: string,
+  parse: (argv: readonly string[], env: NodeJS.ProcessEnv) => 'help' | A,
+  run: (args: A, logger: Logger) => Promise<number>,
+): Promise<void> {
   const code = await (async () => {
     const args = parse(process.argv.slice(2), process.env);
     if (args !== 'help') return await run(args, createLogger({ prefix: `${app}[${args.name}]` }));

@@ -16,7 +16,9 @@ await runApp('demo-web', USAGE, parseWebArgs, async (args, logger) => {
     const { exitCode } = await superviseHttpServer({
       etcd: { endpoints: args.etcd },
       self: { key: `${args.prefix}/webserver/${args.name}`, value: '{}', ttl: args.ttl },
-      clusters: [{ target: { name: 'dbservers', path: `${args.prefix}/dbserver`, file, handler: json, handlerOptions: json.parseOptions({ format: 'objects' }), checkTimeoutMs: 10_000, minMembers: 0 } }],
+      clusters: [
+        { target: { name: 'dbservers', path: `${args.prefix}/dbserver`, file, handler: json, handlerOptions: json.parseOptions({ format: 'objects' }), checkTimeoutMs: 10_000, minMembers: 0 } },
+      ],
       server: { host: args.host, port: args.port, handler: app.handler, onStart: () => app.load(), onReload: () => app.load() },
       ...SUPERVISION,
       logger,

@@ -34,7 +34,12 @@ describe('bad configuration: one clear line, exit 2', () => {
 
   it('wrong field type names the field path', async () => {
     const dir = await tempDir();
-    const conf = await writeJson(join(dir, 'cc.conf'), { clusters: [{ name: 'a', path: '/a', handler: 'json', handlerConfig: 'a.json' }, { name: 'b', path: '/b', handler: 7, handlerConfig: 'b.json' }] });
+    const conf = await writeJson(join(dir, 'cc.conf'), {
+      clusters: [
+        { name: 'a', path: '/a', handler: 'json', handlerConfig: 'a.json' },
+        { name: 'b', path: '/b', handler: 7, handlerConfig: 'b.json' },
+      ],
+    });
     expectConfigError(await runCli(['--conf', conf, 'prepare', 'b']), /clusters\[1\]\.handler/);
     const conf2 = await writeJson(join(dir, 'cc2.conf'), { etcd: { host: 'h', port: 'x' }, clusters: [] });
     expectConfigError(await runCli(['--conf', conf2, 'members', 'b']), /etcd\.port/);

@@ -67,14 +67,20 @@ describe('check-config and run --check-config', () => {
     expect(bad.stdout).toMatch(/^clusters\[web\]\.reload: \/usr\/sbin\/cc-no-such-reload: no such executable$/m);
     expect(bad.stdout).not.toMatch(/configuration OK/);
 
-    await writeJson(conf, { etcd: { endpoints: ['http://127.0.0.1:1'] }, clusters: [{ name: 'web', path: '/clusters/web', handler: 'json', handlerConfig: join(dir, 'web.json'), reload: await executable(dir, 'r.sh') }] });
+    await writeJson(conf, {
+      etcd: { endpoints: ['http://127.0.0.1:1'] },
+      clusters: [{ name: 'web', path: '/clusters/web', handler: 'json', handlerConfig: join(dir, 'web.json'), reload: await executable(dir, 'r.sh') }],
+    });
     const good = await runCli(['run', '--check-config', '--conf', conf, '--', 'sleep', '1']);
     expect(good.code).toBe(0);
     expect(good.stdout).toMatch(/^configuration OK: /);
   });
 
   it('an invalid --log-format is a usage error (exit 2), before or after the subcommand', async () => {
-    for (const args of [['check-config', '--log-format', 'xml'], ['--log-format', 'xml', 'check-config']]) {
+    for (const args of [
+      ['check-config', '--log-format', 'xml'],
+      ['--log-format', 'xml', 'check-config'],
+    ]) {
       const res = await runCli(args);
       expect(res.code).toBe(2);
       expect(res.stderr).toMatch(/--log-format <format>' argument 'xml' is invalid/);
@@ -145,20 +151,29 @@ describe.skipIf(!haveEtcd)('global options after the subcommand, render', () => 
     const res = await runCli(['render', 'web', '--log-format', 'json', '--conf', conf]);
     expect(res.code).toBe(0);
     expect(res.stdout).toBe(await readFile(join(dir, 'web.json'), 'utf8'));
-    const lines = res.stderr.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, string>);
+    const lines = res.stderr
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, string>);
     expect(lines.at(-1)).toMatchObject({ level: 'info', name: 'cluster-control', msg: expect.stringMatching(/^web: rendered revision \d+/) });
     for (const line of lines) expect(line.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
 
   it('unknown fields in the configuration are logged as warnings, and the command goes on', async () => {
-    const typo = await writeJson(join(dir, 'typo.conf'), { etcd: { endpoints: [etcd.endpoint] }, clusters: [{ name: 'web', path: '/clusters/web', handler: 'json', handlerConfig: join(dir, 'typo.json'), relaod: 'x' }] });
+    const typo = await writeJson(join(dir, 'typo.conf'), {
+      etcd: { endpoints: [etcd.endpoint] },
+      clusters: [{ name: 'web', path: '/clusters/web', handler: 'json', handlerConfig: join(dir, 'typo.json'), relaod: 'x' }],
+    });
     const res = await runCli(['render', 'web', '--conf', typo]);
     expect(res.code).toBe(0);
     expect(res.stderr).toMatch(/warn: .*clusters\[0\]\.relaod: unknown field/);
   });
 
   it('render: exit 1 when etcd cannot be reached within --timeout', async () => {
-    const down = await writeJson(join(dir, 'down.conf'), { etcd: { endpoints: ['http://127.0.0.1:1'] }, clusters: [{ name: 'web', path: '/clusters/web', handler: 'json', handlerConfig: join(dir, 'down.json') }] });
+    const down = await writeJson(join(dir, 'down.conf'), {
+      etcd: { endpoints: ['http://127.0.0.1:1'] },
+      clusters: [{ name: 'web', path: '/clusters/web', handler: 'json', handlerConfig: join(dir, 'down.json') }],
+    });
     const started = Date.now();
     const res = await runCli(['render', 'web', '--timeout', '1', '--conf', down]);
     expect(res.code).toBe(1);
@@ -169,12 +184,18 @@ describe.skipIf(!haveEtcd)('global options after the subcommand, render', () => 
     // Under --log-format json the failure line is a JSON record too, so a collector parses every line.
     const json = await runCli(['render', 'web', '--timeout', '1', '--log-format', 'json', '--conf', down]);
     expect(json.code).toBe(1);
-    const records = json.stderr.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, string>);
+    const records = json.stderr
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, string>);
     expect(records.at(-1)).toMatchObject({ level: 'error', name: 'cluster-control', msg: expect.stringMatching(/gave up after 1s/) });
   });
 
   it('CLUSTER_CONTROL_ETCD replaces the configured endpoints for every command', async () => {
-    const elsewhere = await writeJson(join(dir, 'elsewhere.conf'), { etcd: { endpoints: ['http://127.0.0.1:1'] }, clusters: [{ name: 'web', path: '/clusters/web', handler: 'json', handlerConfig: join(dir, 'env.json') }] });
+    const elsewhere = await writeJson(join(dir, 'elsewhere.conf'), {
+      etcd: { endpoints: ['http://127.0.0.1:1'] },
+      clusters: [{ name: 'web', path: '/clusters/web', handler: 'json', handlerConfig: join(dir, 'env.json') }],
+    });
     const env = { CLUSTER_CONTROL_ETCD: `http://127.0.0.1:1,${etcd.endpoint}` };
     const prepared = await runCli(['prepare', 'web', '--conf', elsewhere, '--timeout', '10'], { env });
     expect(prepared.code).toBe(0);

@@ -132,4 +132,3 @@ export function summarize(config: ClusterControlConfig, problems: readonly strin
   if (problems.length === 0) return `${config.sourcePath}: OK (${config.clusters.length} cluster(s)${config.self ? `, self ${config.self.key}` : ''})`;
   return `${config.sourcePath}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`;
 }
-

@@ -117,9 +117,7 @@ describe('holdUps (--wait)', () => {
   it('names who is behind the goal or in ERROR, and too few watchers', () => {
     const view = viewCluster(reading([status('lb1:1:a'), status('lb2:123:ab', { appliedRevision: '812' }), status('lb3', { reload: { ok: false, exitCode: 3 } })]), now);
     expect(holdUps([view], goal)).toEqual(['web: waiting for lb2:123:ab (BEHIND at 812 < 815), lb3 (ERROR: reload failing (exit 3))']);
-    expect(holdUps([view], { revision: 815n, expect: 4 })).toEqual([
-      'web: waiting for lb2:123:ab (BEHIND at 812 < 815), lb3 (ERROR: reload failing (exit 3)); only 3 of 4 expected watchers',
-    ]);
+    expect(holdUps([view], { revision: 815n, expect: 4 })).toEqual(['web: waiting for lb2:123:ab (BEHIND at 812 < 815), lb3 (ERROR: reload failing (exit 3)); only 3 of 4 expected watchers']);
     expect(holdUps([viewCluster(reading([status('a'), status('b')]), now)], { revision: 815n, expect: 3 })).toEqual(['web: only 2 of 3 expected watchers']);
   });
 

@@ -92,21 +92,21 @@ export function clusterTable(view: ClusterView): string {
     return lines.join('\n') + '\n';
   }
   const header = ['WATCHER', 'STATE', 'APPLIED', 'LAG', 'MEMBERS', 'HASH', 'RELOAD', ''];
-  const rows = view.watchers.map((w) => [
-    w.id,
-    w.state,
-    w.appliedRevision,
-    lagCell(w),
-    String(w.members),
-    w.sha256 ? w.sha256.slice(0, 12) : '-',
-    outcomeCell(w.reload),
-    w.reason ?? '',
-  ]);
+  const rows = view.watchers.map((w) => [w.id, w.state, w.appliedRevision, lagCell(w), String(w.members), w.sha256 ? w.sha256.slice(0, 12) : '-', outcomeCell(w.reload), w.reason ?? '']);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const format = (cells: string[]) => '  ' + cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const format = (cells: string[]) =>
+    '  ' +
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   lines.push(format(header), ...rows.map(format));
   for (const m of view.hashMismatches) {
-    lines.push(`  ! hash mismatch at revision ${m.revision}: ${Object.values(m.hashes).map((ids) => ids.join(',')).join(' vs ')}`);
+    lines.push(
+      `  ! hash mismatch at revision ${m.revision}: ${Object.values(m.hashes)
+        .map((ids) => ids.join(','))
+        .join(' vs ')}`,
+    );
   }
   return lines.join('\n') + '\n';
 }

@@ -96,7 +96,10 @@ describe('global options before or after the subcommand', () => {
   });
 
   it('--log-format other than text or json is a usage error (exit 2 at the top)', async () => {
-    for (const args of [['prepare', 'web', '--log-format', 'xml'], ['--log-format', 'xml', 'prepare', 'web']]) {
+    for (const args of [
+      ['prepare', 'web', '--log-format', 'xml'],
+      ['--log-format', 'xml', 'prepare', 'web'],
+    ]) {
       const err = await usageError(args);
       expect(err.exitCode).not.toBe(0);
       expect(err.message).toMatch(/--log-format <format>' argument 'xml' is invalid.*text, json/);
@@ -153,6 +156,12 @@ describe('watch <cluster> <revision> -- cmd', () => {
     const { command } = await parse(['watch', 'web', '815', '--', 'apachectl', 'graceful']);
     expect(command.processedArgs.slice(0, 2)).toEqual(['web', 815n]);
     expect(command.processedArgs[2]).toEqual(['apachectl', 'graceful']);
-    expect(hoistGlobalOptions(buildProgram('0', async () => {}), ['watch', 'web', '0', '--', '--', 'x'], CHILD)).toEqual(['watch', 'web', '0', '--', 'x']);
+    expect(
+      hoistGlobalOptions(
+        buildProgram('0', async () => {}),
+        ['watch', 'web', '0', '--', '--', 'x'],
+        CHILD,
+      ),
+    ).toEqual(['watch', 'web', '0', '--', 'x']);
   });
 });

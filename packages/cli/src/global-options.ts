@@ -90,4 +90,3 @@ function takesNextArgument(option: Option, arg: string, next: string | undefined
   // Commander's rule for an optional value: the next argument, unless it looks like an option.
   return option.optional && next !== undefined && !isOptionLike(next);
 }
-

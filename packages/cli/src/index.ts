@@ -50,7 +50,8 @@ function ignoreHangup(logger: () => Logger | undefined): () => void {
     if (log) log.info('SIGHUP ignored');
     else process.stderr.write('cluster-control: SIGHUP ignored\n');
   };
-  return handleSignals({ stop: [], hangup: onHangup }).dispose;
+  const handling = handleSignals({ stop: [], hangup: onHangup });
+  return () => handling.dispose();
 }
 
 /** Runs the CLI; resolves to the process exit code. Never throws. */

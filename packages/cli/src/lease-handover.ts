@@ -30,7 +30,10 @@ function handoverDir(): string | undefined {
 function handoverFile(key: string, endpoints: readonly string[]): string | undefined {
   const dir = handoverDir();
   if (!dir) return undefined;
-  const id = createHash('sha256').update(`${endpoints.join(',')}\n${key}`).digest('hex').slice(0, 32);
+  const id = createHash('sha256')
+    .update(`${endpoints.join(',')}\n${key}`)
+    .digest('hex')
+    .slice(0, 32);
   return join(dir, `${id}.lease`);
 }
 

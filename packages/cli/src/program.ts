@@ -66,8 +66,7 @@ function parseTimeout(value: string): number {
   return Math.round(Number(value) * 1000);
 }
 
-const timeoutOption = () =>
-  new Option('--timeout <seconds>', 'give up (exit 1) if etcd cannot be reached within this time').argParser(parseTimeout).default(30_000, '30');
+const timeoutOption = () => new Option('--timeout <seconds>', 'give up (exit 1) if etcd cannot be reached within this time').argParser(parseTimeout).default(30_000, '30');
 
 /**
  * The command-line interface. Each action hands a `Run` to `dispatch`, which owns the context's
@@ -116,14 +115,15 @@ the handler's empty form was written so the server can start; the revision is pr
     .argument('[cluster]', 'cluster name from the configuration')
     .argument('[revision]', 'revision printed by prepare (0: start from the current state)', parseRevision)
     .argument('[cmd...]', 'reload command and its arguments (overrides the configured reload)')
-    .option('--all', "follow every configured cluster from the current state, each with its own reload (a daemon for a load balancer); takes no arguments")
+    .option('--all', 'follow every configured cluster from the current state, each with its own reload (a daemon for a load balancer); takes no arguments')
     .passThroughOptions()
     .action((cluster: string | undefined, revision: bigint | undefined, cmd: string[], opts: { all?: boolean }, command: Command) => {
       if (opts.all) {
         if (cluster !== undefined) command.error(`error: watch --all takes no arguments (got ${JSON.stringify(cluster)})`, { exitCode: 2, code: 'commander.excessArguments' });
         return dispatch(globals(command), (ctx) => watch(ctx, { all: true }));
       }
-      if (cluster === undefined || revision === undefined) command.error(`error: missing required argument '${cluster === undefined ? 'cluster' : 'revision'}' (or use --all)`, { exitCode: 2, code: 'commander.missingArgument' });
+      if (cluster === undefined || revision === undefined)
+        command.error(`error: missing required argument '${cluster === undefined ? 'cluster' : 'revision'}' (or use --all)`, { exitCode: 2, code: 'commander.missingArgument' });
       return dispatch(globals(command), (ctx) => watch(ctx, { cluster, revision, command: cmd }));
     });
 
@@ -133,9 +133,10 @@ the handler's empty form was written so the server can start; the revision is pr
     .description('register the own key (self.key) on a lease and keep it alive; exit 0 when an operator deletes it')
     .option('--once', 'register and exit; the key lives for one TTL unless a later heartbeat or run of the same key on this machine takes its lease over (another machine waits for it)')
     .addOption(
-      new Option('--timeout <seconds>', 'give up (exit 1) if the key is not registered by then: etcd unreachable, or the key held by another lease (default: 30 with --once, else keep trying)').argParser(
-        parseTimeout,
-      ),
+      new Option(
+        '--timeout <seconds>',
+        'give up (exit 1) if the key is not registered by then: etcd unreachable, or the key held by another lease (default: 30 with --once, else keep trying)',
+      ).argParser(parseTimeout),
     )
     .addOption(
       new Option('--drain-max <seconds>', 'on SIGTERM/SIGINT, after deleting the key: wait at most this long until every watcher of its clusters applied it (needs status on; 0: do not wait)')
@@ -168,11 +169,18 @@ the handler's empty form was written so the server can start; the revision is pr
     .addOption(new Option('--stop-signal <signal>', 'signal that stops the server gracefully').argParser(parseSignal).default('SIGTERM'))
     .addOption(new Option('--stop-grace <seconds>', 'SIGKILL the server if it has not stopped by then').argParser(parseTimeout).default(10_000, '10'))
     .addOption(
-      new Option('--drain-max <seconds>', 'on shutdown, after deleting the own key: wait at most this long until every watcher of its clusters applied it with its reload ok (needs status on; 0: do not wait)')
+      new Option(
+        '--drain-max <seconds>',
+        'on shutdown, after deleting the own key: wait at most this long until every watcher of its clusters applied it with its reload ok (needs status on; 0: do not wait)',
+      )
         .argParser(parseTimeout)
         .default(30_000, '30'),
     )
-    .addOption(new Option('--drain <seconds>', 'on shutdown, wait this long more (after the fleet applied the deregistration) before stopping the server, for requests in flight').argParser(parseTimeout).default(2_000, '2'))
+    .addOption(
+      new Option('--drain <seconds>', 'on shutdown, wait this long more (after the fleet applied the deregistration) before stopping the server, for requests in flight')
+        .argParser(parseTimeout)
+        .default(2_000, '2'),
+    )
     .option('--metrics <addr>', 'serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT')
     .option('--check-config', 'validate the configuration and options, print the plan, and exit')
     .addOption(
@@ -196,13 +204,11 @@ Example (the PHP version's apache startup script in one line):
     .argument('<cluster>', 'cluster name from the configuration')
     .option('--json', 'print JSON: {cluster, revision, members: [{name, host, port, meta}]}')
     .addOption(timeoutOption())
-    .action((cluster: string, opts: { json?: boolean; timeout: number }, cmd: Command) =>
-      dispatch(globals(cmd), (ctx) => members(ctx, cluster, opts)),
-    );
+    .action((cluster: string, opts: { json?: boolean; timeout: number }, cmd: Command) => dispatch(globals(cmd), (ctx) => members(ctx, cluster, opts)));
 
   program
     .command('render')
-    .description("print the file prepare would write now (nothing written); the revision goes to stderr")
+    .description('print the file prepare would write now (nothing written); the revision goes to stderr')
     .argument('<cluster>', 'cluster name from the configuration')
     .addOption(timeoutOption())
     .action((cluster: string, opts: { timeout: number }, cmd: Command) => dispatch(globals(cmd), (ctx) => render(ctx, cluster, opts)));
@@ -221,9 +227,7 @@ Example (the PHP version's apache startup script in one line):
     .option('--wait', 'poll until every live watcher applied the revision (--revision) with none in ERROR; exit 1 at --timeout naming who held it up')
     .addOption(new Option('--revision <revision>', "with --wait: the revision every watcher must have applied (default: etcd's revision when status started)").argParser(parseRevision))
     .addOption(new Option('--expect <n>', 'with --wait: also require at least n live watchers per cluster').argParser(parseCount))
-    .addOption(
-      new Option('--timeout <seconds>', 'give up (exit 1) if etcd cannot be reached, or with --wait the fleet is not in step, within this time').argParser(parseTimeout).default(30_000, '30'),
-    )
+    .addOption(new Option('--timeout <seconds>', 'give up (exit 1) if etcd cannot be reached, or with --wait the fleet is not in step, within this time').argParser(parseTimeout).default(30_000, '30'))
     .addHelpText(
       'after',
       `

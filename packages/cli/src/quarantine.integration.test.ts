@@ -87,7 +87,12 @@ describe.skipIf(!haveEtcd)('quarantine through the CLI', () => {
     // ...its new value does.
     await etcd.ctl('put', `${path}/10.0.1.3:80`, '{"state":"good"}');
     await waitFor(async () => (await names()).includes('10.0.1.3:80'), { what: 'the fixed member' });
-    expect(watch.stderr().split('\n').filter((l) => /10\.0\.1\.3:80 quarantined/.test(l))).toHaveLength(1);
+    expect(
+      watch
+        .stderr()
+        .split('\n')
+        .filter((l) => /10\.0\.1\.3:80 quarantined/.test(l)),
+    ).toHaveLength(1);
     watch.kill('SIGTERM');
     expect((await watch.exited()).code).toBe(0);
   });

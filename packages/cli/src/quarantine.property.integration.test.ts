@@ -88,15 +88,13 @@ const memberSpec = (states: number): fc.Arbitrary<MemberSpec> =>
     ),
   });
 
-const scenario = fc
-  .integer({ min: 1, max: 4 })
-  .chain((states) =>
-    fc.record({
-      members: fc.array(memberSpec(states), { minLength: 0, maxLength: 14 }),
-      /** Per state after the first: a full read (reset) or watch events (apply). */
-      viaEvents: fc.array(fc.boolean(), { minLength: states, maxLength: states }),
-    }),
-  );
+const scenario = fc.integer({ min: 1, max: 4 }).chain((states) =>
+  fc.record({
+    members: fc.array(memberSpec(states), { minLength: 0, maxLength: 14 }),
+    /** Per state after the first: a full read (reset) or watch events (apply). */
+    viaEvents: fc.array(fc.boolean(), { minLength: states, maxLength: states }),
+  }),
+);
 
 /** A unique host per member index, of the given kind (fixed widths: no host is a prefix of another). */
 function hostOf(kind: HostKind, i: number): string {

@@ -91,7 +91,9 @@ async function until(run: CliProcess, check: () => Promise<unknown>, what: strin
       const hint = /DefaultRuntimeDir must be a valid directory/.test(stderr)
         ? '\n(apache2, unlike apache2ctl, does not create $APACHE_RUN_DIR and $APACHE_LOCK_DIR: the run line must mkdir -p them)'
         : '';
-      throw new Error(`${exited ? `run exited (${run.child.exitCode ?? run.child.signalCode})` : `timed out after ${timeoutMs} ms`} waiting for ${typeof what === 'string' ? what : what()}; run stderr:\n${stderr}${hint}`);
+      throw new Error(
+        `${exited ? `run exited (${run.child.exitCode ?? run.child.signalCode})` : `timed out after ${timeoutMs} ms`} waiting for ${typeof what === 'string' ? what : what()}; run stderr:\n${stderr}${hint}`,
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
@@ -115,7 +117,11 @@ describe.skipIf(!haveEtcd || !haveApache)('the PHP sample apache startup script 
   const log = async (from = 0) => parseErrorLog((await readFile(errorLog, 'utf8').catch(() => '')).slice(from));
   const file = (name: string) => readFile(join(dir, name), 'utf8');
   /** Whether apache answers at all, and with what; `undefined` when nothing listens. */
-  const status = () => get(port).then((r) => r.status, () => undefined);
+  const status = () =>
+    get(port).then(
+      (r) => r.status,
+      () => undefined,
+    );
   /** The own key, straight from etcd's JSON gateway (cheap enough to poll every 20 ms). */
   const keyExists = async () => {
     const res = await fetch(`${etcd.endpoint}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: Buffer.from(selfKey).toString('base64'), count_only: true }) });
@@ -123,7 +129,16 @@ describe.skipIf(!haveEtcd || !haveApache)('the PHP sample apache startup script 
     return Number(((await res.json()) as { count?: string }).count ?? 0) > 0;
   };
   const apacheProcesses = () =>
-    new Promise<string>((res) => execFile('pgrep', ['-af', dir], (_err, stdout) => res(stdout.split('\n').filter((l) => l && !/\bpgrep\b/.test(l)).join('\n'))));
+    new Promise<string>((res) =>
+      execFile('pgrep', ['-af', dir], (_err, stdout) =>
+        res(
+          stdout
+            .split('\n')
+            .filter((l) => l && !/\bpgrep\b/.test(l))
+            .join('\n'),
+        ),
+      ),
+    );
   /** 6. No process with the temp dir in its command line (apache, its children, run, sh) is left. */
   const nothingLeft = async () => {
     const deadline = Date.now() + 10_000;
@@ -187,7 +202,7 @@ describe.skipIf(!haveEtcd || !haveApache)('the PHP sample apache startup script 
     await writeFile(
       site,
       [
-        '# As in Debian\'s /etc/apache2/apache2.conf: paths from envvars',
+        "# As in Debian's /etc/apache2/apache2.conf: paths from envvars",
         'DefaultRuntimeDir ${APACHE_RUN_DIR}',
         'PidFile ${APACHE_PID_FILE}',
         'ErrorLog ${APACHE_LOG_DIR}/error.log',
@@ -290,12 +305,16 @@ describe.skipIf(!haveEtcd || !haveApache)('the PHP sample apache startup script 
     await writeFile(join(dir, 'htdocs', 'index.html'), 'webapp\n', { mode: 0o644 });
     let first2xx: number | undefined;
     let firstKey: number | undefined;
-    await until(run, async () => {
-      const s = await status();
-      if (first2xx === undefined && s !== undefined && s >= 200 && s < 300) first2xx = Date.now();
-      if (firstKey === undefined && (await keyExists())) firstKey = Date.now();
-      return firstKey !== undefined;
-    }, 'the own key after apache answered 2xx');
+    await until(
+      run,
+      async () => {
+        const s = await status();
+        if (first2xx === undefined && s !== undefined && s >= 200 && s < 300) first2xx = Date.now();
+        if (firstKey === undefined && (await keyExists())) firstKey = Date.now();
+        return firstKey !== undefined;
+      },
+      'the own key after apache answered 2xx',
+    );
     expect(first2xx, 'apache answered 2xx before the key was seen').toBeDefined();
     expect(first2xx!).toBeLessThanOrEqual(firstKey!);
     await run.waitForLog(/ready: registered and watching/);
@@ -388,7 +407,10 @@ describe.skipIf(!haveEtcd || !haveApache)('the PHP sample apache startup script 
     expect(servedAfter.length, 'requests apache served after the key was gone').toBeGreaterThan(5);
     expect(refused, 'apache stopped answering only after the key was gone').toBeGreaterThan(gone);
     expect(stopSignalAt - keyGoneAt, 'ms from the key gone to apache logging SIGWINCH').toBeGreaterThan(1000);
-    expect(samples.slice(gone).filter((s) => s.key), 'the key stays gone').toEqual([]);
+    expect(
+      samples.slice(gone).filter((s) => s.key),
+      'the key stays gone',
+    ).toEqual([]);
     expect(await status()).toBeUndefined();
 
     // 6. Nothing left running.

@@ -178,8 +178,7 @@ describe.skipIf(!haveEtcd)('cluster-control run', () => {
     const res = await fetch(`${base}/metrics`);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const samples = parsePrometheus(await res.text());
-    const value = (name: string, labels: Record<string, string> = {}) =>
-      samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+    const value = (name: string, labels: Record<string, string> = {}) => samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
     expect(value('cluster_control_registered')).toBe(1);
     expect(value('cluster_control_ready')).toBe(1);
     expect(value('cluster_control_child_up')).toBe(1);

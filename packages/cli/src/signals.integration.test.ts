@@ -47,7 +47,7 @@ describe.skipIf(!haveEtcd)('signals', () => {
     expect(await readFile(join(dir, 'new.json'), 'utf8')).toBe('[\n  "10.0.0.1:80"\n]\n');
     await waitFor(async () => (await lines(reloads)).includes('new'), { what: 'the new reload' });
     await etcd.ctl('put', '/sig/hup-web/10.0.0.2:80', '');
-    await waitFor(async () => (await json(join(dir, 'new.json')) as string[]).length === 2, { what: 'a change in new.json' });
+    await waitFor(async () => ((await json(join(dir, 'new.json'))) as string[]).length === 2, { what: 'a change in new.json' });
     expect(await json(join(dir, 'old.json'))).toEqual(['10.0.0.1:80']);
     expect(w.child.exitCode).toBeNull();
 
@@ -169,10 +169,13 @@ describe.skipIf(!haveEtcd)('signals', () => {
     await waitFor(async () => (await members('b')).length === 2 && (await members('c')).length === 1 && (await members('a')).length === 0, { what: 'every change in its file' });
     expect(await members('b')).toEqual(['10.2.0.1:80', '10.2.0.2:80']);
     expect(await members('c')).toEqual(['10.3.0.1:80']);
-    await waitFor(async () => {
-      const l = await lines(marker);
-      return l.includes('a a 0') && l.includes('b b 2') && l.includes('c c 1');
-    }, { what: 'each cluster reloaded with its own command' });
+    await waitFor(
+      async () => {
+        const l = await lines(marker);
+        return l.includes('a a 0') && l.includes('b b 2') && l.includes('c c 1');
+      },
+      { what: 'each cluster reloaded with its own command' },
+    );
     // Every reload line names its own cluster: no cluster ran another's reload.
     for (const line of await lines(marker)) expect(line.split(' ')[0]).toBe(line.split(' ')[1]);
 

@@ -143,7 +143,11 @@ describe.skipIf(!haveEtcd)('status: reading published records', () => {
     expect(noWait.stderr).toMatch(/only apply with --wait/);
     expect((await runCli(['--conf', conf, 'status', '--wait', '--expect', '0'])).code).toBe(2);
     const dir = await tempDir();
-    const off = await writeJson(join(dir, 'off.conf'), { etcd: { endpoints: [etcd.endpoint] }, status: false, clusters: [{ name: 'web', path: '/clusters/web', handler: 'json', handlerConfig: 'w.json' }] });
+    const off = await writeJson(join(dir, 'off.conf'), {
+      etcd: { endpoints: [etcd.endpoint] },
+      status: false,
+      clusters: [{ name: 'web', path: '/clusters/web', handler: 'json', handlerConfig: 'w.json' }],
+    });
     const disabled = await runCli(['--conf', off, 'status']);
     expect(disabled.code).toBe(2);
     expect(disabled.stderr).toMatch(/status: false/);

@@ -166,8 +166,16 @@ describe.skipIf(!haveEtcd)('etcd without the JSON gateway, and through etcd grpc
     ];
 
     const cases = [
-      ['https:// against a plain etcd', () => etcd.endpoint.replace('http://', 'https://'), /^cluster-control: (could not register \S+: )?https:\/\/127\.0\.0\.1:\d+: etcd answered plain HTTP to a TLS connection \(use http:\/\/ without etcd\.tls, or configure etcd for TLS\)$/],
-      ['a server that is not etcd (404)', () => notEtcdEndpoint, /^cluster-control: (could not register \S+: )?http:\/\/127\.0\.0\.1:\d+: not an etcd client URL: it answers HTTP \(404 to GET \/version\) but not etcd's gRPC; check etcd\.endpoints$/],
+      [
+        'https:// against a plain etcd',
+        () => etcd.endpoint.replace('http://', 'https://'),
+        /^cluster-control: (could not register \S+: )?https:\/\/127\.0\.0\.1:\d+: etcd answered plain HTTP to a TLS connection \(use http:\/\/ without etcd\.tls, or configure etcd for TLS\)$/,
+      ],
+      [
+        'a server that is not etcd (404)',
+        () => notEtcdEndpoint,
+        /^cluster-control: (could not register \S+: )?http:\/\/127\.0\.0\.1:\d+: not an etcd client URL: it answers HTTP \(404 to GET \/version\) but not etcd's gRPC; check etcd\.endpoints$/,
+      ],
     ] as const;
 
     describe.each(cases)('%s', (what, endpoint, line) => {

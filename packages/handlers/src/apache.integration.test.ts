@@ -110,7 +110,9 @@ describe.skipIf(!haveApache || !haveEtcd)('apache handler against Debian apache2
     expect(text).toContain(`BalancerMember "http://${backends[2]!.name}"`);
     expect(text).not.toContain(backends[0]!.name);
     // Reloads are at least reloadMinIntervalMs (1 s) apart: wait for the one after the last write.
-    await waitFor(() => watcher!.stderr().lastIndexOf('reload for cluster web succeeded') > watcher!.stderr().lastIndexOf(': wrote '), { what: `the reload after the last write; log: ${watcher.stderr()}` });
+    await waitFor(() => watcher!.stderr().lastIndexOf('reload for cluster web succeeded') > watcher!.stderr().lastIndexOf(': wrote '), {
+      what: `the reload after the last write; log: ${watcher.stderr()}`,
+    });
 
     backends.forEach((b) => (b.hits = 0));
     expect(await traffic(20)).toEqual({ [`backend ${backends[1]!.name}`]: 10, [newcomer]: 10 });
@@ -149,11 +151,38 @@ describe.skipIf(!haveApache || !haveEtcd)('apache handler against Debian apache2
       lbmethod: 'bybusyness',
       stickySession: 'JSESSIONID|jsessionid',
       memberParams: {
-        acquire: '100ms', addressttl: 60, connectiontimeout: '2s', disablereuse: false, enablereuse: true, flushpackets: 'auto', flushwait: 10,
-        iobuffersize: 65536, keepalive: true, max: 20, min: 0, ping: '500ms', receivebuffersize: 65536, responsefieldsize: 8192, retry: '1mi',
-        smax: 10, timeout: '1h', ttl: 30, upgrade: 'websocket',
+        acquire: '100ms',
+        addressttl: 60,
+        connectiontimeout: '2s',
+        disablereuse: false,
+        enablereuse: true,
+        flushpackets: 'auto',
+        flushwait: 10,
+        iobuffersize: 65536,
+        keepalive: true,
+        max: 20,
+        min: 0,
+        ping: '500ms',
+        receivebuffersize: 65536,
+        responsefieldsize: 8192,
+        retry: '1mi',
+        smax: 10,
+        timeout: '1h',
+        ttl: 30,
+        upgrade: 'websocket',
       },
-      proxySet: { failonstatus: '502,503', failontimeout: true, forcerecovery: false, growth: 5, maxattempts: 2, nofailover: 'Off', nonce: 'None', scolonpathdelim: 'On', stickysessionsep: '~', timeout: 5 },
+      proxySet: {
+        failonstatus: '502,503',
+        failontimeout: true,
+        forcerecovery: false,
+        growth: 5,
+        maxattempts: 2,
+        nofailover: 'Off',
+        nonce: 'None',
+        scolonpathdelim: 'On',
+        stickysessionsep: '~',
+        timeout: 5,
+      },
     });
     const members = [
       { name: 'app-1', host: 'app-1', port: undefined, key: '/k/app-1', value: '', meta: { weight: 100, lbset: 99, route: 'r1', status: '-I+H', backup: true } },

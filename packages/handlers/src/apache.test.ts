@@ -23,13 +23,7 @@ describe('apache handler', () => {
 
   it('renders one BalancerMember per member, weight as loadfactor, route', () => {
     const { text, reports } = render([member('10.0.0.5:80', '10.0.0.5', 80, { weight: 3, route: 'a' }), member('10.0.0.6:80', '10.0.0.6', 80)]);
-    expect(text).toBe(
-      HEADER +
-        '    BalancerMember "http://10.0.0.5:80" loadfactor=3 route=a\n' +
-        '    BalancerMember "http://10.0.0.6:80"\n' +
-        '    ProxySet lbmethod=byrequests\n' +
-        '</Proxy>\n',
-    );
+    expect(text).toBe(HEADER + '    BalancerMember "http://10.0.0.5:80" loadfactor=3 route=a\n' + '    BalancerMember "http://10.0.0.6:80"\n' + '    ProxySet lbmethod=byrequests\n' + '</Proxy>\n');
     expect(reports).toEqual([]);
   });
 
@@ -48,12 +42,7 @@ describe('apache handler', () => {
   it('brackets IPv6 hosts and leaves the port out when there is none', () => {
     const { text } = render([member('[fd00::5]:8080', 'fd00::5', 8080), member('[fd00::6]', 'fd00::6', undefined), member('web-1', 'web-1', undefined)]);
     expect(text).toBe(
-      HEADER +
-        '    BalancerMember "http://[fd00::5]:8080"\n' +
-        '    BalancerMember "http://[fd00::6]"\n' +
-        '    BalancerMember "http://web-1"\n' +
-        '    ProxySet lbmethod=byrequests\n' +
-        '</Proxy>\n',
+      HEADER + '    BalancerMember "http://[fd00::5]:8080"\n' + '    BalancerMember "http://[fd00::6]"\n' + '    BalancerMember "http://web-1"\n' + '    ProxySet lbmethod=byrequests\n' + '</Proxy>\n',
     );
   });
 
@@ -87,10 +76,7 @@ describe('apache handler', () => {
     const members = [member('10.0.0.5', '10.0.0.5', undefined), member('10.0.0.5:80', '10.0.0.5', 80), member('Web-1:80', 'Web-1', 80), member('web-1:80', 'web-1', 80)];
     const { text, reports } = render(members, { defaultPort: 80 });
     expect(text).toBe(HEADER + '    BalancerMember "http://10.0.0.5:80"\n    BalancerMember "http://Web-1:80"\n    ProxySet lbmethod=byrequests\n</Proxy>\n');
-    expect(reports).toEqual([
-      'member 10.0.0.5:80 left out: http://10.0.0.5:80 is already a BalancerMember',
-      'member web-1:80 left out: http://web-1:80 is already a BalancerMember',
-    ]);
+    expect(reports).toEqual(['member 10.0.0.5:80 left out: http://10.0.0.5:80 is already a BalancerMember', 'member web-1:80 left out: http://web-1:80 is already a BalancerMember']);
   });
 
   it('is deterministic, whatever the order of the parameter options', () => {
@@ -105,7 +91,11 @@ describe('apache handler', () => {
     expect(render([], {}, 'shop-api').text).toContain('<Proxy "balancer://shop-api">\n');
     const context = contextFor('web tier');
     expect(() => apache.render([], apache.parseOptions({}), context)).toThrow(
-      expect.objectContaining({ name: 'HandlerOptionsError', path: 'balancer', message: expect.stringMatching(/^balancer: the cluster name "web tier" cannot be a balancer name .*; set the balancer option$/) }),
+      expect.objectContaining({
+        name: 'HandlerOptionsError',
+        path: 'balancer',
+        message: expect.stringMatching(/^balancer: the cluster name "web tier" cannot be a balancer name .*; set the balancer option$/),
+      }),
     );
     // With an explicit balancer, the odd cluster name only appears quoted inside the comment.
     const hostile = 'web\n</Proxy>\\';
@@ -212,10 +202,7 @@ describe('apache handler', () => {
   });
 
   it('writes valid meta values of every kind', () => {
-    const members = [
-      member('10.0.0.1:80', '10.0.0.1', 80, { weight: 1, lbset: 0, route: 'r_1-a', status: 'HD', backup: false }),
-      member('10.0.0.2:80', '10.0.0.2', 80, { status: '-I+R', zone: 'b' }),
-    ];
+    const members = [member('10.0.0.1:80', '10.0.0.1', 80, { weight: 1, lbset: 0, route: 'r_1-a', status: 'HD', backup: false }), member('10.0.0.2:80', '10.0.0.2', 80, { status: '-I+R', zone: 'b' })];
     const { text, reports } = render(members);
     expect(text).toBe(
       HEADER + '    BalancerMember "http://10.0.0.1:80" loadfactor=1 lbset=0 route=r_1-a status=HD\n    BalancerMember "http://10.0.0.2:80" status=-I+R\n    ProxySet lbmethod=byrequests\n</Proxy>\n',

@@ -167,7 +167,12 @@ describe.skipIf(!haveEtcd || !haveHaproxy)('haproxy handler against a real hapro
           await writeFile(file, handler.render(list, options, { cluster: 'web', path: '/x' }));
           const argv = entry.check.map((arg) => arg.replaceAll('{src}', file).replace(mainCfg, mode === 'tcp' ? tcpCfg : mainCfg));
           const [cmd, ...args] = argv as [string, ...string[]];
-          await expect(run(cmd, args).then(() => 'ok', (e: { stderr: string }) => `${balance} ${mode}: ${e.stderr}`)).resolves.toBe('ok');
+          await expect(
+            run(cmd, args).then(
+              () => 'ok',
+              (e: { stderr: string }) => `${balance} ${mode}: ${e.stderr}`,
+            ),
+          ).resolves.toBe('ok');
         }
       }
     }

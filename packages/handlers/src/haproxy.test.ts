@@ -61,9 +61,7 @@ describe('haproxy handler', () => {
   it('leaves out members without a port when there is no defaultPort, and reports them', () => {
     const ctx = contextFor();
     const out = haproxy.render([member('10.0.0.4', '10.0.0.4', undefined), ...web], haproxy.parseOptions({ check: false, mode: 'tcp', balance: 'source' }), ctx);
-    expect(out).toBe(
-      [HEADER, 'backend web', '    mode tcp', '    balance source', '    server 10.0.0.5_80 10.0.0.5:80 weight 3', '    server 10.0.0.6_80 10.0.0.6:80', ''].join('\n'),
-    );
+    expect(out).toBe([HEADER, 'backend web', '    mode tcp', '    balance source', '    server 10.0.0.5_80 10.0.0.5:80 weight 3', '    server 10.0.0.6_80 10.0.0.6:80', ''].join('\n'));
     expect(ctx.reports).toEqual(['member 10.0.0.4 left out: haproxy needs a port (set defaultPort)']);
   });
 
@@ -71,11 +69,7 @@ describe('haproxy handler', () => {
     // Names from core cannot collide once cleaned up, but a handler may be fed members from elsewhere.
     const twice = member('[fd00::5]:80', 'fd00::5', 80);
     const out = haproxy.render([twice, twice, twice], haproxy.parseOptions({ check: false }), context);
-    expect(out.split('\n').slice(3, 6)).toEqual([
-      '    server _fd00__5__80 [fd00::5]:80',
-      '    server _fd00__5__80_2 [fd00::5]:80',
-      '    server _fd00__5__80_3 [fd00::5]:80',
-    ]);
+    expect(out.split('\n').slice(3, 6)).toEqual(['    server _fd00__5__80 [fd00::5]:80', '    server _fd00__5__80_2 [fd00::5]:80', '    server _fd00__5__80_3 [fd00::5]:80']);
   });
 
   it('renders an empty backend when there are no members (haproxy answers 503)', () => {
@@ -147,6 +141,9 @@ describe('haproxy handler', () => {
     // One line per member for its refused meta fields, however many there are.
     const ignored = ctx.reports.filter((r) => r.includes('ignored'));
     expect(ignored).toHaveLength(badStrings.length + 2);
-    for (const line of ignored) expect(line).toMatch(/^member 10\.0\.[12]\.\d+:80: 4 meta fields ignored: meta\.maxconn \(expected an integer from 0 to 1000000\), meta\.weight \(expected an integer from 0 to 256\), meta\.backup \(expected true or false\), and 1 more$/);
+    for (const line of ignored)
+      expect(line).toMatch(
+        /^member 10\.0\.[12]\.\d+:80: 4 meta fields ignored: meta\.maxconn \(expected an integer from 0 to 1000000\), meta\.weight \(expected an integer from 0 to 256\), meta\.backup \(expected true or false\), and 1 more$/,
+      );
   });
 });

@@ -5,18 +5,7 @@ import { IDENTIFIER, IDENTIFIER_TEXT, OptionReader } from './shared/options.js';
 import { headerComment, identifierFor } from './shared/text.js';
 
 export const HAPROXY_BALANCE = ['roundrobin', 'static-rr', 'leastconn', 'first', 'source', 'random', 'uri'] as const;
-export const HAPROXY_OPTIONS = [
-  'abortonclose',
-  'allbackups',
-  'forwardfor',
-  'http-keep-alive',
-  'http-server-close',
-  'httpchk',
-  'log-health-checks',
-  'persist',
-  'redispatch',
-  'tcp-check',
-] as const;
+export const HAPROXY_OPTIONS = ['abortonclose', 'allbackups', 'forwardfor', 'http-keep-alive', 'http-server-close', 'httpchk', 'log-health-checks', 'persist', 'redispatch', 'tcp-check'] as const;
 
 /** Per-server keywords an operator may set for every member (`serverParams`). */
 export interface HaproxyServerParams {

@@ -84,7 +84,10 @@ describe('json handler', () => {
     for (let i = 0; i < 63; i++) ok = [ok];
     const lines: string[] = [];
     // Built without member()'s JSON.stringify of the value, which would overflow itself.
-    const list = [{ ...member('10.0.0.5:80', '10.0.0.5', 80), meta: { weight: 3, deep, ok } }, { ...member('10.0.0.6:80', '10.0.0.6', 80), meta: { deep } }];
+    const list = [
+      { ...member('10.0.0.5:80', '10.0.0.5', 80), meta: { weight: 3, deep, ok } },
+      { ...member('10.0.0.6:80', '10.0.0.6', 80), meta: { deep } },
+    ];
     for (const pretty of [false, true]) {
       const out = json.render(list, json.parseOptions({ format: 'objects', pretty }), { ...context, report: (p) => lines.push(p) });
       expect(JSON.parse(out)).toEqual([

@@ -179,10 +179,13 @@ describe.skipIf(!haveEtcd || !haveMariaDb || !haveHaproxy)('mysql handler: two M
     await writeFile(join(dir, 'cluster-control-haproxy-reload'), recipe('haproxy-reload'), { mode: 0o755 });
 
     // haproxy's own health check logs in as the check user on both servers.
-    await waitFor(async () => {
-      const stats = await haproxyStats(statsSocket);
-      return dbs.every((db) => stats[`mysql/${name(db)}`]?.check === 'L7OK');
-    }, { what: 'mysql-check passing on both servers' });
+    await waitFor(
+      async () => {
+        const stats = await haproxyStats(statsSocket);
+        return dbs.every((db) => stats[`mysql/${name(db)}`]?.check === 'L7OK');
+      },
+      { what: 'mysql-check passing on both servers' },
+    );
 
     const seen = new Set<number>();
     for (let i = 0; i < 6; i++) seen.add(await portBehind(port));

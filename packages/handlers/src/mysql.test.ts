@@ -131,7 +131,9 @@ describe('mysql handler', () => {
         expect(mysql.render([hostileMeta], haproxyOptions(), context)).toBe([...BACKEND, '    server 10.0.0.5_3306 10.0.0.5:3306 check', ''].join('\n'));
         expect(mysql.render([hostileMeta], mysql.parseOptions({}), context)).toBe('[{"name":"10.0.0.5:3306","host":"10.0.0.5","port":3306}]\n');
         // weight and backup refused: one line for the member (the json format reads no meta).
-        expect(context.reports).toEqual([expect.stringMatching(/^member 10\.0\.0\.5:3306: 2 meta fields ignored: meta\.weight \(expected an integer from 0 to 256\), meta\.backup \(expected true or false\)$/)]);
+        expect(context.reports).toEqual([
+          expect.stringMatching(/^member 10\.0\.0\.5:3306: 2 meta fields ignored: meta\.weight \(expected an integer from 0 to 256\), meta\.backup \(expected true or false\)$/),
+        ]);
       }
     });
   });

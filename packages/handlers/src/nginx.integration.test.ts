@@ -137,7 +137,12 @@ describe.skipIf(!haveEtcd || !haveNginx)('nginx handler against a real nginx', (
         const options = handler.parseOptions({ method, keepalive: 2, defaultPort: 8080, serverParams: { max_fails: 1_000_000, fail_timeout: '1', max_conns: 0 } });
         await writeFile(file, handler.render(list, options, { cluster: 'web', path: '/x' }));
         const [cmd, ...args] = checkArgv(file) as [string, ...string[]];
-        await expect(run(cmd, args).then(() => 'ok', (e: { stderr: string }) => `${method}: ${e.stderr}`)).resolves.toBe('ok');
+        await expect(
+          run(cmd, args).then(
+            () => 'ok',
+            (e: { stderr: string }) => `${method}: ${e.stderr}`,
+          ),
+        ).resolves.toBe('ok');
       }
     }
   });

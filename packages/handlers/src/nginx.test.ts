@@ -20,9 +20,7 @@ describe('nginx handler', () => {
   it('renders an upstream named after the cluster, with weight, max_fails and backup from meta', () => {
     const options = nginx.parseOptions({});
     expect(options).toEqual({ upstream: undefined, defaultPort: undefined, method: 'none', keepalive: undefined, serverParams: {} });
-    expect(nginx.render(web, options, context)).toBe(
-      [HEADER, 'upstream web {', '    server 10.0.0.5:80 weight=3 max_fails=2;', '    server 10.0.0.6:80 backup;', '}', ''].join('\n'),
-    );
+    expect(nginx.render(web, options, context)).toBe([HEADER, 'upstream web {', '    server 10.0.0.5:80 weight=3 max_fails=2;', '    server 10.0.0.6:80 backup;', '}', ''].join('\n'));
   });
 
   it('writes every option and meta field', () => {
@@ -61,15 +59,7 @@ describe('nginx handler', () => {
   });
 
   it('writes a placeholder that is never contacted when there are no members (nginx refuses an empty upstream)', () => {
-    const expected = [
-      HEADER,
-      'upstream web {',
-      '    ip_hash;',
-      '    # No members: nginx needs a server here; this one is never contacted (502).',
-      '    server 127.0.0.1:1 down;',
-      '}',
-      '',
-    ].join('\n');
+    const expected = [HEADER, 'upstream web {', '    ip_hash;', '    # No members: nginx needs a server here; this one is never contacted (502).', '    server 127.0.0.1:1 down;', '}', ''].join('\n');
     expect(nginx.render([], nginx.parseOptions({ method: 'ip_hash' }), context)).toBe(expected);
   });
 
@@ -91,9 +81,7 @@ describe('nginx handler', () => {
   it('drops backup with methods nginx allows no backup servers for, and reports it', () => {
     const ctx = contextFor();
     const out = nginx.render(web, nginx.parseOptions({ method: 'random two least_conn' }), ctx);
-    expect(out).toBe(
-      [HEADER, 'upstream web {', '    random two least_conn;', '    server 10.0.0.5:80 weight=3 max_fails=2;', '    server 10.0.0.6:80;', '}', ''].join('\n'),
-    );
+    expect(out).toBe([HEADER, 'upstream web {', '    random two least_conn;', '    server 10.0.0.5:80 weight=3 max_fails=2;', '    server 10.0.0.6:80;', '}', ''].join('\n'));
     expect(ctx.reports).toEqual(['member 10.0.0.6:80: meta.backup ignored (method random two least_conn has no backup servers)']);
   });
 
@@ -132,7 +120,10 @@ describe('nginx handler', () => {
     expect(optionError({ serverParams: { max_conns: '5' } })).toMatchObject({ path: 'serverParams.max_conns' });
     expect(optionError({ serverParams: { fail_timeout: '10s; down' } })).toMatchObject({ path: 'serverParams.fail_timeout' });
     expect(optionError({ serverParams: { fail_timeout: 10 } })).toMatchObject({ path: 'serverParams.fail_timeout' });
-    expect(optionError({ serverParams: { fail_timeout: '500ms' } })).toMatchObject({ path: 'serverParams.fail_timeout', message: 'serverParams.fail_timeout: must be a time like "10s", "1m" or "1h"' });
+    expect(optionError({ serverParams: { fail_timeout: '500ms' } })).toMatchObject({
+      path: 'serverParams.fail_timeout',
+      message: 'serverParams.fail_timeout: must be a time like "10s", "1m" or "1h"',
+    });
     expect(optionError({ serverParams: { fail_timeout: '1000000s' } })).toMatchObject({ path: 'serverParams.fail_timeout' });
     expect(optionError(null)).toMatchObject({ path: '' });
   });
@@ -144,29 +135,18 @@ describe('nginx handler', () => {
       ...hostileNames.map((n) => member(n, n, 80)),
       member('10.0.0.7:80', '10.0.0.7;evil', 80),
       member('10.0.0.8:80', '10.0.0.8', 0),
-      ...badStrings.map((s, i) =>
-        member(`10.0.1.${i}:80`, `10.0.1.${i}`, 80, { weight: s, max_fails: s, max_conns: s, fail_timeout: s, backup: s, down: s }),
-      ),
+      ...badStrings.map((s, i) => member(`10.0.1.${i}:80`, `10.0.1.${i}`, 80, { weight: s, max_fails: s, max_conns: s, fail_timeout: s, backup: s, down: s })),
       member('10.0.2.1:80', '10.0.2.1', 80, { weight: 0, max_fails: -1, max_conns: 1.5, fail_timeout: 10, backup: 1, down: 'true' }),
       member('10.0.2.2:80', '10.0.2.2', 80, { weight: 1001, max_fails: 1_000_001, max_conns: {}, fail_timeout: ['10s'], backup: null, down: [] }),
     ];
     const ctx = contextFor();
     const out = nginx.render(hostile, nginx.parseOptions({}), ctx);
-    expect(out).toBe(
-      [
-        HEADER,
-        'upstream web {',
-        ...badStrings.map((_, i) => `    server 10.0.1.${i}:80;`),
-        '    server 10.0.2.1:80;',
-        '    server 10.0.2.2:80;',
-        '}',
-        '',
-      ].join('\n'),
-    );
+    expect(out).toBe([HEADER, 'upstream web {', ...badStrings.map((_, i) => `    server 10.0.1.${i}:80;`), '    server 10.0.2.1:80;', '    server 10.0.2.2:80;', '}', ''].join('\n'));
     expect(ctx.reports.filter((r) => r.includes('left out'))).toHaveLength(hostileNames.length + 2);
     // One line per member for its refused meta fields, however many there are.
     const ignored = ctx.reports.filter((r) => r.includes('ignored'));
     expect(ignored).toHaveLength(badStrings.length + 2);
-    for (const line of ignored) expect(line).toMatch(/^member 10\.0\.[12]\.\d+:80: 6 meta fields ignored: meta\.weight \(expected an integer from 1 to 1000\), meta\.max_fails \(.+\), meta\.fail_timeout \(.+\), and 3 more$/);
+    for (const line of ignored)
+      expect(line).toMatch(/^member 10\.0\.[12]\.\d+:80: 6 meta fields ignored: meta\.weight \(expected an integer from 1 to 1000\), meta\.max_fails \(.+\), meta\.fail_timeout \(.+\), and 3 more$/);
   });
 });

@@ -117,10 +117,13 @@ describe.skipIf(!haveEtcd || !haveRedis)('redis handler: nutcracker and redis-se
     cleanups.push(async () => (watcher.kill('SIGTERM'), watcher.exited()));
     await etcd.ctl('put', `${entry.path}/${r3.name}`, '{"name": "redis3"}');
     await waitFor(async () => (await readFile(file, 'utf8')).includes(`   - ${r3.name}:1 redis3\n`), { what: 'the pool with the third member' });
-    await waitFor(async () => {
-      const pid = await runningPid(pidFile);
-      return pid !== undefined && pid !== firstPid && (await redisCommand('127.0.0.1', ports.listen, 'PING')) === 'PONG';
-    }, { what: 'nutcracker restarted by the reload' });
+    await waitFor(
+      async () => {
+        const pid = await runningPid(pidFile);
+        return pid !== undefined && pid !== firstPid && (await redisCommand('127.0.0.1', ports.listen, 'PING')) === 'PONG';
+      },
+      { what: 'nutcracker restarted by the reload' },
+    );
     expect(await runningPid(pidFile)).not.toBe(firstPid);
 
     const again = await connectRedis('127.0.0.1', ports.listen);
@@ -169,7 +172,12 @@ describe.skipIf(!haveEtcd || !haveRedis)('redis handler: nutcracker and redis-se
     expect((await runCli(['--conf', conf, 'prepare', 'redis6'])).code).toBe(0);
     const file = join(dir, 'redis6.yml');
     expect(await readFile(file, 'utf8')).toContain(`\n   - ::1:${v6.port}:1\n`);
-    const nutcracker: ServerProcess = await startServer(NUTCRACKER_BIN, ['-c', file, '-s', String(await freePort('127.0.0.1')), '-a', '127.0.0.1'], { host: '127.0.0.1', port: listen }, { name: 'nutcracker' });
+    const nutcracker: ServerProcess = await startServer(
+      NUTCRACKER_BIN,
+      ['-c', file, '-s', String(await freePort('127.0.0.1')), '-a', '127.0.0.1'],
+      { host: '127.0.0.1', port: listen },
+      { name: 'nutcracker' },
+    );
     cleanups.push(() => nutcracker.stop());
     expect(await redisCommand('127.0.0.1', listen, 'SET', 'v6', 'yes')).toBe('OK');
     expect(await v6.command('GET', 'v6')).toBe('yes');

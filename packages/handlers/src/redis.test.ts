@@ -106,11 +106,7 @@ describe('redis handler', () => {
     it('leaves out a second member for the same server and a repeated server name', () => {
       const context = contextFor('redis');
       const out = redis.render(
-        [
-          member('10.0.0.5', '10.0.0.5', undefined, { name: 'a' }),
-          member('10.0.0.5:6379', '10.0.0.5', 6379, { name: 'b' }),
-          member('10.0.0.6:6379', '10.0.0.6', 6379, { name: 'a' }),
-        ],
+        [member('10.0.0.5', '10.0.0.5', undefined, { name: 'a' }), member('10.0.0.5:6379', '10.0.0.5', 6379, { name: 'b' }), member('10.0.0.6:6379', '10.0.0.6', 6379, { name: 'a' })],
         redis.parseOptions({}),
         context,
       );

@@ -108,15 +108,12 @@ describe.skipIf(!haveEtcd || !haveServer(HAPROXY))('template handler: README rec
     await watcher.waitForLog(/in sync at revision/);
     // HAProxy 2.6's master re-executes itself on USR2 and can miss a second USR2 arriving
     // meanwhile, so each change waits for the previous reload to have loaded.
-    const reloaded = (n: number) =>
-      waitFor(() => (haproxy!.output().match(/Loading success/g) ?? []).length === n + 1, { what: `haproxy reload #${n}` });
+    const reloaded = (n: number) => waitFor(() => (haproxy!.output().match(/Loading success/g) ?? []).length === n + 1, { what: `haproxy reload #${n}` });
 
     // A weight above HAProxy's 256 is clamped by the template.
     await etcd.ctl('put', `/clusters/web/${b3.name}`, JSON.stringify({ weight: 500, backup: false }));
     await waitFor(async () => (await readFile(cfg, 'utf8')).includes(b3.name), { what: 'the third member in the file' });
-    expect(await readFile(cfg, 'utf8')).toBe(
-      expected([`${b1.name} ${b1.name} weight 3 check`, `${b2.name} ${b2.name} weight 1 check`, `${b3.name} ${b3.name} weight 256 check`]),
-    );
+    expect(await readFile(cfg, 'utf8')).toBe(expected([`${b1.name} ${b1.name} weight 3 check`, `${b2.name} ${b2.name} weight 1 check`, `${b3.name} ${b3.name} weight 256 check`]));
     // Reloaded by the recipe's reload: the new worker sends traffic to the new member.
     await waitFor(async () => (await get(), seen.has(`backend ${b3.name}`)), { what: 'traffic to the third backend after the reload' });
     await reloaded(1);
@@ -200,12 +197,18 @@ describe.skipIf(!haveEtcd || !haveServer(HAPROXY))('template handler: README rec
 describe('template handler: bad options stop the CLI with one line', () => {
   async function config(handlerConfig: Record<string, unknown>) {
     const dir = await tempDir('cc-template-');
-    return { dir, conf: await writeJson(join(dir, 'cc.conf'), { clusters: [{ name: 'web', path: '/clusters/web', handler: 'template', handlerConfig: { file: join(dir, 'out'), ...handlerConfig } }] }) };
+    return {
+      dir,
+      conf: await writeJson(join(dir, 'cc.conf'), { clusters: [{ name: 'web', path: '/clusters/web', handler: 'template', handlerConfig: { file: join(dir, 'out'), ...handlerConfig } }] }),
+    };
   }
 
-  it('a relative templateFile that is not in the config file\'s directory', async () => {
+  it("a relative templateFile that is not in the config file's directory", async () => {
     const { dir, conf } = await config({ templateFile: 'web.liquid' });
-    expectConfigError(await runCli(['--conf', conf, 'prepare', 'web']), new RegExp(`cc\\.conf: clusters\\[0\\]\\.handlerConfig\\.templateFile: cannot read ${join(dir, 'web.liquid').replaceAll('.', '\\.')}: ENOENT`));
+    expectConfigError(
+      await runCli(['--conf', conf, 'prepare', 'web']),
+      new RegExp(`cc\\.conf: clusters\\[0\\]\\.handlerConfig\\.templateFile: cannot read ${join(dir, 'web.liquid').replaceAll('.', '\\.')}: ENOENT`),
+    );
   });
 
   it('a syntax error in the template file, with line and column', async () => {

@@ -38,9 +38,7 @@ describe('template handler', () => {
   });
 
   it('loops over members with forloop.last separators, and counts them', () => {
-    expect(render('{{ members.size }}: {% for m in members %}{{ m.name }}{% unless forloop.last %}, {% endunless %}{% endfor %}\n')).toBe(
-      '4: 10.0.0.5:80, 10.0.0.6:8080, [fd00::5], web-1\n',
-    );
+    expect(render('{{ members.size }}: {% for m in members %}{{ m.name }}{% unless forloop.last %}, {% endunless %}{% endfor %}\n')).toBe('4: 10.0.0.5:80, 10.0.0.6:8080, [fd00::5], web-1\n');
     expect(render('{{ members | map: "name" | join: " " }}')).toBe('10.0.0.5:80 10.0.0.6:8080 [fd00::5] web-1');
   });
 
@@ -68,7 +66,8 @@ describe('template handler', () => {
   });
 
   it('conditionals on meta', () => {
-    const text = '{% for m in members %}{{ m.name }}{% if m.meta.backup %} backup{% elsif m.meta.weight >= 3 %} heavy{% endif %}{% case m.meta.zone %}{% when "a" %} A{% else %} -{% endcase %}\n{% endfor %}';
+    const text =
+      '{% for m in members %}{{ m.name }}{% if m.meta.backup %} backup{% elsif m.meta.weight >= 3 %} heavy{% endif %}{% case m.meta.zone %}{% when "a" %} A{% else %} -{% endcase %}\n{% endfor %}';
     expect(render(text)).toBe('10.0.0.5:80 heavy -\n10.0.0.6:8080 backup A\n[fd00::5] -\nweb-1 A\n');
   });
 
@@ -117,7 +116,7 @@ describe('template handler', () => {
     expect(template.render(members.slice(0, 2), options, context)).toBe('10.0.0.5:80\n10.0.0.6:8080\n');
   });
 
-  it('reads a relative templateFile from the configuration file\'s directory', () => {
+  it("reads a relative templateFile from the configuration file's directory", () => {
     writeFileSync(join(dir, 'names.liquid'), '{{ members.size }}');
     const options = template.parseOptions({ templateFile: 'names.liquid' }, { baseDir: dir });
     expect(options.source).toBe(join(dir, 'names.liquid'));
@@ -207,11 +206,15 @@ describe('template handler', () => {
       const hostileKeys = { 'a\nb': 1, 'k"': 1, 'k}': 1, 'k;': 1, 'k#': 1, 'k>': 1, ' k': 1, '': 1 };
       const problems: string[] = [];
       const m = member('10.0.0.9:80', '10.0.0.9', 80, { weight: 5, zone: 'eu-west_1.a', backup: false, neg: -2, ...hostileValues, ...hostileKeys });
-      const fields = Object.keys(hostileValues).map((k) => `${k}={{ m.meta.${k} | default: "-" }}`).join(' ');
+      const fields = Object.keys(hostileValues)
+        .map((k) => `${k}={{ m.meta.${k} | default: "-" }}`)
+        .join(' ');
       const out = render(`${everything}{% for m in members %}${fields}\n{% endfor %}`, [m], {}, { ...context, report: (p) => problems.push(p) });
       expect(out).toBe(
         '10.0.0.9:80|10.0.0.9|80|{"weight":5,"zone":"eu-west_1.a","backup":false,"neg":-2}|weight=5;zone=eu-west_1.a;backup=false;neg=-2;\n' +
-          Object.keys(hostileValues).map((k) => `${k}=-`).join(' ') +
+          Object.keys(hostileValues)
+            .map((k) => `${k}=-`)
+            .join(' ') +
           '\n',
       );
       // One line for the member, naming the count and the first few.
@@ -258,7 +261,14 @@ describe('template handler', () => {
     it('has defaults, and validates renderLimitMs, memoryLimit and maxOutputBytes', () => {
       expect(template.parseOptions({ template: 'x' })).toMatchObject({ renderLimitMs: 500, memoryLimit: 8 * 1024 * 1024, maxOutputBytes: 16 * 1024 * 1024 });
       expect(template.parseOptions({ template: 'x', renderLimitMs: 50, memoryLimit: 4096, maxOutputBytes: 10 })).toMatchObject({ renderLimitMs: 50, memoryLimit: 4096, maxOutputBytes: 10 });
-      for (const [name, value] of [['renderLimitMs', 0], ['renderLimitMs', 1.5], ['renderLimitMs', '500'], ['memoryLimit', 100], ['maxOutputBytes', 0], ['maxOutputBytes', 2 ** 40]] as const) {
+      for (const [name, value] of [
+        ['renderLimitMs', 0],
+        ['renderLimitMs', 1.5],
+        ['renderLimitMs', '500'],
+        ['memoryLimit', 100],
+        ['maxOutputBytes', 0],
+        ['maxOutputBytes', 2 ** 40],
+      ] as const) {
         expect(optionsError({ template: 'x', [name]: value })).toMatchObject({ path: name });
       }
     });
@@ -284,7 +294,11 @@ describe('template handler', () => {
     });
 
     it('a huge range or string fails on memoryLimit before it is built', () => {
-      for (const text of ['{% for i in (1..vars.n) %}{% endfor %}', '{% assign a = (1..vars.n) %}', '{% assign a = (1..1000) | join: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" %}{% for i in (1..1000) %}{% assign b = a | append: a %}{% endfor %}']) {
+      for (const text of [
+        '{% for i in (1..vars.n) %}{% endfor %}',
+        '{% assign a = (1..vars.n) %}',
+        '{% assign a = (1..1000) | join: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" %}{% for i in (1..1000) %}{% assign b = a | append: a %}{% endfor %}',
+      ]) {
         const { message, ms } = failing(text, [], { vars: { n: 1e15 } });
         expect(message).toMatch(/memory alloc limit exceeded/);
         expect(ms).toBeLessThan(1_000);

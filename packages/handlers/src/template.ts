@@ -205,11 +205,7 @@ function safeMeta(member: Member, context: RenderContext): Record<string, unknow
       continue;
     }
     const checked =
-      typeof value === 'number'
-        ? metaInteger(member, key, META_INTEGER_RANGE, context)
-        : typeof value === 'boolean'
-          ? metaBoolean(member, key, context)
-          : metaToken(member, key, context);
+      typeof value === 'number' ? metaInteger(member, key, META_INTEGER_RANGE, context) : typeof value === 'boolean' ? metaBoolean(member, key, context) : metaToken(member, key, context);
     if (checked !== undefined) result[key] = checked;
   }
   return result;

@@ -90,8 +90,8 @@ export async function run(ctx: CommandContext, command: string[], options: RunOp
     endpoints =
       prometheus && options.metrics
         ? await serveObservability({ address: options.metrics, metrics: prometheus, ready: () => supervisor.readiness() }).catch((err: Error) => {
-          throw new RuntimeError(`--metrics: ${err.message}`);
-        })
+            throw new RuntimeError(`--metrics: ${err.message}`);
+          })
         : undefined;
     if (endpoints) ctx.logger.info(`serving /metrics, /healthz and /readyz on ${endpoints.address}`);
     const { end, exitCode } = await supervisor.run();

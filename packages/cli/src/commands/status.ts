@@ -32,8 +32,7 @@ export async function status(ctx: CommandContext, names: readonly string[], opti
   const etcd = ctx.etcdClient();
   const started = Date.now();
   const deadline = started + options.timeout;
-  const read = () =>
-    retryUntil('status', () => readFleet(etcd, statusConfig.prefix, clusters), { timeoutMs: Math.max(0, deadline - Date.now()), logger: ctx.logger });
+  const read = () => retryUntil('status', () => readFleet(etcd, statusConfig.prefix, clusters), { timeoutMs: Math.max(0, deadline - Date.now()), logger: ctx.logger });
 
   const first = await read();
   let readings = first.readings;

@@ -11,7 +11,10 @@ export class ConfigError extends Error {
     // Messages quote user-supplied text; a newline in it must not break the one-line promise.
     // Each run of blanks that holds a line break becomes one space; the blank runs are matched
     // whole (\s+), since a pattern like /\s*[\r\n]+/ takes quadratic time on a long blank run.
-    super(message.replace(/\s+/g, (blanks) => (/[\r\n]/.test(blanks) ? ' ' : blanks)), options);
+    super(
+      message.replace(/\s+/g, (blanks) => (/[\r\n]/.test(blanks) ? ' ' : blanks)),
+      options,
+    );
     this.name = 'ConfigError';
   }
 }

@@ -6,8 +6,7 @@ import { ConfigError } from './config-error.js';
 import { endpointsFromEnv, loadConfig, resolveConfigPath } from './load-config.js';
 
 let dir: string;
-const conf = (name: string, handlerConfig = 'out.json') =>
-  JSON.stringify({ clusters: [{ name, path: `/clusters/${name}`, handler: 'json', handlerConfig }] });
+const conf = (name: string, handlerConfig = 'out.json') => JSON.stringify({ clusters: [{ name, path: `/clusters/${name}`, handler: 'json', handlerConfig }] });
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'cc-config-'));
@@ -55,9 +54,7 @@ describe('loadConfig', () => {
   it('reports a missing file', async () => {
     const file = path.join(dir, 'nope.conf');
     expect(await loadError({ path: file })).toBe(`${file}: configuration file not found (set --conf or CLUSTER_CONTROL_CONF)`);
-    expect(await loadError({ cwd: path.join(dir, 'etc'), env: {} })).toBe(
-      `${path.join(dir, 'etc', 'cluster-control.conf')}: configuration file not found (set --conf or CLUSTER_CONTROL_CONF)`,
-    );
+    expect(await loadError({ cwd: path.join(dir, 'etc'), env: {} })).toBe(`${path.join(dir, 'etc', 'cluster-control.conf')}: configuration file not found (set --conf or CLUSTER_CONTROL_CONF)`);
   });
 
   it('reports an unreadable file', async () => {

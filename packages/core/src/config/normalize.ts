@@ -78,11 +78,9 @@ function normalizeEtcd(etcd: ConfigFile['etcd'], dir: string): EtcdConfig {
 }
 
 function endpoints(etcd: ConfigFile['etcd']): string[] {
-  const forms = [
-    etcd.server !== undefined && '"server"',
-    (etcd.host !== undefined || etcd.port !== undefined) && '"host"/"port"',
-    etcd.endpoints !== undefined && '"endpoints"',
-  ].filter((form) => form !== false);
+  const forms = [etcd.server !== undefined && '"server"', (etcd.host !== undefined || etcd.port !== undefined) && '"host"/"port"', etcd.endpoints !== undefined && '"endpoints"'].filter(
+    (form) => form !== false,
+  );
   if (forms.length > 1) fail('etcd', `give only one of "server", "host"/"port" or "endpoints" (found ${forms.join(' and ')})`);
 
   const url = (at: string, text: string) => endpointUrl(text) ?? fail(at, `expected a URL like "http://10.0.0.1:2379"${userinfoNote(text)}, got ${JSON.stringify(redactUserinfo(text))}`);

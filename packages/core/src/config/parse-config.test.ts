@@ -179,21 +179,13 @@ describe('parseConfig: secrets never appear in an error', () => {
     [{ auth: { username: '', password: SECRET } }, 'etcd.auth.username: expected a non-empty string, got an empty one', SECRET],
     [{ auth: `cc:${SECRET}` }, 'etcd.auth: expected an object with "username" and "password", got a string (value not shown)', SECRET],
     [{ auth: { password: SECRET } }, 'etcd.auth.username: missing (expected a string)', SECRET],
-    [
-      { server: `http://cc:${SECRET}@h:2379` },
-      'etcd.server: expected a URL like "http://10.0.0.1:2379" without user:password (put credentials in etcd.auth), got "http://***@h:2379"',
-      SECRET,
-    ],
+    [{ server: `http://cc:${SECRET}@h:2379` }, 'etcd.server: expected a URL like "http://10.0.0.1:2379" without user:password (put credentials in etcd.auth), got "http://***@h:2379"', SECRET],
     [
       { endpoints: ['http://ok:1', `https://cc:${SECRET}@h2:2379/`] },
       'etcd.endpoints[1]: expected a URL like "http://10.0.0.1:2379" without user:password (put credentials in etcd.auth), got "https://***@h2:2379/"',
       SECRET,
     ],
-    [
-      { endpoints: [`cc:${SECRET}@h3:2379`] },
-      'etcd.endpoints[0]: expected a URL like "http://10.0.0.1:2379" without user:password (put credentials in etcd.auth), got "***@h3:2379"',
-      SECRET,
-    ],
+    [{ endpoints: [`cc:${SECRET}@h3:2379`] }, 'etcd.endpoints[0]: expected a URL like "http://10.0.0.1:2379" without user:password (put credentials in etcd.auth), got "***@h3:2379"', SECRET],
     [{ endpoints: [`http://${SECRET}@h4`] }, 'etcd.endpoints[0]: expected a URL like "http://10.0.0.1:2379" without user:password (put credentials in etcd.auth), got "http://***@h4"', SECRET],
     [{ host: `cc:${SECRET}@h5` }, 'etcd.host: expected a host name or IP address, got "***@h5"', SECRET],
     // A wrong type elsewhere that holds a URL with userinfo: shortened, and redacted first.
@@ -237,9 +229,7 @@ describe('parseConfig: self', () => {
 describe('parseConfig: clusters', () => {
   it('takes the output file from a string handlerConfig, resolved against the config directory', () => {
     expect(cluster({ handlerConfig: 'out/web.json' })).toMatchObject({ file: '/etc/cc/out/web.json', handlerOptions: {} });
-    expect(parseConfig(JSON.stringify({ clusters: [minimalCluster] }), 'x.conf', 'relative/dir').clusters[0]?.file).toBe(
-      `${process.cwd()}/relative/dir/web.json`,
-    );
+    expect(parseConfig(JSON.stringify({ clusters: [minimalCluster] }), 'x.conf', 'relative/dir').clusters[0]?.file).toBe(`${process.cwd()}/relative/dir/web.json`);
   });
 
   it('takes handler options and the file from an object handlerConfig', () => {
@@ -284,11 +274,7 @@ describe('parseConfig: clusters', () => {
     const config = parse({ future: true, etcd: { host: 'h', retries: 3 }, clusters: [{ ...minimalCluster, colour: 'blue' }] });
     expect(config.clusters[0]).not.toHaveProperty('colour');
     expect(config.etcd.endpoints).toEqual(['http://h:2379']);
-    expect(config.warnings).toEqual([
-      `${SOURCE}: future: unknown field, ignored`,
-      `${SOURCE}: etcd.retries: unknown field, ignored`,
-      `${SOURCE}: clusters[0].colour: unknown field, ignored`,
-    ]);
+    expect(config.warnings).toEqual([`${SOURCE}: future: unknown field, ignored`, `${SOURCE}: etcd.retries: unknown field, ignored`, `${SOURCE}: clusters[0].colour: unknown field, ignored`]);
   });
 
   it('relative check and reload programs are found in the config directory; bare names in PATH', () => {
@@ -472,7 +458,8 @@ describe('parseConfig: unknown fields', () => {
 
 describe('parseConfig: members policy and limits', () => {
   it('reads allow/deny networks, host names and limits', () => {
-    const c = parse({ clusters: [{ ...minimalCluster, members: { allow: ['10.0.0.0/8', 'fd00::/8'], deny: ['10.0.9.9'], hostnames: false }, limits: { valueBytes: 1024 }, reloadMinIntervalMs: 0 }] }).clusters[0]!;
+    const c = parse({ clusters: [{ ...minimalCluster, members: { allow: ['10.0.0.0/8', 'fd00::/8'], deny: ['10.0.9.9'], hostnames: false }, limits: { valueBytes: 1024 }, reloadMinIntervalMs: 0 }] })
+      .clusters[0]!;
     expect(c.addressPolicy.allow?.map((a) => a.text)).toEqual(['10.0.0.0/8', 'fd00::/8']);
     expect(c.addressPolicy.deny.map((a) => a.text)).toEqual(['10.0.9.9']);
     expect(c.addressPolicy.hostnames).toBe(false);

@@ -293,7 +293,6 @@ function secret(nonEmpty: boolean): Parser<string> {
   };
 }
 
-
 /** `expected <what>, got <input>`, or `missing (expected <what>)`. */
 function expected(what: string, input: unknown): string {
   return input === undefined ? `missing (expected ${what})` : `expected ${what}, got ${describe(input)}`;

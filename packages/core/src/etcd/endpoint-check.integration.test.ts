@@ -56,7 +56,12 @@ describe.skipIf(!haveEtcd)('an endpoint spoken to without the TLS it needs', () 
     }
     await etcd.stop();
     try {
-      for (const [transport, endpoint] of [['gateway', etcd.endpoint], ['grpc', etcd.endpoint], ['gateway', plain()], ['grpc', plain()]] as const) {
+      for (const [transport, endpoint] of [
+        ['gateway', etcd.endpoint],
+        ['grpc', etcd.endpoint],
+        ['gateway', plain()],
+        ['grpc', plain()],
+      ] as const) {
         const client = clientFromConfig({ endpoints: [endpoint], ...(endpoint.startsWith('https') ? { tls: tls() } : {}), timeoutMs: 1000, transport }, silentLogger);
         try {
           await expect(client.put('/ec/k', 'v')).rejects.toThrow(EtcdUnavailableError);

@@ -11,7 +11,9 @@ describe('endpointErrorFromText', () => {
   it("knows OpenSSL's verdict on a plain answer to TLS, and Go's answer to plain HTTP on a TLS port", () => {
     const plain = endpointErrorFromText('https://127.0.0.1:2379', OPENSSL_PLAIN_ANSWER, true);
     expect(plain?.message).toBe('https://127.0.0.1:2379: etcd answered plain HTTP to a TLS connection (use http:// without etcd.tls, or configure etcd for TLS)');
-    expect(endpointErrorFromText('https://h:2379', '14 UNAVAILABLE: No connection established. Last error: Error: 1:error:0A0000C6:SSL routines::packet length too long', true)).toBeInstanceOf(EtcdEndpointError);
+    expect(endpointErrorFromText('https://h:2379', '14 UNAVAILABLE: No connection established. Last error: Error: 1:error:0A0000C6:SSL routines::packet length too long', true)).toBeInstanceOf(
+      EtcdEndpointError,
+    );
     const tls = endpointErrorFromText('http://h:2379', 'unexpected answer: HTTP 400 Client sent an HTTP request to an HTTPS server.', false);
     expect(tls?.message).toBe('http://h:2379: etcd expects TLS and was spoken to in plain HTTP (use https:// with etcd.tls.ca, or configure etcd without TLS)');
   });

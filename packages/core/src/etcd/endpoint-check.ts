@@ -64,18 +64,14 @@ export async function checkEndpoint(endpoint: string, text: string, options: End
   if (NOT_HTTP2.test(text)) {
     const plain = await probePlainHttp(host, port, timeoutMs);
     if (plain && !plain.tlsRequired) {
-      return new EtcdEndpointError(
-        `${endpoint}: not an etcd client URL: it answers HTTP (${plain.status} to GET /version) but not etcd's gRPC; check etcd.endpoints`,
-      );
+      return new EtcdEndpointError(`${endpoint}: not an etcd client URL: it answers HTTP (${plain.status} to GET /version) but not etcd's gRPC; check etcd.endpoints`);
     }
   }
   return undefined;
 }
 
-const plainAnswerToTls = (endpoint: string) =>
-  new EtcdEndpointError(`${endpoint}: etcd answered plain HTTP to a TLS connection (use http:// without etcd.tls, or configure etcd for TLS)`);
-const tlsRequired = (endpoint: string) =>
-  new EtcdEndpointError(`${endpoint}: etcd expects TLS and was spoken to in plain HTTP (use https:// with etcd.tls.ca, or configure etcd without TLS)`);
+const plainAnswerToTls = (endpoint: string) => new EtcdEndpointError(`${endpoint}: etcd answered plain HTTP to a TLS connection (use http:// without etcd.tls, or configure etcd for TLS)`);
+const tlsRequired = (endpoint: string) => new EtcdEndpointError(`${endpoint}: etcd expects TLS and was spoken to in plain HTTP (use https:// with etcd.tls.ca, or configure etcd without TLS)`);
 
 /** Host and port of an endpoint as both clients read it (no scheme: http; no port: 2379). */
 export function hostPort(endpoint: string): { host: string; port: number } {

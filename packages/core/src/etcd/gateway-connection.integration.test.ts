@@ -15,7 +15,6 @@ import { prefixRange, singleKey } from './key-range.js';
 // connectEtcdGateway (etcd's JSON gateway over node:http) against real etcd servers, side by side
 // with connectEtcd (gRPC): the same operations must give the same results and the same errors.
 
-
 function capture() {
   const lines: string[] = [];
   return { lines, logger: createLogger({ level: 'debug', write: (l) => lines.push(l) }) };

@@ -40,8 +40,23 @@ export function connectEtcdGateway(options: EtcdConnectionOptions): EtcdClient {
 
 /** gRPC status names, so that errors read exactly as the gRPC client's do ("7 PERMISSION_DENIED: …"). */
 const GRPC_STATUS = [
-  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
 ];
 const PERMISSION_DENIED = 7;
 const UNAUTHENTICATED = 16;
@@ -254,36 +269,40 @@ class GatewayConnection implements EtcdClient {
     const send = member.agent instanceof HttpsAgent ? httpsRequest : httpRequest;
     return new Promise<Json>((resolve, reject) => {
       let req: ClientRequest | undefined;
-      const timer = setTimeout(() => {
-        const err = new Error(`no answer within ${this.timeoutMs} ms (deadline exceeded)`);
-        reject(err);
-        req?.destroy(err);
-      }, Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(
+        () => {
+          const err = new Error(`no answer within ${this.timeoutMs} ms (deadline exceeded)`);
+          reject(err);
+          req?.destroy(err);
+        },
+        Math.max(0, deadline - Date.now()),
+      );
       // Throws at once for TLS material node cannot use (then there is no request to time out).
-      const start = (): ClientRequest => send({ ...member.request, path, headers }, (res: IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_ANSWER_BYTES) {
-            // Like gRPC's limit: a page too large is asked for again smaller (paged-range.ts).
+      const start = (): ClientRequest =>
+        send({ ...member.request, path, headers }, (res: IncomingMessage) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_ANSWER_BYTES) {
+              // Like gRPC's limit: a page too large is asked for again smaller (paged-range.ts).
+              clearTimeout(timer);
+              reject(new Error(`answer larger than max (${MAX_ANSWER_BYTES} bytes): message too large`));
+              req?.destroy();
+              return;
+            }
+            chunks.push(chunk);
+          });
+          res.on('error', (err) => (clearTimeout(timer), reject(err)));
+          res.on('end', () => {
             clearTimeout(timer);
-            reject(new Error(`answer larger than max (${MAX_ANSWER_BYTES} bytes): message too large`));
-            req?.destroy();
-            return;
-          }
-          chunks.push(chunk);
+            try {
+              resolve(parseAnswer(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), member.url, path));
+            } catch (err) {
+              reject(err);
+            }
+          });
         });
-        res.on('error', (err) => (clearTimeout(timer), reject(err)));
-        res.on('end', () => {
-          clearTimeout(timer);
-          try {
-            resolve(parseAnswer(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), member.url, path));
-          } catch (err) {
-            reject(err);
-          }
-        });
-      });
       try {
         req = start();
       } catch (err) {

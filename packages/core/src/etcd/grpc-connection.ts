@@ -216,10 +216,7 @@ class Etcd3Connection implements EtcdConnection {
 
   async put(key: string, value: string, options: { lease?: string } = {}): Promise<bigint> {
     const res = await this.unary('put', (client) =>
-      client.kv.put(
-        { key: Buffer.from(key, 'utf8'), value: Buffer.from(value, 'utf8'), ...(options.lease ? { lease: options.lease } : {}) },
-        this.deadline(),
-      ),
+      client.kv.put({ key: Buffer.from(key, 'utf8'), value: Buffer.from(value, 'utf8'), ...(options.lease ? { lease: options.lease } : {}) }, this.deadline()),
     );
     return BigInt(res.header.revision);
   }
@@ -323,10 +320,7 @@ class Etcd3Connection implements EtcdConnection {
         if (created) listener.onBroken(err);
         else reject(err);
       };
-      const createTimer = setTimeout(
-        () => finish(new EtcdUnavailableError(`watch: etcd did not confirm the watch within ${this.timeoutMs} ms`)),
-        this.timeoutMs,
-      );
+      const createTimer = setTimeout(() => finish(new EtcdUnavailableError(`watch: etcd did not confirm the watch within ${this.timeoutMs} ms`)), this.timeoutMs);
       stream.on('error', (err: unknown) => finish(this.translate('watch', this.etcd3.castGrpcError(err as Error))));
       stream.on('end', () => finish(new EtcdUnavailableError('watch: stream ended by etcd')));
       stream.on('data', (res: IWatchResponse) => {

@@ -22,10 +22,11 @@ describe.skipIf(!haveEtcd)('putIfFree against a real etcd', () => {
     await etcd?.dispose();
   });
 
-  const clients = () => [
-    ['gRPC', grpc],
-    ['gateway', gw],
-  ] as const;
+  const clients = () =>
+    [
+      ['gRPC', grpc],
+      ['gateway', gw],
+    ] as const;
 
   for (const name of ['gRPC', 'gateway'] as const) {
     describe(name, () => {

@@ -11,7 +11,8 @@ describe('describeTlsFailure', () => {
   });
 
   it('names a host missing from the certificate', () => {
-    const text = "14 UNAVAILABLE: No connection established. Last error: Error [ERR_TLS_CERT_ALTNAME_INVALID]: Hostname/IP does not match certificate's altnames: IP: 127.0.0.2 is not in the cert's list: 127.0.0.1.";
+    const text =
+      "14 UNAVAILABLE: No connection established. Last error: Error [ERR_TLS_CERT_ALTNAME_INVALID]: Hostname/IP does not match certificate's altnames: IP: 127.0.0.2 is not in the cert's list: 127.0.0.1.";
     expect(describeTlsFailure(text)).toMatch(/endpoint's host is not among the names in etcd's certificate/);
   });
 

@@ -40,10 +40,10 @@ export function quietIpServerNameWarning(): void {
   if (ipServerNameWarningQuiet) return;
   ipServerNameWarningQuiet = true;
   const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
-  process.emitWarning = ((...args: unknown[]) => {
+  process.emitWarning = (...args: unknown[]) => {
     const options = args[1];
     const code = typeof options === 'object' && options !== null ? (options as { code?: unknown }).code : args[2];
     if (code === 'DEP0123') return;
     emitWarning(...args);
-  });
+  };
 }

@@ -31,10 +31,7 @@ describe('resolveHandler', () => {
 
   it('loads a handler module by path relative to the config directory', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cc-handler-'));
-    await writeFile(
-      join(dir, 'upper.mjs'),
-      `export default { name: 'upper', parseOptions: (o) => o, render: (ms) => ms.map((m) => m.name.toUpperCase()).join('\\n') };`,
-    );
+    await writeFile(join(dir, 'upper.mjs'), `export default { name: 'upper', parseOptions: (o) => o, render: (ms) => ms.map((m) => m.name.toUpperCase()).join('\\n') };`);
     const handler = await resolveHandler('./upper.mjs', { builtins, baseDir: dir });
     expect(handler.name).toBe('upper');
     expect(handler.render([{ name: 'web-1' }] as never, {}, { cluster: 'c', path: '/c' })).toBe('WEB-1');

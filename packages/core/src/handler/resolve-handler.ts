@@ -36,9 +36,7 @@ export async function resolveHandler(spec: string, options: ResolveHandlerOption
   }
   let url: string;
   try {
-    url = looksLikePath(spec)
-      ? pathToFileURL(resolve(options.baseDir, spec)).href
-      : pathToFileURL(createRequire(join(options.baseDir, 'noop.js')).resolve(spec)).href;
+    url = looksLikePath(spec) ? pathToFileURL(resolve(options.baseDir, spec)).href : pathToFileURL(createRequire(join(options.baseDir, 'noop.js')).resolve(spec)).href;
   } catch {
     const known = Object.keys(options.builtins).join(', ');
     throw new ConfigError(`${field}: unknown handler ${JSON.stringify(spec)}: not a built-in (${known}), and no module or package of that name was found from ${options.baseDir}`);

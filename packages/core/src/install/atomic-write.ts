@@ -1,21 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  constants,
-  fchmodSync,
-  fchownSync,
-  fdatasync,
-  fstatSync,
-  fsync,
-  lstatSync,
-  openSync,
-  readlinkSync,
-  readSync,
-  renameSync,
-  type Stats,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fdatasync, fstatSync, fsync, lstatSync, openSync, readlinkSync, readSync, renameSync, type Stats, unlinkSync, writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ErrorCode } from '../util/error-codes.js';

@@ -31,7 +31,12 @@ describe('Reloader', () => {
   it('a reload command that cannot be started ends with exit code 127, as in a shell', async () => {
     const outcomes: unknown[] = [];
     const logged: string[] = [];
-    const r = reloader({ argv: ['/nonexistent/cc-reload', 'graceful'], onRunEnd: (o) => outcomes.push(o), logger: createLogger({ write: (l) => logged.push(l) }), backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    const r = reloader({
+      argv: ['/nonexistent/cc-reload', 'graceful'],
+      onRunEnd: (o) => outcomes.push(o),
+      logger: createLogger({ write: (l) => logged.push(l) }),
+      backoff: { initialMs: 60_000, maxMs: 60_000 },
+    });
     r.request();
     await vi.waitFor(() => expect(outcomes).toHaveLength(1));
     expect(outcomes[0]).toEqual({ ok: false, exitCode: 127, output: 'could not be started: command not found: /nonexistent/cc-reload (exit 127)' });
@@ -127,7 +132,14 @@ describe('Reloader', () => {
     missing.request();
     await vi.waitFor(() => expect(reloads(metrics, 'failed')).toBe(2));
 
-    const badEnv = reloader({ argv: ['true'], metrics, envFor: () => { throw new Error('no members'); }, backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    const badEnv = reloader({
+      argv: ['true'],
+      metrics,
+      envFor: () => {
+        throw new Error('no members');
+      },
+      backoff: { initialMs: 60_000, maxMs: 60_000 },
+    });
     expect(() => badEnv.request()).not.toThrow();
     await vi.waitFor(() => expect(reloads(metrics, 'failed')).toBe(3));
   });
@@ -289,7 +301,14 @@ describe('Reloader', () => {
       const metrics = createMetrics();
       const logged: string[] = [];
       const logger = createLogger({ write: (l) => logged.push(l) });
-      const sync = reloader({ action: () => { throw new Error('sync throw'); }, metrics, logger, backoff: { initialMs: 60_000, maxMs: 60_000 } });
+      const sync = reloader({
+        action: () => {
+          throw new Error('sync throw');
+        },
+        metrics,
+        logger,
+        backoff: { initialMs: 60_000, maxMs: 60_000 },
+      });
       sync.request();
       await vi.waitFor(() => expect(reloads(metrics, 'failed')).toBe(1));
       const hung = reloader({ action: () => new Promise<void>(() => {}), timeoutMs: 100, metrics, logger, backoff: { initialMs: 60_000, maxMs: 60_000 } });

@@ -154,7 +154,11 @@ export function describeFailure(result: RunResult, timeoutMs: number): string {
  * failed reload shows of an output or error. `fallback` when there is none.
  */
 export function firstLine(text: string, fallback = ''): string {
-  const line = text.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? fallback;
+  const line =
+    text
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l !== '') ?? fallback;
   return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }
 

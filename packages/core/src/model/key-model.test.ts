@@ -88,13 +88,21 @@ describe('parseMeta and metaShapeProblem on hostile input', () => {
   it('parseMeta never throws on arbitrary strings (property)', () => {
     const jsonish = fc.stringMatching(/^[{}[\]":,\\a-z0-9 _]*$/, { maxLength: 200 });
     fc.assert(
-      fc.property(fc.oneof(fc.string(), jsonish, fc.json(), fc.jsonValue().map((v) => JSON.stringify({ v }))), (text) => {
-        const meta = parseMeta(text);
-        expect(typeof meta).toBe('object');
-        expect(Array.isArray(meta)).toBe(false);
-        expect(Object.prototype.hasOwnProperty.call(meta, '__proto__')).toBe(false);
-        metaShapeProblem(text, 3, 3);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          jsonish,
+          fc.json(),
+          fc.jsonValue().map((v) => JSON.stringify({ v })),
+        ),
+        (text) => {
+          const meta = parseMeta(text);
+          expect(typeof meta).toBe('object');
+          expect(Array.isArray(meta)).toBe(false);
+          expect(Object.prototype.hasOwnProperty.call(meta, '__proto__')).toBe(false);
+          metaShapeProblem(text, 3, 3);
+        },
+      ),
       { numRuns: 2_000 },
     );
   });

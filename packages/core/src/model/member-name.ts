@@ -2,9 +2,7 @@ import { isIPv6 } from 'node:net';
 
 export type HostKind = 'ipv4' | 'ipv6' | 'hostname';
 
-export type ParsedMemberName =
-  | { ok: true; name: string; host: string; port: number | undefined; kind: HostKind }
-  | { ok: false; reason: string };
+export type ParsedMemberName = { ok: true; name: string; host: string; port: number | undefined; kind: HostKind } | { ok: false; reason: string };
 
 // Everything a valid name can contain. Checked first, so no later step ever sees a byte that
 // could break out of a config file line (newline, quote, `;`, `{`, `#`, space, ...).

@@ -424,7 +424,9 @@ describe('Membership limits (quarantine)', () => {
         }
         if (n - i - 1 === 16) {
           // Back within the cap: the highest of the 16 keys left is the member.
-          const highest = Array.from({ length: 16 }, (_, j) => variant(n - 1 - j)).sort().at(-1);
+          const highest = Array.from({ length: 16 }, (_, j) => variant(n - 1 - j))
+            .sort()
+            .at(-1);
           expect(m.members()).toEqual([expect.objectContaining({ key: `${P}/${highest}` })]);
         }
       }

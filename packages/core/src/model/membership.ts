@@ -434,7 +434,8 @@ export class Membership {
     const winner = this.winners.get(name);
     const others = this.others.get(name);
     if (!winner) {
-      if (others) others.add(key); // crowded already
+      if (others)
+        others.add(key); // crowded already
       else this.crown(name, sortKey, entry);
       return;
     }

@@ -34,8 +34,7 @@ async function scrape(metrics: ReturnType<typeof createPrometheusMetrics>) {
 }
 
 function find(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
-  return samples.find((s) => s.name === name && JSON.stringify(Object.entries(s.labels).sort()) === JSON.stringify(Object.entries(labels).sort()))
-    ?.value;
+  return samples.find((s) => s.name === name && JSON.stringify(Object.entries(s.labels).sort()) === JSON.stringify(Object.entries(labels).sort()))?.value;
 }
 
 describe('createPrometheusMetrics', () => {

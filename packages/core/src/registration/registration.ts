@@ -145,10 +145,7 @@ export class Registration {
       })();
       const bound = new AbortController();
       try {
-        const revoked = await Promise.race([
-          revoking.then(() => true),
-          ...(options.timeoutMs !== undefined ? [sleep(options.timeoutMs, bound.signal).then(() => false)] : []),
-        ]);
+        const revoked = await Promise.race([revoking.then(() => true), ...(options.timeoutMs !== undefined ? [sleep(options.timeoutMs, bound.signal).then(() => false)] : [])]);
         if (revoked && lease) this.options.logger.info(`deregistered ${this.options.key}`);
         if (!revoked) {
           revoking.catch(() => {});

@@ -148,7 +148,7 @@ describe.skipIf(!haveEtcd)('waitForFleet against a real etcd', () => {
   it.each([
     ['gRPC', () => conn as EtcdClient],
     ['gateway', () => connectEtcdGateway({ endpoints: [etcd.endpoint] })],
-  ])('deleteAt (%s): the delete\'s revision; with a lease, only a key on that lease', async (_name, client) => {
+  ])("deleteAt (%s): the delete's revision; with a lease, only a key on that lease", async (_name, client) => {
     const c = client();
     const key = `/clusters/del/${_name}`;
     const lease = await conn.grantLease(30);

@@ -19,11 +19,7 @@ export interface ClusterStatuses {
  * pages. Keys deeper than one segment are not this cluster's status keys; values are parsed, never
  * trusted. Used by `cluster-control status` and by applications showing the fleet.
  */
-export async function readClusterStatuses(
-  etcd: Pick<EtcdClient, 'range' | 'newestModRevision'>,
-  statusPrefix: string,
-  clusterPath: string,
-): Promise<ClusterStatuses> {
+export async function readClusterStatuses(etcd: Pick<EtcdClient, 'range' | 'newestModRevision'>, statusPrefix: string, clusterPath: string): Promise<ClusterStatuses> {
   const newestRevision = await etcd.newestModRevision(prefixRange(clusterPath + '/'));
   const keyPrefix = statusClusterPrefix(statusPrefix, clusterPath);
   const statuses: WatcherStatus[] = [];

@@ -57,10 +57,13 @@ describe.skipIf(!haveEtcd)('StatusPublisher with ClusterSync against a real etcd
 
     for (let i = 2; i <= 6; i++) await conn.put(`${path}/10.0.0.${i}:80`, '');
     const target = await newest(path);
-    await waitFor(async () => {
-      const [s] = await statuses(path);
-      return s !== undefined && watcherState(s, target).state === 'SYNCED' && s.members === 6;
-    }, { what: 'SYNCED at the newest revision with 6 members' });
+    await waitFor(
+      async () => {
+        const [s] = await statuses(path);
+        return s !== undefined && watcherState(s, target).state === 'SYNCED' && s.members === 6;
+      },
+      { what: 'SYNCED at the newest revision with 6 members' },
+    );
     // Coalesced: five changes in quick succession are not five writes each.
     expect(metrics.get('cluster_control_status_writes_total', { cluster: 'web' })).toBeLessThan(12);
 

@@ -18,7 +18,7 @@ const base: WatcherStatus = {
 };
 
 describe('status keys', () => {
-  it('put each cluster path in one flat segment, so a cluster never contains another one\'s keys', () => {
+  it("put each cluster path in one flat segment, so a cluster never contains another one's keys", () => {
     expect(statusKey('/cluster-control/status', '/clusters/web', 'lb1:42:ab12')).toBe('/cluster-control/status/%2Fclusters%2Fweb/lb1%3A42%3Aab12');
     expect(statusClusterPrefix('/cluster-control/status/', '/clusters')).toBe('/cluster-control/status/%2Fclusters/');
     expect(statusKey('/s', '/clusters/web', 'x').startsWith(statusClusterPrefix('/s', '/clusters'))).toBe(false);

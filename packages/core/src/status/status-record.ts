@@ -114,9 +114,7 @@ export function hashMismatches(statuses: readonly WatcherStatus[]): { revision: 
     byRevision.set(s.appliedRevision, hashes);
     hashes.set(s.sha256, [...(hashes.get(s.sha256) ?? []), s.watcher.id]);
   }
-  return [...byRevision]
-    .filter(([, hashes]) => hashes.size > 1)
-    .map(([revision, hashes]) => ({ revision, hashes: Object.fromEntries(hashes) }));
+  return [...byRevision].filter(([, hashes]) => hashes.size > 1).map(([revision, hashes]) => ({ revision, hashes: Object.fromEntries(hashes) }));
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

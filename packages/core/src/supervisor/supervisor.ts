@@ -319,11 +319,7 @@ export class Supervisor {
       // Whatever etcd is doing, the exit code is passed on promptly: the revocation and the
       // watches' ends get one short bound, together.
       const bound = new AbortController();
-      const done = Promise.allSettled([
-        this.registration?.stop({ timeoutMs: this.deregisterTimeoutMs }),
-        ...[...this.syncs.values()].map((s) => s.stop()),
-        this.status?.close(),
-      ]);
+      const done = Promise.allSettled([this.registration?.stop({ timeoutMs: this.deregisterTimeoutMs }), ...[...this.syncs.values()].map((s) => s.stop()), this.status?.close()]);
       const finished = await Promise.race([done.then(() => true), sleep(this.deregisterTimeoutMs + 200, bound.signal).then(() => false)]);
       bound.abort();
       if (!finished) this.options.logger.warn(`etcd did not answer within ${this.deregisterTimeoutMs} ms while stopping; exiting anyway`);

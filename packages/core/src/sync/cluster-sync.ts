@@ -113,9 +113,7 @@ export class ClusterSync {
     this.installer = new SafeInstaller(target, logger, metrics, this.logOnce, this.resolver);
     this.retryBackoff = new Backoff(options.retry ?? { initialMs: 1_000, maxMs: 30_000 });
     this.ownsStatus = options.status === undefined;
-    this.status = this.ownsStatus
-      ? new StatusPublisher(etcd, { prefix: DEFAULT_STATUS_PREFIX, ttl: DEFAULT_STATUS_TTL, command: 'api', logger, metrics })
-      : options.status || undefined;
+    this.status = this.ownsStatus ? new StatusPublisher(etcd, { prefix: DEFAULT_STATUS_PREFIX, ttl: DEFAULT_STATUS_TTL, command: 'api', logger, metrics }) : options.status || undefined;
     // With `wait`, quiet is judged at the source: etcd pausing delivery to a watch that fell
     // behind (a burst) is not quiet while it still holds newer keys than those applied.
     const settled = async () => (await etcd.newestModRevision(prefixRange(target.path + '/'))) <= this.applied;
@@ -139,7 +137,9 @@ export class ClusterSync {
         envFor: () => {
           const env = reloadEnvironment(target.name, target.file, this.membership.members());
           if (env.CLUSTER_CONTROL_MEMBERS_OMITTED && this.logOnce.first('members-env-omitted')) {
-            logger.warn(`${target.name}: ${env.CLUSTER_CONTROL_MEMBER_COUNT} members are too many for CLUSTER_CONTROL_MEMBERS; reloads get CLUSTER_CONTROL_MEMBERS_OMITTED=1 instead (read ${target.file})`);
+            logger.warn(
+              `${target.name}: ${env.CLUSTER_CONTROL_MEMBER_COUNT} members are too many for CLUSTER_CONTROL_MEMBERS; reloads get CLUSTER_CONTROL_MEMBERS_OMITTED=1 instead (read ${target.file})`,
+            );
           }
           return env;
         },

@@ -56,13 +56,7 @@ export async function trialRender(target: ClusterTarget, members: readonly Membe
 }
 
 /** render (pure) → install (atomic, checked). Never throws: the outcome says what happened. */
-export async function renderAndInstall(
-  target: ClusterTarget,
-  members: readonly Member[],
-  logger: Logger,
-  metrics?: Metrics,
-  once?: LogOnce,
-): Promise<InstallOutcome> {
+export async function renderAndInstall(target: ClusterTarget, members: readonly Member[], logger: Logger, metrics?: Metrics, once?: LogOnce): Promise<InstallOutcome> {
   return (await renderAndInstallDetailed(target, members, logger, metrics, once)).outcome;
 }
 
@@ -82,13 +76,7 @@ export interface DetailedOutcome {
 }
 
 /** renderAndInstall, with the reason of a failure (one line) for whoever wants to act on it. */
-export async function renderAndInstallDetailed(
-  target: ClusterTarget,
-  members: readonly Member[],
-  logger: Logger,
-  metrics?: Metrics,
-  once?: LogOnce,
-): Promise<DetailedOutcome> {
+export async function renderAndInstallDetailed(target: ClusterTarget, members: readonly Member[], logger: Logger, metrics?: Metrics, once?: LogOnce): Promise<DetailedOutcome> {
   const labels = { cluster: target.name };
   if (members.length < target.minMembers) {
     const reason = `${members.length} member(s), fewer than minMembers ${target.minMembers}`;

@@ -47,14 +47,7 @@ export async function readCluster(etcd: EtcdClient, path: string, limits?: Membe
 }
 
 /** Logs and counts rejected and nested keys; with `once`, each key only the first time it is seen. */
-export function logDiagnostics(
-  cluster: string,
-  path: string,
-  diagnostics: MembershipDiagnostics,
-  logger: Logger,
-  metrics?: Metrics,
-  once?: LogOnce,
-): void {
+export function logDiagnostics(cluster: string, path: string, diagnostics: MembershipDiagnostics, logger: Logger, metrics?: Metrics, once?: LogOnce): void {
   for (const { key, reason } of diagnostics.rejected) {
     if (once && !once.first(`rejected:${key}`)) continue;
     logger.warn(`${cluster}: ignoring member key ${JSON.stringify(key)}: ${reason}`);
@@ -124,12 +117,7 @@ export type RenderedCluster =
  * empty form when `fileExists` is false (what prepare writes on a first start). The `check` is not
  * run: it needs the staged file on disk next to the target.
  */
-export async function renderCluster(
-  read: ClusterRead,
-  target: ClusterTarget,
-  logger: Logger,
-  options: { resolver?: HostResolver; fileExists?: boolean } = {},
-): Promise<RenderedCluster> {
+export async function renderCluster(read: ClusterRead, target: ClusterTarget, logger: Logger, options: { resolver?: HostResolver; fileExists?: boolean } = {}): Promise<RenderedCluster> {
   const { members, quarantined } = await previewCluster(read, target, logger, options.resolver);
   if (members.length < target.minMembers) {
     const reason = `${members.length} member(s), fewer than minMembers ${target.minMembers}`;

@@ -143,7 +143,11 @@ describe.skipIf(!haveEtcd)('readCluster with 200 values of 1.4 MB (280 MB under 
       results[which] = JSON.parse(stdout.trim().split('\n').at(-1)!);
     }
     const mb = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
-    console.log(`readCluster of 280 MB (200 x 1.4 MB + 21 members): ${Object.entries(results).map(([k, r]) => `${k}: peak RSS ${mb(r.hwm)}, ${r.ms} ms`).join('; ')}`);
+    console.log(
+      `readCluster of 280 MB (200 x 1.4 MB + 21 members): ${Object.entries(results)
+        .map(([k, r]) => `${k}: peak RSS ${mb(r.hwm)}, ${r.ms} ms`)
+        .join('; ')}`,
+    );
     for (const r of Object.values(results)) {
       expect(r).toMatchObject({ members: 21, quarantined: 200 });
       // One page of at most 64 huge values at a time, never the whole 280 MB (was 1.5 GB through the gateway).

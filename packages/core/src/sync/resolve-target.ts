@@ -14,11 +14,7 @@ function isHandlerOptionsError(err: unknown): err is Error & { path?: unknown } 
  * Turns a configured cluster into a ready-to-render target: loads its handler and validates the
  * handler's options, so a bad `handlerConfig` fails at start-up with the field named.
  */
-export async function resolveClusterTarget(
-  config: ClusterControlConfig,
-  cluster: ClusterConfig,
-  builtins: Readonly<Record<string, AnyHandler>>,
-): Promise<ClusterTarget> {
+export async function resolveClusterTarget(config: ClusterControlConfig, cluster: ClusterConfig, builtins: Readonly<Record<string, AnyHandler>>): Promise<ClusterTarget> {
   const index = config.clusters.indexOf(cluster);
   const field = `clusters[${index < 0 ? '?' : index}]`;
   let handler: AnyHandler;

@@ -11,8 +11,6 @@ describe('describeError', () => {
   it("drops gRPC's empty trailing resolution note, keeps a real one", () => {
     const grpc = '14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:2379. Resolution note: ';
     expect(describeError(new Error(grpc))).toBe('14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:2379.');
-    expect(describeError(new Error('14 UNAVAILABLE: name resolution failed. Resolution note: DNS lookup failed'))).toBe(
-      '14 UNAVAILABLE: name resolution failed. Resolution note: DNS lookup failed',
-    );
+    expect(describeError(new Error('14 UNAVAILABLE: name resolution failed. Resolution note: DNS lookup failed'))).toBe('14 UNAVAILABLE: name resolution failed. Resolution note: DNS lookup failed');
   });
 });
