@@ -1,20 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { describe, expect, it } from 'vitest';
+import { type EtcdServer, haveEtcd } from '#test-support/etcd-server.js';
+import { useEtcdConnection } from '#test-support/etcd-fixture.js';
 import type { EtcdConnection, WatchEvent } from './types.js';
 import { connectEtcd } from './grpc-connection.js';
 import { prefixRange } from './key-range.js';
 
 describe.skipIf(!haveEtcd)('EtcdConnection.newestModRevision against a real etcd', () => {
-  let etcd: EtcdServer;
   let conn: EtcdConnection;
-  beforeAll(async () => {
-    etcd = await startEtcd();
-    conn = await connectEtcd({ endpoints: [etcd.endpoint] });
-  });
-  afterAll(async () => {
-    conn?.close();
-    await etcd?.dispose();
-  });
+  useEtcdConnection(
+    (endpoint) => connectEtcd({ endpoints: [endpoint] }),
+    (started) => (conn = started.conn),
+  );
 
   it('is the highest mod revision in the range, whichever key has it, and 0 when empty', async () => {
     const range = prefixRange('/newest/web/');
@@ -36,14 +32,10 @@ describe.skipIf(!haveEtcd)('EtcdConnection.newestModRevision against a real etcd
 describe.skipIf(!haveEtcd)('EtcdConnection with large responses against a real etcd', () => {
   let etcd: EtcdServer;
   let conn: EtcdConnection;
-  beforeAll(async () => {
-    etcd = await startEtcd();
-    conn = await connectEtcd({ endpoints: [etcd.endpoint], timeoutMs: 10_000 });
-  });
-  afterAll(async () => {
-    conn?.close();
-    await etcd?.dispose();
-  });
+  useEtcdConnection(
+    (endpoint) => connectEtcd({ endpoints: [endpoint], timeoutMs: 10_000 }),
+    (started) => ({ etcd, conn } = started),
+  );
 
   // gRPC refuses messages over 4 MiB unless told otherwise: a cluster of ~65k members (or a
   // watch catching up over a few MiB of changes) would never be read, only retried.

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { describe, expect, it } from 'vitest';
+import { type EtcdServer, haveEtcd } from '#test-support/etcd-server.js';
+import { useEtcdConnection } from '#test-support/etcd-fixture.js';
 import type { EtcdConnection, WatchEvent } from './types.js';
 import { connectEtcd } from './grpc-connection.js';
 import { prefixRange } from './key-range.js';
@@ -7,14 +8,10 @@ import { prefixRange } from './key-range.js';
 describe.skipIf(!haveEtcd)('watch responses etcd splits into fragments', () => {
   let etcd: EtcdServer;
   let conn: EtcdConnection;
-  beforeAll(async () => {
-    etcd = await startEtcd();
-    conn = await connectEtcd({ endpoints: [etcd.endpoint], timeoutMs: 10_000 });
-  });
-  afterAll(async () => {
-    conn?.close();
-    await etcd?.dispose();
-  });
+  useEtcdConnection(
+    (endpoint) => connectEtcd({ endpoints: [endpoint], timeoutMs: 10_000 }),
+    (started) => ({ etcd, conn } = started),
+  );
 
   it('are asked for, and delivered as one batch once the last fragment arrived', async () => {
     // Count the raw responses that are fragments (etcd3 1.1.2 internals: the watch stream).

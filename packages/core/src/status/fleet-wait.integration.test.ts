@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { describe, expect, it } from 'vitest';
+import { type EtcdServer, haveEtcd } from '#test-support/etcd-server.js';
+import { useEtcdConnection } from '#test-support/etcd-fixture.js';
 import type { EtcdClient, EtcdConnection } from '../etcd/types.js';
 import { connectEtcd } from '../etcd/grpc-connection.js';
 import { connectEtcdGateway } from '../etcd/gateway-connection.js';
@@ -41,14 +42,10 @@ describe.skipIf(!haveEtcd)('waitForFleet against a real etcd', () => {
   let etcd: EtcdServer;
   let conn: EtcdConnection;
   let n = 0;
-  beforeAll(async () => {
-    etcd = await startEtcd();
-    conn = await connectEtcd({ endpoints: [etcd.endpoint] });
-  });
-  afterAll(async () => {
-    conn?.close();
-    await etcd?.dispose();
-  });
+  useEtcdConnection(
+    (endpoint) => connectEtcd({ endpoints: [endpoint] }),
+    (started) => ({ etcd, conn } = started),
+  );
 
   /** A fresh cluster path and status prefix per test. */
   const fresh = () => {

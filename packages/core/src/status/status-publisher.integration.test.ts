@@ -1,9 +1,10 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '#test-support/cli.js';
-import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { haveEtcd } from '#test-support/etcd-server.js';
+import { useEtcdConnection } from '#test-support/etcd-fixture.js';
 import type { EtcdConnection } from '../etcd/types.js';
 import { connectEtcd } from '../etcd/grpc-connection.js';
 import { prefixRange } from '../etcd/key-range.js';
@@ -19,16 +20,11 @@ const PREFIX = '/cc-test/status';
 
 // README: Is the fleet in step? A watcher publishes what it applied, on its own lease, coalesced.
 describe.skipIf(!haveEtcd)('StatusPublisher with ClusterSync against a real etcd', () => {
-  let etcd: EtcdServer;
   let conn: EtcdConnection;
-  beforeAll(async () => {
-    etcd = await startEtcd();
-    conn = await connectEtcd({ endpoints: [etcd.endpoint] });
-  });
-  afterAll(async () => {
-    conn?.close();
-    await etcd?.dispose();
-  });
+  useEtcdConnection(
+    (endpoint) => connectEtcd({ endpoints: [endpoint] }),
+    (started) => (conn = started.conn),
+  );
 
   async function statuses(path: string): Promise<WatcherStatus[]> {
     const res = await conn.range(prefixRange(statusClusterPrefix(PREFIX, path)));

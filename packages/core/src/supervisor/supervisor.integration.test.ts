@@ -2,9 +2,10 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { type Server, createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '#test-support/cli.js';
-import { type EtcdServer, freePort, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { freePort, haveEtcd } from '#test-support/etcd-server.js';
+import { useEtcdConnection } from '#test-support/etcd-fixture.js';
 import type { EtcdConnection } from '../etcd/types.js';
 import { connectEtcd } from '../etcd/grpc-connection.js';
 import { singleKey } from '../etcd/key-range.js';
@@ -41,16 +42,11 @@ function embeddedServer(port: number, journal: string[], isRegistered: () => Pro
 
 // The Supervisor as an API: what `cluster-control run` does, for a Node app without a child process.
 describe.skipIf(!haveEtcd)('Supervisor embedded in a Node application', () => {
-  let etcd: EtcdServer;
   let conn: EtcdConnection;
-  beforeAll(async () => {
-    etcd = await startEtcd();
-    conn = await connectEtcd({ endpoints: [etcd.endpoint] });
-  });
-  afterAll(async () => {
-    conn?.close();
-    await etcd?.dispose();
-  });
+  useEtcdConnection(
+    (endpoint) => connectEtcd({ endpoints: [endpoint] }),
+    (started) => (conn = started.conn),
+  );
 
   async function setup(name: string) {
     const dir = await mkdtemp(join(tmpdir(), 'cc-embed-'));

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdServer, haveEtcd, startEtcd } from '#test-support/etcd-server.js';
+import { describe, expect, it } from 'vitest';
+import { type EtcdServer, haveEtcd } from '#test-support/etcd-server.js';
+import { useEtcdConnection } from '#test-support/etcd-fixture.js';
 import { waitFor } from '#test-support/cli.js';
 import type { EtcdConnection } from '../etcd/types.js';
 import { connectEtcd } from '../etcd/grpc-connection.js';
@@ -35,14 +36,10 @@ function capture() {
 describe.skipIf(!haveEtcd)('ResilientWatch against a real etcd', () => {
   let etcd: EtcdServer;
   let conn: EtcdConnection;
-  beforeAll(async () => {
-    etcd = await startEtcd();
-    conn = await connectEtcd({ endpoints: [etcd.endpoint], timeoutMs: 1000 });
-  });
-  afterAll(async () => {
-    conn?.close();
-    await etcd?.dispose();
-  });
+  useEtcdConnection(
+    (endpoint) => connectEtcd({ endpoints: [endpoint], timeoutMs: 1000 }),
+    (started) => ({ etcd, conn } = started),
+  );
 
   it('hands over from a revision: the state at it, then every change after it', async () => {
     await etcd.ctl('put', '/rw/a/1', 'x');
