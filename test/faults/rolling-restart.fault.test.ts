@@ -185,10 +185,12 @@ describe.skipIf(!haveEtcd || !haveHaproxy || !haveNginx)('rolling restart behind
   }, 120_000);
 
   afterAll(async () => {
-    for (const p of [...backends.map((b) => b.proc), watchers.haproxy, watchers.nginx]) {
-      p?.child.kill('SIGCONT');
-      p?.kill('SIGKILL');
-    }
+    // The backends' runs get SIGTERM, while the watchers still run (so their drains end at once):
+    // a run that is SIGKILLed leaves its server behind, orphaned.
+    for (const p of [watchers.haproxy, watchers.nginx]) p?.child.kill('SIGCONT');
+    for (const b of backends) b.proc?.kill('SIGTERM');
+    await Promise.allSettled(backends.map((b) => b.proc?.exited(30_000) ?? Promise.resolve()));
+    for (const p of [...backends.map((b) => b.proc), watchers.haproxy, watchers.nginx]) p?.kill('SIGKILL');
     await Promise.allSettled([...backends.map((b) => b.proc), watchers.haproxy, watchers.nginx].map((p) => p?.exited(5_000) ?? Promise.resolve()));
     await haproxy?.stop();
     await nginx?.stop();
