@@ -1,7 +1,8 @@
 import { constants, type Stats } from 'node:fs';
-import { access, lstat, stat } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { type AnyHandler, type ClusterControlConfig, ConfigError, resolveClusterTarget } from '@cluster-control/core';
+import { checkTarget, UnsafeTargetError } from '@cluster-control/core/install';
 import { classifyKey, parseMemberName } from '@cluster-control/core/model';
 import { describeError } from '@cluster-control/core/util';
 
@@ -73,10 +74,8 @@ async function notExecutable(path: string): Promise<string | undefined> {
 }
 
 /**
- * Why installing `file` would fail, or undefined. The cheap part of the installer's rules: its
- * directory exists and is writable, no directory on the way lets someone else swap it (writable
- * by group or others without the sticky bit, or owned by another user), and what is at `file`
- * now, if anything, is a file.
+ * Why installing `file` would fail, or undefined: its directory exists and is writable by us, and
+ * the installer's own checks (checkTarget: symlinks, trusted directories, what is there now) pass.
  */
 export async function targetProblem(file: string): Promise<string | undefined> {
   const dir = dirname(file);
@@ -91,20 +90,13 @@ export async function targetProblem(file: string): Promise<string | undefined> {
   } catch {
     return `directory ${dir} is not writable by this user (uid ${process.geteuid?.() ?? '?'})`;
   }
-  const euid = process.geteuid?.();
-  for (let d = dir; ; d = dirname(d)) {
-    const st = await lstat(d).catch(() => undefined);
-    if (st?.isDirectory()) {
-      if (st.uid !== 0 && st.uid !== euid) return `directory ${d} is owned by uid ${st.uid} (not root or us): installs there are refused`;
-      if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) {
-        return `directory ${d} is writable by ${st.mode & 0o002 ? 'others' : 'group'} without the sticky bit (mode 0${(st.mode & 0o7777).toString(8)}): installs there are refused`;
-      }
-    }
-    if (d === dirname(d)) break;
+  try {
+    checkTarget(file);
+    return undefined;
+  } catch (err) {
+    if (err instanceof UnsafeTargetError) return `installs there are refused: ${err.reason}`;
+    return describeError(err);
   }
-  const existing = await lstat(file).catch(() => undefined);
-  if (existing && !existing.isFile() && !existing.isSymbolicLink()) return `${file} exists and is not a regular file`;
-  return undefined;
 }
 
 /** `self.key` under a configured cluster: would that cluster's watchers take it as a member? */

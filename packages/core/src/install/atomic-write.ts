@@ -80,10 +80,8 @@ const swept = new Set<string>();
 export async function installFile(target: string, content: string | Uint8Array, options: InstallOptions): Promise<InstallResult> {
   const { logger } = options;
   const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-  const { path, stat: found } = resolveTarget(target);
+  const { path, found } = checkTarget(target);
   const dir = dirname(path);
-  checkDirectories(target, dir);
-  if (found) checkExisting(target, path, found);
 
   // Once per target per process: a previous run killed mid-write may have left a temp file behind.
   if (!swept.has(path)) {
@@ -192,6 +190,18 @@ async function sweep(path: string, logger?: Logger): Promise<string[]> {
     }
   }
   return removed;
+}
+
+/**
+ * The checks installFile makes before it writes anything: symlinks resolved safely, every
+ * directory on the way trusted, what is there now a regular file of root's or ours. Throws
+ * UnsafeTargetError; `check-config` asks the same question without writing.
+ */
+export function checkTarget(target: string): { path: string; found: Stats | undefined } {
+  const { path, stat: found } = resolveTarget(target);
+  checkDirectories(target, dirname(path));
+  if (found) checkExisting(target, path, found);
+  return { path, found };
 }
 
 /** Whether a file or link owned by `uid` may decide what we write: root's and ours only. */
