@@ -3,8 +3,12 @@
 // compared with the floor (a bare etcd3 watch seeing an equivalent put) in the same run?
 // Plain Node 20 ESM, no build step. See bench/README.md.
 //
-//   node bench/suites/latency.mjs [--samples 200] [--warmup 20] [--file-dir DIR] [--out FILE]
-//                                 [--skip-fsync] [--fs-ops]
+//   node bench/suites/latency.mjs [--sizes 0,1000,10000] [--samples 200] [--warmup 20]
+//                                 [--file-dir DIR] [--out FILE] [--skip-fsync] [--fs-ops]
+//
+// Per size N (0: the small case, a file growing from ~20 members), N members are pre-loaded under
+// both the watched prefix and the floor's prefix (txns of 128 puts), so both sides watch an etcd
+// of the same size; then the changes are measured, ours and floor interleaved.
 
 import fs from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
@@ -106,7 +110,11 @@ function tapConnection(connection) {
   });
 }
 
-/** The smallest JSON handler: one array of member names. Stamps render start/end. */
+/**
+ * The smallest JSON handler: one array of member names. Stamps render start/end. (Whether the
+ * render holds the new member is judged from onOutcome's member count, not by scanning the list
+ * here: at 10k members a scan would be part of the figure.)
+ */
 const jsonHandler = {
   name: 'json',
   parseOptions: () => ({}),
@@ -116,7 +124,6 @@ const jsonHandler = {
     if (active) {
       active.renders++;
       active.renderStart = start;
-      active.includes = members.some((m) => m.name === active.name);
       active.renderEnd = performance.now();
     }
     return text;
@@ -126,21 +133,61 @@ const jsonHandler = {
 // ---------------------------------------------------------------------------------------------
 // The benchmark
 
-// Measured change i adds 10.9.<i/256>.<i%256>:80; warm-up change j adds 10.8.<j/256>.<j%256>:80.
+// Measured change i adds 10.9.<i/256>.<i%256>:80; warm-up change j adds 10.8.<j/256>.<j%256>:80;
+// the members a size starts with are 10.7.<k/256>.<k%256>:80 (at most 65,536 of each).
 const memberName = (i, net = 9) => `10.${net}.${Math.floor(i / 256)}.${i % 256}:80`;
+/** Puts per transaction when pre-loading a size's members. */
+const PRELOAD_TXN = 128;
+const DEFAULT_SIZES = [0, 1000, 10000];
+
+/** How a size is named in tables and targets: 0 is the small case (the file grows from ~20 members). */
+function sizeLabel(size, warmup, samples) {
+  if (size === 0) return `~${warmup}-${warmup + samples} members`;
+  return size % 1000 === 0 ? `${size / 1000}k members` : `${size} members`;
+}
+
+/**
+ * Membership stamps: ClusterSync's Membership (a private field, reached from outside core only here)
+ * is wrapped on the instance, so the split can show the membership update (apply) and the member
+ * list handed to the installer (members) apart from the rest. Missing methods: those stamps stay
+ * unset and their stages read n/a.
+ */
+function tapMembership(sync) {
+  const membership = /** @type {any} */ (sync).membership;
+  if (!membership) return;
+  for (const [method, before, after] of [
+    ['apply', 'applyStart', 'applyEnd'],
+    ['members', 'membersStart', 'membersEnd'],
+  ]) {
+    const original = membership[method];
+    if (typeof original !== 'function') continue;
+    membership[method] = function (...args) {
+      const s = active && active.event !== undefined && active[before] === undefined ? active : undefined;
+      if (s) s[before] = performance.now();
+      try {
+        return original.apply(this, args);
+      } finally {
+        if (s) s[after] = performance.now();
+      }
+    };
+  }
+}
 
 /**
  * Runs the benchmark; resolves to { name, title, lines, result, targets }.
- * options: samples (200), warmup (20), fileDir (a new dir under the OS temp dir), fsOps (time
- * every fs call), skipFsync (DIAGNOSTIC: fs.fdatasync/fsync no-ops), progress (message => void).
+ * options: sizes ([0, 1000, 10000]; 0 is the small case), samples (200 per side per size), warmup
+ * (20), fileDir (a new dir under the OS temp dir), fsOps (time every fs call), skipFsync
+ * (DIAGNOSTIC: fs.fdatasync/fsync no-ops), progress (message => void).
  */
 export async function run(options = {}) {
+  const SIZES = options.sizes ?? DEFAULT_SIZES;
   const SAMPLES = options.samples ?? 200;
   const WARMUP = options.warmup ?? 20;
   const FS_OPS = options.fsOps ?? false;
   const SKIP_FSYNC = options.skipFsync ?? false;
   const progress = options.progress ?? (() => {});
   if (SAMPLES > 65536 || WARMUP > 65536) throw new Error('samples and warmup must be at most 65536 (one /16 of member names each)');
+  if (SIZES.some((n) => !Number.isInteger(n) || n < 0 || n > 65536)) throw new Error('sizes must be integers from 0 to 65536');
   skipFsync = SKIP_FSYNC;
   const startedAt = new Date();
   if (FS_OPS) instrumentFsOps(); // first: instrumentFsync's stamps then include the fs-ops wrapper
@@ -150,7 +197,6 @@ export async function run(options = {}) {
   const { endpoint, dataDir } = await startEtcd({ progress });
 
   const fileDir = trackDir(await mkdtemp(join(options.fileDir ?? os.tmpdir(), 'cc-bench-out-')));
-  const file = join(fileDir, 'members.json');
 
   // Three clients, as in production: the one doing the puts is not the one watching.
   const putter = new Etcd3({ hosts: endpoint });
@@ -160,156 +206,225 @@ export async function run(options = {}) {
   const connection = await connectEtcd({ endpoints: [endpoint], logger: silentLogger });
   onCleanup(() => connection.close());
 
-  // Ours: ClusterSync writing `file`.
-  let outcomeWaiter;
-  const sync = new ClusterSync(tapConnection(connection), {
-    target: {
-      name: 'bench',
-      path: '/bench/latency',
-      file,
-      handler: jsonHandler,
-      handlerOptions: {},
-      checkTimeoutMs: 10_000,
-      minMembers: 0,
-    },
-    logger: silentLogger,
-    onOutcome: (outcome) => {
-      const now = performance.now();
-      const s = active;
-      if (!s) return;
-      if (outcome === 'installed' && s.includes) {
-        s.installed = now;
-        outcomeWaiter?.resolve();
-      } else if (outcome !== 'installed' && outcome !== 'unchanged') {
-        outcomeWaiter?.reject(new Error(`install outcome ${outcome} for ${s.name}`));
-      }
-    },
-  });
-  onCleanup(() => sync.stop()); // cleanup runs latest first: stopped before the connection closes
-  await sync.start();
-  await sync.idle();
-
-  // Floor: a bare etcd3 watch on another prefix.
-  /** @type {(ReturnType<typeof deferred<void>> & { key: string; at?: number }) | undefined} */
-  let floorWaiter;
-  const floorWatcher = await floorClient.watch().prefix('/bench/floor/').create();
-  floorWatcher.on('error', (err) => floorWaiter?.reject(err));
-  floorWatcher.on('put', (kv) => {
-    const now = performance.now();
-    if (floorWaiter && kv.key.toString() === floorWaiter.key) {
-      floorWaiter.at = now;
-      floorWaiter.resolve();
-    }
-  });
-  onCleanup(() => floorWatcher.cancel());
-
   // One put to warm the putter's channel before anything is timed.
   await putter.put('/bench/warm').value('x').exec();
 
-  async function sampleOurs(name) {
-    const s = { name, key: `/bench/latency/${name}`, renders: 0, syncs: [], ops: [], includes: false };
-    const done = deferred();
-    outcomeWaiter = done;
-    active = s;
-    s.t0 = performance.now();
-    const put = putter
-      .put(s.key)
-      .value('{}')
-      .exec()
-      .then(() => (s.putAck = performance.now()));
-    put.catch(() => {}); // awaited below; a failure before that must not crash the process
-    try {
-      await withTimeout(done.promise, SAMPLE_TIMEOUT_MS, `waiting for ${name} in ${file}`);
-      await put;
-    } finally {
-      active = undefined;
-      outcomeWaiter = undefined;
+  /** One size: N members under both prefixes, then warm-up and SAMPLES changes per side, interleaved. */
+  async function measureSize(size) {
+    const label = sizeLabel(size, WARMUP, SAMPLES);
+    // The small case keeps the prefixes it always had.
+    const oursPrefix = size === 0 ? '/bench/latency' : `/bench/latency-${size}`;
+    const floorPrefix = size === 0 ? '/bench/floor' : `/bench/floor-${size}`;
+    const file = join(fileDir, size === 0 ? 'members.json' : `members-${size}.json`);
+
+    // Pre-load: the same N keys under both prefixes, so both sides watch an etcd of the same size.
+    if (size > 0) progress(`${label}: pre-loading ${size} members under each prefix (txns of ${PRELOAD_TXN} puts)`);
+    for (let k = 0; k < size; k += PRELOAD_TXN) {
+      for (const prefix of [oursPrefix, floorPrefix]) {
+        const success = [];
+        for (let m = k; m < Math.min(size, k + PRELOAD_TXN); m++) success.push({ request_put: { key: Buffer.from(`${prefix}/${memberName(m, 7)}`), value: Buffer.from('{}') } });
+        await putter.kv.txn({ success });
+      }
     }
-    // Checked after the timestamp, so reading the file is not part of the figure.
-    const names = JSON.parse(await readFile(file, 'utf8'));
-    if (!names.includes(name)) throw new Error(`${file} was installed but does not contain ${name}`);
-    return s;
-  }
 
-  async function sampleFloor(name) {
-    const key = `/bench/floor/${name}`;
-    const s = { key };
-    const done = /** @type {ReturnType<typeof deferred<void>> & { at?: number }} */ (deferred());
-    floorWaiter = Object.assign(done, { key });
-    s.t0 = performance.now();
-    const put = putter
-      .put(key)
-      .value('{}')
-      .exec()
-      .then(() => (s.putAck = performance.now()));
-    put.catch(() => {}); // awaited below; a failure before that must not crash the process
-    try {
-      await withTimeout(done.promise, SAMPLE_TIMEOUT_MS, `waiting for the floor watch to see ${key}`);
-      await put;
-    } finally {
-      floorWaiter = undefined;
+    // Ours: ClusterSync writing `file`.
+    let outcomeWaiter;
+    /** Members in the file as of the last installed/unchanged outcome. */
+    let fileCount = -1;
+    const sync = new ClusterSync(tapConnection(connection), {
+      target: {
+        name: 'bench',
+        path: oursPrefix,
+        file,
+        handler: jsonHandler,
+        handlerOptions: {},
+        checkTimeoutMs: 10_000,
+        minMembers: 0,
+      },
+      logger: silentLogger,
+      onOutcome: (outcome, members) => {
+        const now = performance.now();
+        const s = active;
+        if (outcome === 'installed' || outcome === 'unchanged') fileCount = members;
+        if (!s) return;
+        // Changes are sequential and only ours: an install holding one member more than before holds the new one.
+        if (outcome === 'installed' && members === s.expect) {
+          s.installed = now;
+          outcomeWaiter?.resolve();
+        } else if (outcome !== 'installed' && outcome !== 'unchanged') {
+          outcomeWaiter?.reject(new Error(`install outcome ${outcome} for ${s.name}`));
+        }
+      },
+    });
+    tapMembership(sync);
+    let stopped = false;
+    const stopSync = async () => {
+      if (stopped) return;
+      stopped = true;
+      await sync.stop();
+    };
+    onCleanup(stopSync); // cleanup runs latest first: stopped before the connection closes
+    await sync.start();
+    await sync.idle();
+    if (fileCount !== size) throw new Error(`${label}: the first file holds ${fileCount} members, expected ${size}`);
+
+    // Floor: a bare etcd3 watch on the other prefix.
+    /** @type {(ReturnType<typeof deferred<void>> & { key: string; at?: number }) | undefined} */
+    let floorWaiter;
+    const floorWatcher = await floorClient.watch().prefix(`${floorPrefix}/`).create();
+    floorWatcher.on('error', (err) => floorWaiter?.reject(err));
+    floorWatcher.on('put', (kv) => {
+      const now = performance.now();
+      if (floorWaiter && kv.key.toString() === floorWaiter.key) {
+        floorWaiter.at = now;
+        floorWaiter.resolve();
+      }
+    });
+
+    async function sampleOurs(name) {
+      const s = { name, key: `${oursPrefix}/${name}`, expect: fileCount + 1, renders: 0, syncs: [], ops: [] };
+      const done = deferred();
+      outcomeWaiter = done;
+      active = s;
+      s.t0 = performance.now();
+      const put = putter
+        .put(s.key)
+        .value('{}')
+        .exec()
+        .then(() => (s.putAck = performance.now()));
+      put.catch(() => {}); // awaited below; a failure before that must not crash the process
+      try {
+        await withTimeout(done.promise, SAMPLE_TIMEOUT_MS, `waiting for ${name} in ${file}`);
+        await put;
+      } finally {
+        active = undefined;
+        outcomeWaiter = undefined;
+      }
+      // Checked after the timestamp, so reading the file is not part of the figure.
+      const names = JSON.parse(await readFile(file, 'utf8'));
+      if (!names.includes(name)) throw new Error(`${file} was installed but does not contain ${name}`);
+      return s;
     }
-    s.event = done.at;
-    return s;
+
+    async function sampleFloor(name) {
+      const key = `${floorPrefix}/${name}`;
+      const s = { key };
+      const done = /** @type {ReturnType<typeof deferred<void>> & { at?: number }} */ (deferred());
+      floorWaiter = Object.assign(done, { key });
+      s.t0 = performance.now();
+      const put = putter
+        .put(key)
+        .value('{}')
+        .exec()
+        .then(() => (s.putAck = performance.now()));
+      put.catch(() => {}); // awaited below; a failure before that must not crash the process
+      try {
+        await withTimeout(done.promise, SAMPLE_TIMEOUT_MS, `waiting for the floor watch to see ${key}`);
+        await put;
+      } finally {
+        floorWaiter = undefined;
+      }
+      s.event = done.at;
+      return s;
+    }
+
+    const ours = [];
+    const floor = [];
+    progress(`${label}: warm-up ${WARMUP} + ${WARMUP} changes; measuring ${SAMPLES} + ${SAMPLES} changes (ours, floor interleaved)`);
+    for (let j = 0; j < WARMUP; j++) {
+      await sampleOurs(memberName(j, 8));
+      await sampleFloor(memberName(j, 8));
+    }
+    // A B A B ...: machine noise hits both sides alike.
+    for (let i = 0; i < SAMPLES; i++) {
+      ours.push(await sampleOurs(memberName(i)));
+      floor.push(await sampleFloor(memberName(i)));
+      if ((i + 1) % 100 === 0) progress(`${label}: ${i + 1}/${SAMPLES}`);
+    }
+
+    await floorWatcher.cancel();
+    await stopSync();
+    // The next size starts from an etcd holding only its own keys (and what status writes left).
+    await putter.delete().prefix(`${oursPrefix}/`).exec();
+    await putter.delete().prefix(`${floorPrefix}/`).exec();
+    return analyse({ size, label, ours, floor });
   }
 
-  const ours = [];
-  const floor = [];
-  progress(`warm-up: ${WARMUP} + ${WARMUP} changes; measuring: ${SAMPLES} + ${SAMPLES} changes (ours, floor interleaved)`);
-  for (let j = 0; j < WARMUP; j++) {
-    await sampleOurs(memberName(j, 8));
-    await sampleFloor(memberName(j, 8));
-  }
-  // A B A B ...: machine noise hits both sides alike.
-  for (let i = 0; i < SAMPLES; i++) {
-    ours.push(await sampleOurs(memberName(i)));
-    floor.push(await sampleFloor(memberName(i)));
-    if ((i + 1) % 50 === 0) progress(`${i + 1}/${SAMPLES}`);
-  }
+  /** Percentiles, targets and the per-stage split of one size. */
+  function analyse({ size, label, ours, floor }) {
+    const oursTotal = ours.map((s) => s.installed - s.t0);
+    const floorTotal = floor.map((s) => s.event - s.t0);
+    const latency = summarize(oursTotal);
+    const floorStats = summarize(floorTotal);
+    const ratioP50 = latency.p50 / floorStats.p50;
+    const ratioP99 = latency.p99 / floorStats.p99;
+    const diffP50 = latency.p50 - floorStats.p50;
+    // The small case keeps the target names it always had; the others name their size.
+    const named = (text) => (size === 0 ? text : `${label}: ${text}`);
+    const targets = [
+      { target: named('p50 <= floor p50 + 1 ms'), value: `${ms(latency.p50)} vs ${ms(floorStats.p50 + 1)}`, pass: latency.p50 <= floorStats.p50 + 1 },
+      { target: named('p99 <= 2 x floor p99'), value: `${ms(latency.p99)} vs ${ms(2 * floorStats.p99)}`, pass: latency.p99 <= 2 * floorStats.p99 },
+    ];
 
-  const oursTotal = ours.map((s) => s.installed - s.t0);
-  const floorTotal = floor.map((s) => s.event - s.t0);
-  const latency = summarize(oursTotal);
-  const floorStats = summarize(floorTotal);
-  const ratioP50 = latency.p50 / floorStats.p50;
-  const ratioP99 = latency.p99 / floorStats.p99;
-  const diffP50 = latency.p50 - floorStats.p50;
-  const targets = [
-    { target: 'p50 <= floor p50 + 1 ms', value: `${ms(latency.p50)} vs ${ms(floorStats.p50 + 1)}`, pass: latency.p50 <= floorStats.p50 + 1 },
-    { target: 'p99 <= 2 x floor p99', value: `${ms(latency.p99)} vs ${ms(2 * floorStats.p99)}`, pass: latency.p99 <= 2 * floorStats.p99 },
-  ];
+    // Per-stage split of ours: event delivered -> membership update -> render -> install fs calls
+    // -> onOutcome. core's installFile syncs twice: the temp file, then the directory.
+    const tapped = ours.every((s) => s.applyStart !== undefined && s.membersEnd !== undefined);
+    /** @type {[string, (s: any) => number][]} */
+    const stageDefs = [
+      ['put -> watch event (core connection)', (s) => s.event - s.t0],
+      ...(tapped
+        ? /** @type {[string, (s: any) => number][]} */ ([
+            ['event -> membership update (watch chain)', (s) => s.applyStart - s.event],
+            ['membership update (Membership.apply)', (s) => s.applyEnd - s.applyStart],
+            ['-> member list (Membership.members)', (s) => s.membersEnd - s.applyEnd],
+            ['-> render start (address policy, held)', (s) => s.renderStart - s.membersEnd],
+          ])
+        : /** @type {[string, (s: any) => number][]} */ ([['event -> render start (membership, filters)', (s) => s.renderStart - s.event]])),
+      ['render (handler)', (s) => s.renderEnd - s.renderStart],
+      ['render -> fdatasync temp (compare, write temp)', (s) => s.syncs[0][0] - s.renderEnd],
+      ['fdatasync temp file', (s) => s.syncs[0][1] - s.syncs[0][0]],
+      ['close + rename + open directory', (s) => s.syncs[1][0] - s.syncs[0][1]],
+      ['fsync directory', (s) => s.syncs[1][1] - s.syncs[1][0]],
+      ['dir fsync -> onOutcome installed', (s) => s.installed - s.syncs[1][1]],
+    ];
+    const complete = ours.filter((s) => s.event !== undefined && s.renderStart >= s.event && s.syncs.length === 2 && s.renders === 1);
+    const stages = stageDefs.map(([name, f]) => ({ stage: name, ...roundAll(summarize(complete.map(f))) }));
+    const putAck = { ours: summarize(ours.map((s) => s.putAck - s.t0)), floor: summarize(floor.map((s) => s.putAck - s.t0)) };
 
-  // Per-stage breakdown of ours. core's installFile syncs twice: the temp file, then the directory.
-  /** @type {[string, (s: any) => number][]} */
-  const stageDefs = [
-    ['put -> watch event (core connection)', (s) => s.event - s.t0],
-    ['event -> render start (membership)', (s) => s.renderStart - s.event],
-    ['render (handler)', (s) => s.renderEnd - s.renderStart],
-    ['render -> fsync temp (read back, write temp)', (s) => s.syncs[0][0] - s.renderEnd],
-    ['fdatasync temp file', (s) => s.syncs[0][1] - s.syncs[0][0]],
-    ['close + rename + open directory', (s) => s.syncs[1][0] - s.syncs[0][1]],
-    ['fsync directory', (s) => s.syncs[1][1] - s.syncs[1][0]],
-    ['dir fsync -> onOutcome installed', (s) => s.installed - s.syncs[1][1]],
-  ];
-  const complete = ours.filter((s) => s.event !== undefined && s.renderStart >= s.event && s.syncs.length === 2 && s.renders === 1);
-  const stages = stageDefs.map(([name, f]) => ({ stage: name, ...roundAll(summarize(complete.map(f))) }));
-  const putAck = { ours: summarize(ours.map((s) => s.putAck - s.t0)), floor: summarize(floor.map((s) => s.putAck - s.t0)) };
-
-  // --fs-ops: every fs call of the install, by position (the sequence is the same every time).
-  let fsOps = null;
-  if (FS_OPS) {
-    const withOps = complete.filter((s) => s.ops.length > 0);
-    const signature = (s) => s.ops.map((o) => o[0]).join(',');
-    const common = withOps.length > 0 ? signature(withOps[0]) : '';
-    const same = withOps.filter((s) => signature(s) === common);
-    fsOps = {
-      samples: same.length,
-      ops: (same[0]?.ops ?? []).map((o, k) => ({ op: `${String(k + 1).padStart(2)} ${o[0]}`, ...roundAll(summarize(same.map((s) => s.ops[k][2] - s.ops[k][1]))) })),
-      // Install time (render end -> onOutcome) spent outside any fs call: JS, promise hops, event loop.
-      outside: roundAll(summarize(same.map((s) => s.installed - s.renderEnd - s.ops.reduce((t, o) => t + (o[2] - o[1]), 0)))),
-      install: roundAll(summarize(same.map((s) => s.installed - s.renderEnd))),
+    // --fs-ops: every fs call of the install, by position (the sequence is the same every time).
+    let fsOps = null;
+    if (FS_OPS) {
+      const withOps = complete.filter((s) => s.ops.length > 0);
+      const signature = (s) => s.ops.map((o) => o[0]).join(',');
+      const common = withOps.length > 0 ? signature(withOps[0]) : '';
+      const same = withOps.filter((s) => signature(s) === common);
+      fsOps = {
+        samples: same.length,
+        ops: (same[0]?.ops ?? []).map((o, k) => ({ op: `${String(k + 1).padStart(2)} ${o[0]}`, ...roundAll(summarize(same.map((s) => s.ops[k][2] - s.ops[k][1]))) })),
+        // Install time (render end -> onOutcome) spent outside any fs call: JS, promise hops, event loop.
+        outside: roundAll(summarize(same.map((s) => s.installed - s.renderEnd - s.ops.reduce((t, o) => t + (o[2] - o[1]), 0)))),
+        install: roundAll(summarize(same.map((s) => s.installed - s.renderEnd))),
+      };
+    }
+    return {
+      size,
+      label,
+      members: { preloaded: size, measuredFrom: size + WARMUP + 1, measuredTo: size + WARMUP + SAMPLES },
+      latency: roundAll(latency),
+      floor: roundAll(floorStats),
+      ratio: { p50: r3(ratioP50), p99: r3(ratioP99) },
+      p50MinusFloorP50: r3(diffP50),
+      targets,
+      complete: complete.length,
+      stages,
+      putAck: { ours: roundAll(putAck.ours), floor: roundAll(putAck.floor) },
+      fsOps,
+      raw: { latency: oursTotal.map(r3), floor: floorTotal.map(r3) },
     };
   }
+
+  const perSize = [];
+  for (const size of SIZES) perSize.push(await measureSize(size));
 
   // ----- report
   const fsType = fileSystemOf(fileDir);
@@ -317,38 +432,44 @@ export async function run(options = {}) {
   const cols = (a) => a.map((v) => String(v).padStart(9)).join(' ');
   const row = (label, st) => `${label.padEnd(W)} ${cols([st.p50, st.p90, st.p99, st.max, st.mean].map(ms))}`;
   const head = `${''.padEnd(W)} ${cols(['p50', 'p90', 'p99', 'max', 'mean'])}`;
-  const lines = [
-    '',
-    `change latency, ${SAMPLES} sequential changes per side (+${WARMUP} warm-up), ms${SKIP_FSYNC ? '   ** DIAGNOSTIC: fsync skipped **' : ''}`,
-    head,
-    row('ours:  put -> file installed', latency),
-    row('floor: put -> bare etcd3 watch event', floorStats),
-    '',
-    `ratio ours/floor: p50 ${ratioP50.toFixed(2)}x, p99 ${ratioP99.toFixed(2)}x; p50 - floor p50 = ${diffP50.toFixed(3)} ms`,
-    ...targets.map((t) => `${t.pass ? 'PASS' : 'MISS'}  ${t.target.padEnd(26)} (${t.value})`),
-    '',
-    `where ours spends its time (${complete.length} of ${ours.length} samples had every stamp; ms):`,
-    head,
-    ...stages.map((s) => row('  ' + s.stage, s)),
-    row('  (floor: put -> event, for comparison)', floorStats),
-    row('  (put acknowledged to putter, ours side)', putAck.ours),
-    row('  (put acknowledged to putter, floor side)', putAck.floor),
-    ...(fsOps
-      ? [
-          '',
-          `every fs call of the install, in order (${fsOps.samples} samples; ms):`,
-          head,
-          ...fsOps.ops.map((o) => row('  ' + o.op, o)),
-          row('  outside fs calls (JS, promise hops)', fsOps.outside),
-          row('  install total (render end -> onOutcome)', fsOps.install),
-        ]
-      : []),
-    '',
+  const lines = [''];
+  for (const r of perSize) {
+    lines.push(
+      `change latency, ${r.label}${r.size > 0 ? ` (${r.size.toLocaleString('en')} pre-loaded under each prefix)` : ''}: ${SAMPLES} sequential changes per side (+${WARMUP} warm-up), ms${SKIP_FSYNC ? '   ** DIAGNOSTIC: fsync skipped **' : ''}`,
+      head,
+      row('ours:  put -> file installed', r.latency),
+      row('floor: put -> bare etcd3 watch event', r.floor),
+      '',
+      `ratio ours/floor: p50 ${r.ratio.p50.toFixed(2)}x, p99 ${r.ratio.p99.toFixed(2)}x; p50 - floor p50 = ${r.p50MinusFloorP50.toFixed(3)} ms`,
+      ...r.targets.map((t) => `${t.pass ? 'PASS' : 'MISS'}  ${t.target.padEnd(40)} (${t.value})`),
+      '',
+      `where ours spends its time, ${r.label} (${r.complete} of ${SAMPLES} samples had every stamp; ms):`,
+      head,
+      ...r.stages.map((s) => row('  ' + s.stage, s)),
+      row('  (floor: put -> event, for comparison)', r.floor),
+      row('  (put acknowledged to putter, ours side)', r.putAck.ours),
+      row('  (put acknowledged to putter, floor side)', r.putAck.floor),
+      ...(r.fsOps
+        ? [
+            '',
+            `every fs call of the install, in order, ${r.label} (${r.fsOps.samples} samples; ms):`,
+            head,
+            ...r.fsOps.ops.map((o) => row('  ' + o.op, o)),
+            row('  outside fs calls (JS, promise hops)', r.fsOps.outside),
+            row('  install total (render end -> onOutcome)', r.fsOps.install),
+          ]
+        : []),
+      '',
+    );
+  }
+  lines.push(
     `node ${process.version}, ${os.cpus().length} cpu(s) ${os.cpus()[0]?.model ?? ''}, etcd ${etcdVersion()}`,
     `output file on ${fsType} (${fileDir}), etcd data on ${fileSystemOf(dataDir)}${FS_OPS ? '; --fs-ops instrumentation on' : ''}`,
     '',
-  ];
+  );
 
+  const first = perSize[0];
+  const targets = perSize.flatMap((r) => r.targets);
   const results = {
     benchmark: 'change-latency',
     date: startedAt.toISOString(),
@@ -364,15 +485,20 @@ export async function run(options = {}) {
     warmup: WARMUP,
     percentile: 'nearest rank',
     unit: 'ms',
-    latency: roundAll(latency),
-    floor: roundAll(floorStats),
-    ratio: { p50: r3(ratioP50), p99: r3(ratioP99) },
-    p50MinusFloorP50: r3(diffP50),
+    // The first size's figures, where they always were (the README's chart reads them).
+    size: first.size,
+    sizeLabel: first.label,
+    latency: first.latency,
+    floor: first.floor,
+    ratio: first.ratio,
+    p50MinusFloorP50: first.p50MinusFloorP50,
     targets: targets.map((t) => ({ target: t.target, value: t.value, pass: t.pass })),
-    stages,
-    putAck: { ours: roundAll(putAck.ours), floor: roundAll(putAck.floor) },
-    fsOps,
-    raw: { latency: oursTotal.map(r3), floor: floorTotal.map(r3) },
+    stages: first.stages,
+    putAck: first.putAck,
+    fsOps: first.fsOps,
+    raw: first.raw,
+    // Every size (the first one included): members pre-loaded under each prefix (0: the small case).
+    sizes: perSize,
   };
   return { name: 'latency', title: 'change latency', lines, result: results, targets: results.targets };
 }
@@ -383,6 +509,7 @@ export async function run(options = {}) {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { values: opts } = parseArgs({
     options: {
+      sizes: { type: 'string', default: DEFAULT_SIZES.join(',') },
       samples: { type: 'string', default: '200' },
       warmup: { type: 'string', default: '20' },
       'file-dir': { type: 'string' },
@@ -395,7 +522,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   });
   if (opts.help) {
     process.stdout.write(`usage: node bench/suites/latency.mjs [options]
-  --samples N      measured changes per side (default 200)
+  --sizes LIST     members pre-loaded under each prefix, per run (default ${DEFAULT_SIZES.join(',')});
+                   0 is the small case (the file grows from ~20 members)
+  --samples N      measured changes per side and size (default 200)
   --warmup N       unmeasured changes per side first (default 20)
   --file-dir DIR   where the watcher's output file lives (default: a new dir under ${os.tmpdir()})
   --out FILE       results JSON (default bench/results/latency.json)
@@ -414,7 +543,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     }
     return n;
   };
+  const sizes = opts.sizes.split(',').map((text) => count(text.trim(), 'sizes', 0));
   const options = {
+    sizes,
     samples: count(opts.samples, 'samples', 1),
     warmup: count(opts.warmup, 'warmup', 0),
     fileDir: opts['file-dir'],
