@@ -1,7 +1,8 @@
 // @ts-check
 // Facts about the machine a result was measured on.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
 export function tryExec(cmd, args) {
@@ -54,4 +55,29 @@ export function rssBytes(pid) {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The floor of the scale suite's RSS figures: the resident set of an empty Node process (this
+ * node binary, `node -e "setTimeout(() => {}, 1e9)"`), read from its /proc/<pid>/status after
+ * `settleMs`, then killed; the median of `runs`. Synchronous (the wait is Atomics.wait), so it can
+ * run while a result is written. { bytes, samples, settleMs, node }, or undefined without /proc.
+ */
+export function emptyNodeRss({ runs = 3, settleMs = 300 } = {}) {
+  const samples = [];
+  for (let i = 0; i < runs; i++) {
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 1e9)'], { stdio: 'ignore' });
+    try {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, settleMs);
+      const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1];
+      if (kb !== undefined) samples.push(Number(kb) * 1024);
+    } catch {
+      // no /proc (or the child died): no sample
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }
+  if (samples.length === 0) return undefined;
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { bytes: sorted[Math.floor((sorted.length - 1) / 2)], samples, settleMs, node: process.version };
 }

@@ -35,7 +35,7 @@ import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -46,11 +46,10 @@ import { DEFAULT_STATUS_PREFIX, StatusPublisher, parseWatcherStatus, statusClust
 
 import { etcdVersion, startEtcd } from '../lib/etcd.mjs';
 import { deferred, runMain, stopProcess, trackDir, trackProcess, withTimeout } from '../lib/resources.mjs';
-import { writeResult } from '../lib/results.mjs';
+import { recordSuite, writeResult } from '../lib/results.mjs';
 import { ms, r3, roundAll, summarize, table } from '../lib/stats.mjs';
 import { cpuTimeMs, machine } from '../lib/system.mjs';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
 const CHILD_ENV = 'CC_BENCH_FLEET_CHILD';
 const WARMUP_CHANGES = 2;
@@ -481,8 +480,8 @@ if (process.env[CHILD_ENV] === '1') {
     const progress = opts.quiet ? undefined : (m) => process.stderr.write(`fleet: ${m}\n`);
     const out = await run({ progress, sizes, ...nums, fileDir: opts['file-dir'] });
     process.stdout.write(out.lines.join('\n') + '\n');
-    const file = opts.out ?? join(HERE, '..', 'results', 'fleet.json');
-    writeResult(file, out);
+    // --out FILE: that file alone; else merged into bench/results/latest.json (suites.fleet).
+    const file = opts.out ? (writeResult(opts.out, out), opts.out) : recordSuite(out).jsonPath;
     progress?.(`wrote ${file}`);
   }, 'fleet');
 }
