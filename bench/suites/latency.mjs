@@ -65,7 +65,22 @@ function instrumentFsync() {
 
 /** --fs-ops: time every fs call core's install makes, as [name, start, end] in the active sample. */
 function instrumentFsOps() {
-  for (const name of ['realpathSync', 'openSync', 'fstatSync', 'readFileSync', 'writeFileSync', 'fchmodSync', 'fchownSync', 'closeSync', 'renameSync', 'unlinkSync']) {
+  for (const name of [
+    'realpathSync',
+    'lstatSync',
+    'readlinkSync',
+    'openSync',
+    'fstatSync',
+    'readFileSync',
+    'readSync',
+    'writeSync',
+    'writeFileSync',
+    'fchmodSync',
+    'fchownSync',
+    'closeSync',
+    'renameSync',
+    'unlinkSync',
+  ]) {
     const original = fs[name];
     fs[name] = function (...args) {
       const start = performance.now();
@@ -111,9 +126,12 @@ function tapConnection(connection) {
 }
 
 /**
- * The smallest JSON handler: one array of member names. Stamps render start/end. (Whether the
- * render holds the new member is judged from onOutcome's member count, not by scanning the list
- * here: at 10k members a scan would be part of the figure.)
+ * The smallest JSON handler: one array of member names, like the built-in json handler's default
+ * form, with the same ListLayout (so a watcher re-renders only the members that changed; the
+ * built-in one also checks each member's name first). Stamps a whole render's start/end when core
+ * calls `render`, and counts the items core renders from the layout. (Whether an install holds the
+ * new member is judged from onOutcome's member count, not by scanning the list: at 10k members a
+ * scan would be part of the figure.)
  */
 const jsonHandler = {
   name: 'json',
@@ -128,7 +146,31 @@ const jsonHandler = {
     }
     return text;
   },
+  listLayout: () => ({
+    head: '[',
+    separator: ',',
+    tail: ']\n',
+    empty: '[]\n',
+    item(m) {
+      if (active) active.items++;
+      return JSON.stringify(m.name);
+    },
+  }),
 };
+
+/**
+ * Stamps the install's start: its first fs call (an lstat of the target's path) after the member
+ * list was taken. Render (from the layout or the handler) and the address policy come before it.
+ */
+function instrumentInstallStart() {
+  const original = fs.lstatSync;
+  // @ts-expect-error -- a wrapper with the same behaviour
+  fs.lstatSync = function (...args) {
+    if (active && active.membersEnd !== undefined && active.installStart === undefined) active.installStart = performance.now();
+    return original.apply(this, args);
+  };
+  syncBuiltinESMExports();
+}
 
 // ---------------------------------------------------------------------------------------------
 // The benchmark
@@ -192,6 +234,7 @@ export async function run(options = {}) {
   const startedAt = new Date();
   if (FS_OPS) instrumentFsOps(); // first: instrumentFsync's stamps then include the fs-ops wrapper
   instrumentFsync();
+  instrumentInstallStart();
 
   progress('starting etcd');
   const { endpoint, dataDir } = await startEtcd({ progress });
@@ -282,7 +325,7 @@ export async function run(options = {}) {
     });
 
     async function sampleOurs(name) {
-      const s = { name, key: `${oursPrefix}/${name}`, expect: fileCount + 1, renders: 0, syncs: [], ops: [] };
+      const s = { name, key: `${oursPrefix}/${name}`, expect: fileCount + 1, renders: 0, items: 0, syncs: [], ops: [] };
       const done = deferred();
       outcomeWaiter = done;
       active = s;
@@ -368,7 +411,7 @@ export async function run(options = {}) {
 
     // Per-stage split of ours: event delivered -> membership update -> render -> install fs calls
     // -> onOutcome. core's installFile syncs twice: the temp file, then the directory.
-    const tapped = ours.every((s) => s.applyStart !== undefined && s.membersEnd !== undefined);
+    const tapped = ours.every((s) => s.applyStart !== undefined && s.membersEnd !== undefined && s.installStart !== undefined);
     /** @type {[string, (s: any) => number][]} */
     const stageDefs = [
       ['put -> watch event (core connection)', (s) => s.event - s.t0],
@@ -377,18 +420,21 @@ export async function run(options = {}) {
             ['event -> membership update (watch chain)', (s) => s.applyStart - s.event],
             ['membership update (Membership.apply)', (s) => s.applyEnd - s.applyStart],
             ['-> member list (Membership.members)', (s) => s.membersEnd - s.applyEnd],
-            ['-> render start (address policy, held)', (s) => s.renderStart - s.membersEnd],
+            ['-> install start (address policy, held, render)', (s) => s.installStart - s.membersEnd],
+            ['install start -> fdatasync temp (checks, write)', (s) => s.syncs[0][0] - s.installStart],
           ])
-        : /** @type {[string, (s: any) => number][]} */ ([['event -> render start (membership, filters)', (s) => s.renderStart - s.event]])),
-      ['render (handler)', (s) => s.renderEnd - s.renderStart],
-      ['render -> fdatasync temp (compare, write temp)', (s) => s.syncs[0][0] - s.renderEnd],
+        : /** @type {[string, (s: any) => number][]} */ ([['event -> fdatasync temp (membership, render, write)', (s) => s.syncs[0][0] - s.event]])),
       ['fdatasync temp file', (s) => s.syncs[0][1] - s.syncs[0][0]],
       ['close + rename + open directory', (s) => s.syncs[1][0] - s.syncs[0][1]],
       ['fsync directory', (s) => s.syncs[1][1] - s.syncs[1][0]],
       ['dir fsync -> onOutcome installed', (s) => s.installed - s.syncs[1][1]],
     ];
-    const complete = ours.filter((s) => s.event !== undefined && s.renderStart >= s.event && s.syncs.length === 2 && s.renders === 1);
+    // Renders: whole ones by the handler (render) and items rendered from the layout, per change.
+    const renders = { whole: summarize(ours.map((s) => s.renders)), items: summarize(ours.map((s) => s.items)) };
+    const wholeRenders = ours.filter((s) => s.renders === 1 && s.renderEnd !== undefined);
+    const complete = ours.filter((s) => s.event !== undefined && s.syncs.length === 2 && s.renders <= 1);
     const stages = stageDefs.map(([name, f]) => ({ stage: name, ...roundAll(summarize(complete.map(f))) }));
+    const handlerRender = wholeRenders.length > 0 ? roundAll(summarize(wholeRenders.map((s) => s.renderEnd - s.renderStart))) : null;
     const putAck = { ours: summarize(ours.map((s) => s.putAck - s.t0)), floor: summarize(floor.map((s) => s.putAck - s.t0)) };
 
     // --fs-ops: every fs call of the install, by position (the sequence is the same every time).
@@ -401,9 +447,9 @@ export async function run(options = {}) {
       fsOps = {
         samples: same.length,
         ops: (same[0]?.ops ?? []).map((o, k) => ({ op: `${String(k + 1).padStart(2)} ${o[0]}`, ...roundAll(summarize(same.map((s) => s.ops[k][2] - s.ops[k][1]))) })),
-        // Install time (render end -> onOutcome) spent outside any fs call: JS, promise hops, event loop.
-        outside: roundAll(summarize(same.map((s) => s.installed - s.renderEnd - s.ops.reduce((t, o) => t + (o[2] - o[1]), 0)))),
-        install: roundAll(summarize(same.map((s) => s.installed - s.renderEnd))),
+        // Install time (install start -> onOutcome) spent outside any fs call: JS, promise hops, event loop.
+        outside: roundAll(summarize(same.map((s) => s.installed - s.installStart - s.ops.reduce((t, o) => t + (o[2] - o[1]), 0)))),
+        install: roundAll(summarize(same.map((s) => s.installed - s.installStart))),
       };
     }
     return {
@@ -417,6 +463,8 @@ export async function run(options = {}) {
       targets,
       complete: complete.length,
       stages,
+      handlerRender,
+      renders: { whole: roundAll(renders.whole), items: roundAll(renders.items) },
       putAck: { ours: roundAll(putAck.ours), floor: roundAll(putAck.floor) },
       fsOps,
       raw: { latency: oursTotal.map(r3), floor: floorTotal.map(r3) },
@@ -446,6 +494,8 @@ export async function run(options = {}) {
       `where ours spends its time, ${r.label} (${r.complete} of ${SAMPLES} samples had every stamp; ms):`,
       head,
       ...r.stages.map((s) => row('  ' + s.stage, s)),
+      ...(r.handlerRender ? [row(`  (whole render by the handler, ${r.handlerRender.n} changes)`, r.handlerRender)] : []),
+      `  (per change: ${r.renders.whole.mean.toFixed(2)} whole renders, ${r.renders.items.mean.toFixed(1)} items from the layout, mean)`,
       row('  (floor: put -> event, for comparison)', r.floor),
       row('  (put acknowledged to putter, ours side)', r.putAck.ours),
       row('  (put acknowledged to putter, floor side)', r.putAck.floor),
@@ -456,7 +506,7 @@ export async function run(options = {}) {
             head,
             ...r.fsOps.ops.map((o) => row('  ' + o.op, o)),
             row('  outside fs calls (JS, promise hops)', r.fsOps.outside),
-            row('  install total (render end -> onOutcome)', r.fsOps.install),
+            row('  install total (install start -> onOutcome)', r.fsOps.install),
           ]
         : []),
       '',

@@ -1,5 +1,5 @@
 import type { Handler, Member, RenderContext } from '@cluster-control/core';
-import { safeMembers, shallowMeta, withMetaReports } from './shared/meta.js';
+import { isSafeMember, MAX_META_NESTING, nestsDeeperThan, safeMembers, shallowMeta, withMetaReports } from './shared/meta.js';
 import { OptionReader } from './shared/options.js';
 
 export type JsonOptions = {
@@ -26,6 +26,27 @@ export const json: Handler<JsonOptions> = {
       const data = options.format === 'names' ? safe.map((m) => m.name) : safe.map((m) => toObject(m, context));
       return JSON.stringify(data, null, options.pretty ? 2 : undefined) + '\n';
     });
+  },
+
+  // The same bytes as render, item by item: JSON.stringify writes an array's elements one after
+  // the other, each as it would alone, one level deeper when pretty (every line of it indented by
+  // two more spaces; a JSON text has no raw newline inside a string).
+  listLayout(options) {
+    const indent = options.pretty ? '\n  ' : '';
+    return {
+      head: `[${indent}`,
+      separator: `,${indent}`,
+      tail: options.pretty ? '\n]\n' : ']\n',
+      empty: '[]\n',
+      item(m) {
+        // Left out or reported by render: render decides.
+        if (!isSafeMember(m)) return undefined;
+        if (options.format === 'names') return JSON.stringify(m.name);
+        for (const value of Object.values(m.meta)) if (nestsDeeperThan(value, MAX_META_NESTING - 1)) return undefined;
+        const text = JSON.stringify({ name: m.name, host: m.host, port: m.port ?? null, meta: m.meta }, null, options.pretty ? 2 : undefined);
+        return options.pretty ? text.replaceAll('\n', indent) : text;
+      },
+    };
   },
 };
 

@@ -32,6 +32,28 @@ export interface Handler<Options = Record<string, unknown>> {
    */
   parseOptions(raw: Record<string, unknown>, context?: OptionsContext): Options;
   render(members: readonly Member[], options: Options, context: RenderContext): string;
+  /**
+   * Optional: for a file that is a list of its members, that list's form, so a watcher can render
+   * the next file from the last one by re-rendering only the members that changed. Undefined for
+   * options whose file is not such a list. See ListLayout for what it promises.
+   */
+  listLayout?(options: Options): ListLayout | undefined;
+}
+
+/**
+ * The form of a file that is a list of its members, one item each, in member order: for members
+ * m1..mn (n > 0) `render` returns exactly `head + item(m1) + separator + ... + item(mn) + tail`, and
+ * `empty` for none. `item` is pure (the same member, the same text) and never reports: for a
+ * member `render` would leave out or report something about, it returns undefined, and the whole
+ * file is then rendered by `render`.
+ */
+export interface ListLayout {
+  readonly head: string;
+  readonly separator: string;
+  readonly tail: string;
+  /** The whole file for no members. */
+  readonly empty: string;
+  item(member: Member): string | undefined;
 }
 
 /** A configuration mistake in a handler's options; `path` names the field, e.g. `scheme`. */

@@ -1,5 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fchownSync, fdatasync, fstatSync, fsync, lstatSync, openSync, readlinkSync, readSync, renameSync, type Stats, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  close,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  fdatasync,
+  fstatSync,
+  fsync,
+  lstatSync,
+  openSync,
+  readlinkSync,
+  readSync,
+  renameSync,
+  type Stats,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ErrorCode } from '../util/error-codes.js';
@@ -79,7 +97,11 @@ const swept = new Set<string>();
  */
 export async function installFile(target: string, content: string | Uint8Array, options: InstallOptions): Promise<InstallResult> {
   const { logger } = options;
-  const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+  // A string is written as it is (no copy as bytes first: at 10k members that copy cost more than
+  // the write); its bytes are made only to compare them with a file of the same size.
+  const size = typeof content === 'string' ? Buffer.byteLength(content, 'utf8') : content.length;
+  let bytes = typeof content === 'string' ? undefined : content;
+  const encoded = () => (bytes ??= Buffer.from(content as string, 'utf8'));
   const { path, found } = checkTarget(target);
   const dir = dirname(path);
 
@@ -89,21 +111,33 @@ export async function installFile(target: string, content: string | Uint8Array, 
     await sweep(path, logger).catch((err: unknown) => logger.warn(`could not clean up temp files next to ${target}: ${errorMessage(err)}`));
   }
 
-  const current = found ? readCurrent(target, path, found, bytes) : undefined;
-  if (options.checkOnly && !options.check) return { changed: false };
-  if (current?.same && !options.checkOnly) {
-    logger.debug(`${target} is unchanged`);
+  const current = found ? readCurrent(target, path, found, size, encoded) : undefined;
+  // The old file stays open until it was replaced and the rename is on disk: then its last close
+  // (freeing its blocks, which rename would otherwise do while we wait) runs on the thread pool.
+  const releaseOld = () => {
+    if (current) close(current.fd, () => {});
+  };
+  if ((options.checkOnly && !options.check) || (current?.same && !options.checkOnly)) {
+    if (current) closeSync(current.fd);
+    if (!options.checkOnly) logger.debug(`${target} is unchanged`);
     return { changed: false };
   }
 
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   // Never follow or reuse something already at the temp path; 0600 until it is checked.
-  const fd = openSync(temp, constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_WRONLY, STAGED_MODE);
+  let fd: number;
+  try {
+    fd = openSync(temp, constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_WRONLY, STAGED_MODE);
+  } catch (err) {
+    if (current) closeQuietly(current.fd);
+    throw err;
+  }
   let closed = false;
   try {
     // open's mode is masked by umask: make sure of 0600 (a umask never adds bits, but be explicit).
     fchmodSync(fd, STAGED_MODE);
-    writeFileSync(fd, bytes);
+    if (bytes) writeFileSync(fd, bytes);
+    else writeText(fd, content as string, size);
 
     if (options.check) {
       const argv = options.check.argv.map((arg) => arg.replaceAll('{src}', temp));
@@ -114,6 +148,7 @@ export async function installFile(target: string, content: string | Uint8Array, 
         unlinkSync(temp);
         const output = truncateOutput(`check ${describeFailure(result, options.check.timeoutMs)}\n${result.output}`.trimEnd());
         logger.debug(`not installing ${target}: ${output}`);
+        if (current) closeSync(current.fd);
         return { changed: false, checkFailed: true, output };
       }
     }
@@ -121,6 +156,7 @@ export async function installFile(target: string, content: string | Uint8Array, 
       closed = true;
       closeSync(fd);
       unlinkSync(temp);
+      if (current) closeSync(current.fd);
       return { changed: false };
     }
 
@@ -136,6 +172,7 @@ export async function installFile(target: string, content: string | Uint8Array, 
     renameSync(temp, path);
   } catch (err) {
     if (!closed) closeQuietly(fd);
+    if (current) closeQuietly(current.fd);
     try {
       unlinkSync(temp);
     } catch {
@@ -143,9 +180,19 @@ export async function installFile(target: string, content: string | Uint8Array, 
     }
     throw err;
   }
-  await syncDirectory(dir);
-  logger.debug(`installed ${target} (${bytes.length} bytes)`);
+  try {
+    await syncDirectory(dir);
+  } finally {
+    releaseOld();
+  }
+  logger.debug(`installed ${target} (${size} bytes)`);
   return { changed: true };
+}
+
+/** Writes all of `text` (`size` bytes as UTF-8) at the file's position, as writeFileSync would. */
+function writeText(fd: number, text: string, size: number): void {
+  const written = writeSync(fd, text, null, 'utf8');
+  if (written < size) writeFileSync(fd, Buffer.from(text, 'utf8').subarray(written));
 }
 
 /**
@@ -286,11 +333,12 @@ function checkExisting(target: string, path: string, st: Stats): void {
 }
 
 /**
- * The current file's mode and owner and whether its bytes equal `bytes`. Opened O_NOFOLLOW|O_NONBLOCK
- * and checked again with fstat, so a symlink, FIFO or device swapped in since the lstat is refused
- * without being read (and a FIFO cannot block the open).
+ * The current file's mode and owner and whether its bytes equal the new ones (`size` of them, made
+ * by `bytes` only when the sizes are equal). Opened O_NOFOLLOW|O_NONBLOCK and checked again with
+ * fstat, so a symlink, FIFO or device swapped in since the lstat is refused without being read (and
+ * a FIFO cannot block the open). The descriptor is returned open: the caller closes it.
  */
-function readCurrent(target: string, path: string, seen: Stats, bytes: Uint8Array): { same: boolean; stat: Stats } | undefined {
+function readCurrent(target: string, path: string, seen: Stats, size: number, bytes: () => Uint8Array): { same: boolean; stat: Stats; fd: number } | undefined {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -305,9 +353,10 @@ function readCurrent(target: string, path: string, seen: Stats, bytes: Uint8Arra
     const stat = fstatSync(fd);
     if (stat.dev !== seen.dev || stat.ino !== seen.ino) throw new UnsafeTargetError(target, `${printable(path)} was replaced while being checked`);
     checkExisting(target, path, stat);
-    return { same: stat.size === bytes.length && sameBytes(fd, bytes), stat };
-  } finally {
+    return { same: stat.size === size && sameBytes(fd, bytes()), stat, fd };
+  } catch (err) {
     closeSync(fd);
+    throw err;
   }
 }
 

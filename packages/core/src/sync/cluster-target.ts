@@ -1,5 +1,5 @@
 import { lstat } from 'node:fs/promises';
-import type { AnyHandler } from '../handler/handler.js';
+import type { AnyHandler, ListLayout } from '../handler/handler.js';
 import { installFile } from '../install/atomic-write.js';
 import { firstLine } from '../install/run-command.js';
 import type { AddressPolicy } from '../model/address-policy.js';
@@ -7,6 +7,7 @@ import type { LogOnce } from '../model/log-once.js';
 import type { Member } from '../model/member.js';
 import type { MemberLimits } from '../model/member-limits.js';
 import { describeError } from '../util/describe-error.js';
+import { ListRenderer } from './list-render.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
 
@@ -43,6 +44,38 @@ export function renderMembers(target: ClusterTarget, members: readonly Member[],
   } catch (err) {
     return { ok: false, reason: firstLine(`handler ${target.handler.name} failed to render: ${describeError(err)}`, '(no output)') };
   }
+}
+
+/** Per target whose handler has a ListLayout for its options: the renderer keeping its last file (null: none). */
+const listRenderers = new WeakMap<ClusterTarget, ListRenderer | null>();
+
+/**
+ * renderMembers for the file a watcher installs: from the handler's ListLayout when it has one,
+ * re-rendering only the members that changed since the last call for this target (the same text
+ * as `render`, which the layout promises); else, or when the layout declines a member, `render`.
+ */
+export function renderMembersIncrementally(target: ClusterTarget, members: readonly Member[], logger: Logger, once?: LogOnce): Rendered {
+  let renderer = listRenderers.get(target);
+  if (renderer === undefined) {
+    let layout: ListLayout | undefined;
+    try {
+      layout = target.handler.listLayout?.(target.handlerOptions);
+    } catch {
+      layout = undefined; // `render` reports what is wrong
+    }
+    renderer = layout ? new ListRenderer(layout) : null;
+    listRenderers.set(target, renderer);
+  }
+  if (renderer) {
+    try {
+      const text = renderer.render(members);
+      if (text !== undefined) return { ok: true, text };
+    } catch {
+      // A layout that throws: `render` decides (and says why it fails, if it does).
+      listRenderers.set(target, null);
+    }
+  }
+  return renderMembers(target, members, logger, once);
 }
 
 /** render → check on a staged copy, without installing: may these members make the file? */
@@ -87,7 +120,7 @@ export async function renderAndInstallDetailed(target: ClusterTarget, members: r
     }
     return installEmpty(target, reason, logger);
   }
-  const rendered = renderMembers(target, members, logger, once);
+  const rendered = renderMembersIncrementally(target, members, logger, once);
   if (!rendered.ok) {
     logger.error(`${target.name}: ${rendered.reason}`);
     metrics?.inc('cluster_control_installs_total', { ...labels, result: 'failed' });

@@ -49,4 +49,32 @@ describe('filterByAddress', () => {
     expect(quarantined.map((q) => q.kind)).toEqual(['address']);
     expect(asked).toBe(0);
   });
+
+  it('judges what changed since the last list allowed whole, whatever the walk finds (same answers as without it)', async () => {
+    const verdicts = new WeakMap<Member, string | null>();
+    const last: { allowed: readonly Member[] | undefined } = { allowed: undefined };
+    const base = Array.from({ length: 10 }, (_, i) => member(`10.0.0.${i}:80`));
+    const first = await filterByAddress(base, DEFAULT_ADDRESS_POLICY, undefined, verdicts, last);
+    expect(first.allowed).toEqual(base);
+    expect(last.allowed).toEqual(base);
+    expect(last.allowed).not.toBe(base); // a copy: the caller's array may change
+
+    // A denied member inserted, one removed, one replaced by a new object: each judged.
+    const denied = member('169.254.169.254:80');
+    const replaced = member('10.0.0.5:80');
+    const next = [...base.slice(0, 3), denied, base[4]!, replaced, ...base.slice(6)];
+    const second = await filterByAddress(next, DEFAULT_ADDRESS_POLICY, undefined, verdicts, last);
+    const plain = await filterByAddress(next, DEFAULT_ADDRESS_POLICY, undefined);
+    expect(second).toEqual(plain);
+    expect(second.quarantined.map((q) => q.name)).toEqual(['169.254.169.254:80']);
+    expect(last.allowed).toBeUndefined();
+
+    // Several members gone at once and the order shuffled: the walk loses step, the answer does not change.
+    const shuffled = [base[9]!, base[1]!, member('10.0.0.77:80'), base[0]!, member('10.0.0.78')];
+    await filterByAddress(base, DEFAULT_ADDRESS_POLICY, undefined, verdicts, last);
+    const third = await filterByAddress(shuffled, DEFAULT_ADDRESS_POLICY, undefined, verdicts, last);
+    expect(third.allowed).toEqual(shuffled);
+    const withDenied = [base[2]!, denied, base[3]!];
+    expect(await filterByAddress(withDenied, DEFAULT_ADDRESS_POLICY, undefined, verdicts, last)).toEqual(await filterByAddress(withDenied, DEFAULT_ADDRESS_POLICY, undefined));
+  });
 });

@@ -23,10 +23,17 @@ export async function filterByAddress(
    * each, not a policy check each.
    */
   verdicts: WeakMap<Member, string | null> = new WeakMap(),
+  /**
+   * The last list this policy allowed whole, for the next call (read and updated here): a member
+   * found in it by identity needs no lookup, so the usual render after one change costs a walk
+   * over the list and one verdict, not a lookup per member.
+   */
+  last?: { allowed: readonly Member[] | undefined },
 ): Promise<FilteredMembers> {
-  // Fast path: every member an IP literal already judged allowed (the usual render).
-  let judged = 0;
-  while (judged < members.length && verdicts.get(members[judged]!) === null) judged++;
+  // Fast path: every member an IP literal judged allowed (the usual render).
+  const judged = allowedPrefix(members, policy, verdicts, last?.allowed);
+  // A copy: the caller's array may change after this call; the Member objects do not.
+  if (last) last.allowed = judged === members.length ? members.slice() : undefined;
   if (judged === members.length) return { allowed: members.slice(), quarantined: [] };
 
   const allowed: Member[] = members.slice(0, judged);
@@ -47,6 +54,35 @@ export async function filterByAddress(
     else allowed.push(member);
   }
   return { allowed, quarantined };
+}
+
+/**
+ * How many members, from the first, are IP literals the policy allows: those found in `before`
+ * (a list allowed whole, same policy) by walking both in step, the others by their verdict (judged
+ * here if new). A member the walk does not find is looked up, so a walk that loses step costs
+ * lookups, never a wrong answer.
+ */
+function allowedPrefix(members: readonly Member[], policy: AddressPolicy, verdicts: WeakMap<Member, string | null>, before: readonly Member[] | undefined): number {
+  let j = 0;
+  const known = before ?? [];
+  for (let i = 0; i < members.length; i++) {
+    const m = members[i]!;
+    if (known[j] === m) {
+      j++;
+      continue;
+    }
+    if (known[j + 1] === m) {
+      j += 2; // one member left since
+      continue;
+    }
+    let verdict = verdicts.get(m);
+    if (verdict === undefined && !isHostName(m.host)) {
+      verdict = addressVerdict(policy, m.host) ?? null;
+      verdicts.set(m, verdict);
+    }
+    if (verdict !== null) return i;
+  }
+  return members.length;
 }
 
 function check(

@@ -47,6 +47,8 @@ export class SafeInstaller {
   private lastGood: readonly Member[] = [];
   /** Address verdicts of IP-literal members, for the target's (fixed) policy. */
   private readonly verdicts = new WeakMap<Member, string | null>();
+  /** The last member list the policy allowed whole (see filterByAddress). */
+  private readonly lastAllowed: { allowed: readonly Member[] | undefined } = { allowed: undefined };
   /** Members that broke the render or the check, with the value they did it with. */
   private readonly held = new Map<string, { value: string; entry: QuarantinedMember }>();
 
@@ -61,7 +63,7 @@ export class SafeInstaller {
   async install(members: readonly Member[]): Promise<SafeInstallResult> {
     const { target, logger, metrics, once } = this;
     const policy = target.policy ?? DEFAULT_ADDRESS_POLICY;
-    const { allowed, quarantined } = await filterByAddress(members, policy, resolves(target) ? this.resolver : undefined, this.verdicts);
+    const { allowed, quarantined } = await filterByAddress(members, policy, resolves(target) ? this.resolver : undefined, this.verdicts, this.lastAllowed);
 
     // Held members stay out until their value changes; forget those that changed or left.
     let candidate = allowed;

@@ -144,15 +144,21 @@ const SAFE_HOST = /^[A-Za-z0-9.:-]{1,253}$/;
  */
 export function safeMembers(members: readonly Member[], context: RenderContext): Member[] {
   return members.filter((m) => {
-    const ok =
-      typeof m.name === 'string' &&
-      SAFE_NAME.test(m.name) &&
-      typeof m.host === 'string' &&
-      SAFE_HOST.test(m.host) &&
-      (m.port === undefined || (Number.isInteger(m.port) && m.port >= 1 && m.port <= 65535));
+    const ok = isSafeMember(m);
     if (!ok) context.report?.(`member ${JSON.stringify(m.name)} left out: not a valid host or host:port`);
     return ok;
   });
+}
+
+/** Whether safeMembers keeps `m` (it reports the others). */
+export function isSafeMember(m: Member): boolean {
+  return (
+    typeof m.name === 'string' &&
+    SAFE_NAME.test(m.name) &&
+    typeof m.host === 'string' &&
+    SAFE_HOST.test(m.host) &&
+    (m.port === undefined || (Number.isInteger(m.port) && m.port >= 1 && m.port <= 65535))
+  );
 }
 
 /** A member with the port it is written with. */
