@@ -16,7 +16,7 @@ export default tseslint.config(
       parserOptions: {
         projectService: {
           // Files that no tsconfig.json includes get a default project with the base options.
-          allowDefaultProject: ['*.js', '*.ts', 'packages/cli/bin.js', 'scripts/*.mjs'],
+          allowDefaultProject: ['*.js', '*.ts', 'packages/cli/bin.cjs', 'scripts/*.mjs', 'packages/*/scripts/*.mjs'],
           defaultProject: 'tsconfig.base.json',
         },
         tsconfigRootDir: import.meta.dirname,
@@ -53,7 +53,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.js', '**/*.mjs'],
+    files: ['**/*.js', '**/*.cjs', '**/*.mjs'],
     rules: {
       // TypeScript checks names (checkJs); ESLint's no-undef knows no Node globals without a list.
       'no-undef': 'off',
@@ -66,5 +66,10 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-return': 'off',
     },
+  },
+  {
+    // CommonJS files (the CLI's bin.cjs) load modules with require().
+    files: ['**/*.cjs'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -26,7 +26,7 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ETCD_BIN = process.env.ETCD_BIN ?? '/usr/bin/etcd';
 const CORE_ETCD = join(ROOT, 'packages/core/dist/etcd/index.js');
 /** The built command line tool: the demo times the fleet's convergence with its `status --wait`. */
-export const CLI_BIN = join(ROOT, 'packages/cli/bin.js');
+export const CLI_BIN = join(ROOT, 'packages/cli/bin.cjs');
 /**
  * The demo's clusters as the cluster-control CLI sees them (same names as the apps give them):
  * the lb watches the web servers, every web server watches the databases.

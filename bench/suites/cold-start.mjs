@@ -26,7 +26,7 @@ import { writeResult } from '../lib/results.mjs';
 import { r3, roundAll, summarize, table } from '../lib/stats.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const CLI = join(HERE, '..', '..', 'packages', 'cli', 'bin.js');
+const CLI = join(HERE, '..', '..', 'packages', 'cli', 'bin.cjs');
 const CORE_DIR = join(HERE, '..', '..', 'packages', 'core');
 
 /** Runs `command` to completion; resolves to its wall time in ms. A failure is an error: a fast failure is no result. */

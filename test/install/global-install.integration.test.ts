@@ -123,7 +123,7 @@ describe.skipIf(!haveEtcd)('npm install -g from the packed tarballs', () => {
       expect(JSON.stringify(manifest)).not.toContain('workspace:');
     }
     const { stdout } = await run('tar', ['-tzf', tarballs.cli]);
-    expect(stdout).toContain('package/bin.js');
+    expect(stdout).toContain('package/bin.cjs');
     expect(stdout).toContain('package/contrib/systemd/cluster-control-watch.service');
     expect(stdout).toContain('package/contrib/systemd/cluster-control-run@.service');
   });

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { inspect } from 'node:util';
 
 /** The built CLI, driven as a subprocess exactly as an operator's script would. */
-export const CLI_BIN = resolve(import.meta.dirname, '../../packages/cli/bin.js');
+export const CLI_BIN = resolve(import.meta.dirname, '../../packages/cli/bin.cjs');
 
 export interface CliResult {
   code: number | null;

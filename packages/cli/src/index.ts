@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { CommanderError } from 'commander';
 import { ErrorCode, type Logger, createLogger, hasErrorCode } from '@cluster-control/core';
 import { describeError } from '@cluster-control/core/util';
@@ -8,7 +8,8 @@ import { buildProgram, type Run } from './program.js';
 
 export { buildProgram } from './program.js';
 
-const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+// Required, not read from disk: the bundle (scripts/bundle.mjs) carries it, and the single executable has no disk.
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
 /**
  * Errors whose message is the whole story, by code, and the exit code each ends the CLI with
@@ -84,4 +85,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     throw err;
   }
   return exitCode;
+}
+
+/**
+ * The process entry: runs the CLI with `argv` and sets the exit code. Calls still waiting on an
+ * unresponsive etcd (each until its deadline) must not hold the exit: `run` passes its child's
+ * exit code on promptly (README: One process instead of the startup script: `run`). The timer
+ * is unref'd, so it never delays an exit that would happen anyway.
+ */
+export async function runCli(argv: readonly string[]): Promise<void> {
+  process.exitCode = await main(argv);
+  setTimeout(() => process.exit(), 200).unref();
 }

@@ -37,7 +37,8 @@ export const DEFAULT_DENIED: readonly string[] = ['0.0.0.0/8', '169.254.0.0/16',
 
 export const DEFAULT_ADDRESS_POLICY: AddressPolicy = Object.freeze({ deny: [], hostnames: true });
 
-const defaultDenied = DEFAULT_DENIED.map((text) => parseCidr(text)!);
+/** Parsed on first use, not at load: the first isIPv6 call compiles a large regular expression (~5 ms of every command's start). */
+let defaultDenied: Cidr[] | undefined;
 
 /** `10.0.0.0/8`, `fd00::/8`, or a bare address (a /32 or /128); undefined when it is none. */
 export function parseCidr(text: string): Cidr | undefined {
@@ -74,7 +75,7 @@ export function addressVerdict(policy: AddressPolicy, host: string): string | un
     if (!policy.allow.some(inside)) return 'address not in the allowed networks';
     return undefined;
   }
-  const reserved = defaultDenied.find(inside);
+  const reserved = (defaultDenied ??= DEFAULT_DENIED.map((text) => parseCidr(text)!)).find(inside);
   if (reserved) return `address in ${reserved.text} (unspecified, link-local, multicast or reserved; allow it explicitly to use it)`;
   return undefined;
 }
