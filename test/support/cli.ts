@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -6,6 +7,18 @@ import { inspect } from 'node:util';
 
 /** The built CLI, driven as a subprocess exactly as an operator's script would. */
 export const CLI_BIN = resolve(import.meta.dirname, '../../packages/cli/bin.cjs');
+
+/**
+ * The single executable (`pnpm build:exe`) instead of `node bin.cjs`, when CLUSTER_CONTROL_EXE
+ * names it: the `exe` test project runs a subset of the CLI's tests that way.
+ */
+export const CLI_EXE = process.env.CLUSTER_CONTROL_EXE || undefined;
+if (CLI_EXE && !existsSync(CLI_EXE)) throw new Error(`CLUSTER_CONTROL_EXE=${CLI_EXE}: no such file: build it with \`pnpm build:exe\` (npm test does)`);
+
+/** The command and arguments that run the CLI with `args`. */
+export function cliCommand(args: readonly string[]): [string, string[]] {
+  return CLI_EXE ? [CLI_EXE, [...args]] : [process.execPath, [CLI_BIN, ...args]];
+}
 
 export interface CliResult {
   code: number | null;
@@ -25,7 +38,7 @@ export interface CliProcess {
 }
 
 export function spawnCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliProcess {
-  const child = spawn(process.execPath, [CLI_BIN, ...args], {
+  const child = spawn(...cliCommand(args), {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -48,7 +48,20 @@ const LAZY_BUILTINS = ['child_process', 'https', 'tls', 'dns/promises'];
  */
 const PRELUDE = [
   `function __lazyBuiltin(id) { let m; return new Proxy({}, { get: (_, key) => (m ??= require(id))[key] }); }`,
-  `function __importModule(url) { const viaHost = globalThis[Symbol.for('cluster-control.importModule')]; return viaHost ? viaHost(url) : import(url); }`,
+  `function __importModule(url) { const viaHost = globalThis[Symbol.for('cluster-control.importModule')]; return viaHost ? viaHost(url) : require('node:sea').isSea() ? __importInSea(url) : import(url); }`,
+  // The single executable's main script has no import() either (Node 20): a one-line script
+  // compiled with Node's default loader does it. Node flags that option experimental on first use;
+  // that one warning is dropped rather than printed to every operator loading a custom handler.
+  `function __importInSea(url) {
+    const vm = require('node:vm');
+    const emitWarning = process.emitWarning;
+    process.emitWarning = (warning, ...rest) => (/USE_MAIN_CONTEXT_DEFAULT_LOADER/.test(String(warning)) ? undefined : emitWarning.call(process, warning, ...rest));
+    try {
+      return new vm.Script('(url) => import(url)', { importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER }).runInThisContext()(url);
+    } finally {
+      process.emitWarning = emitWarning;
+    }
+  }`,
 ].join('\n');
 
 /** Loaded on first use only: a file of their own in the split build. */
