@@ -7,6 +7,8 @@
 //                                              snapshot's file is installed
 //   { type: 'memory', collect }                answers { type: 'memory', memory }; collect: run a
 //                                              full GC first (needs --expose-gc)
+//   { type: 'heapSnapshot', file, collect }    write a V8 heap snapshot to `file` (collect: full GC
+//                                              first); answers { type: 'heapSnapshot', file, memory }
 //   { type: 'stop' }                           stop the watcher, close the connection, exit 0
 // Messages out:
 //   { type: 'connected', rss }                 after connectEtcd, before anything is read
@@ -20,6 +22,7 @@
 
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 
 import { ClusterSync, silentLogger } from '@cluster-control/core';
 import { connectEtcd } from '@cluster-control/core/etcd';
@@ -192,6 +195,10 @@ const onMessage = async (message) => {
       // With --expose-gc, `collect` first runs a full GC: what the process really keeps alive.
       if (message.collect && typeof globalThis.gc === 'function') globalThis.gc();
       send({ type: 'memory', memory: ownMemory() });
+    } else if (message.type === 'heapSnapshot') {
+      if (message.collect && typeof globalThis.gc === 'function') globalThis.gc();
+      const memory = ownMemory();
+      send({ type: 'heapSnapshot', file: writeHeapSnapshot(message.file), memory });
     } else if (message.type === 'stop') {
       await stop?.();
       process.exit(0); // exit normally so that --cpu-prof writes its profile

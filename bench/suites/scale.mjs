@@ -30,10 +30,20 @@
 //    the end. At the end every key must still be there and no keepalive may have failed or
 //    found its lease gone.
 //
+//    For the largest size, once every memory figure is taken, the child writes a V8 heap snapshot
+//    (after a full GC) and bench/lib/heap-retainers.mjs reads it: the dominator tree's largest
+//    retainers and what the heap is made of go into the result (`heapRetainers`); the snapshot
+//    itself is deleted unless --heap-snapshot-dir keeps it.
+//
+// C. An idle `cluster-control watch` (the real CLI, scale-idle-watch.mjs) over 1k members, next
+//    to an empty Node process (`node -e "setInterval(() => {}, 1e9)"`) measured the same way
+//    (median VmRSS over a few samples once both sat idle): the watch may use at most 15 MiB more.
+//
 //   node bench/suites/scale.mjs [--sizes 1000,10000,100000] [--leases 1000,10000] [--changes 30]
 //                               [--window 30] [--ttl 30] [--heartbeat 10] [--settle 40] [--cpu-prof DIR]
+//                               [--retainers 12] [--heap-snapshot-dir DIR] [--idle-watch 1000] [--idle-seconds 20]
 //                               [--diag-no-etcd3-reset] [--out FILE] [--quiet]
-// An empty list skips that part (--sizes '' runs part B only).
+// An empty list skips that part (--sizes '' runs part B only; --idle-watch 0 skips part C).
 
 import { fork } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -47,10 +57,12 @@ import { parseArgs } from 'node:util';
 import etcd3 from 'etcd3';
 
 import { etcdVersion, startEtcd } from '../lib/etcd.mjs';
+import { analyzeHeapSnapshot } from '../lib/heap-retainers.mjs';
 import { onCleanup, runMain, trackDir, trackProcess, withTimeout } from '../lib/resources.mjs';
 import { writeResult } from '../lib/results.mjs';
 import { mib, ms, r3, roundAll, summarize, table } from '../lib/stats.mjs';
 import { cpuTimeMs, machine, rssBytes } from '../lib/system.mjs';
+import { IDLE_WATCH_OVER_EMPTY_BYTES, measureIdleWatch } from './scale-idle-watch.mjs';
 
 const { Etcd3 } = etcd3;
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -68,12 +80,26 @@ const CHANGE_TIMEOUT_MS = 30_000;
 const MEMBER_VALUE = '{"weight":1}';
 const MIB = 2 ** 20;
 
-export const defaults = { sizes: [1000, 10_000, 100_000], leases: [1000, 10_000], changes: 30, windowSeconds: 30, ttl: 30, heartbeat: 10, settleSeconds: 40 };
+export const defaults = {
+  sizes: [1000, 10_000, 100_000],
+  leases: [1000, 10_000],
+  changes: 30,
+  windowSeconds: 30,
+  ttl: 30,
+  heartbeat: 10,
+  settleSeconds: 40,
+  retainers: 12,
+  idleWatchSize: 1000,
+  idleSeconds: 20,
+  idleSamples: 5,
+};
 
 /** Checked at the largest size; reported, never asserted. */
 export const targets = {
   changeMs: 50, // put → installed, p90
-  watcherRssBytes: 150 * MIB, // the watcher's peak RSS (VmHWM), and its RSS once idle
+  watcherRssBytes: 150 * MIB, // the watcher's peak RSS (VmHWM)
+  watcherSettledRssBytes: 100 * MIB, // the watcher's RSS once idle
+  idleWatchOverEmptyBytes: IDLE_WATCH_OVER_EMPTY_BYTES, // an idle `watch` of 1k members, over an empty Node process
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -247,7 +273,7 @@ async function measureChange({ client, worker, prefix, file, size }, k) {
 }
 
 /** Part A for one size: fill, start the watcher child, load, K changes, memory. */
-async function measureWatcher(size, { changes, cpuProf, settleSeconds, progress }) {
+async function measureWatcher(size, { changes, cpuProf, settleSeconds, retainers = 0, heapSnapshotDir, progress }) {
   const { etcd, client, release } = await freshEtcd(progress);
   const prefix = '/bench/scale/members/';
   const fileDir = trackDir(await mkdtemp(join(os.tmpdir(), 'cc-bench-scale-')));
@@ -288,6 +314,17 @@ async function measureWatcher(size, { changes, cpuProf, settleSeconds, progress 
     // What it really keeps alive: the JS heap after a full GC.
     worker.send({ type: 'memory', collect: true });
     const collected = (await worker.next('memory', 30_000)).memory;
+    // Last: writing a snapshot costs the child several times its heap.
+    let heapRetainers;
+    if (retainers > 0) {
+      const dir = heapSnapshotDir ?? fileDir;
+      progress(`A ${size}: heap snapshot (after a full GC) into ${dir}`);
+      worker.send({ type: 'heapSnapshot', file: join(dir, `scale-watcher-${size}.heapsnapshot`), collect: true });
+      const { file: snapshot } = await worker.next('heapSnapshot', 120_000);
+      const analysis = analyzeHeapSnapshot(snapshot, { top: retainers });
+      heapRetainers = { snapshot: heapSnapshotDir ? snapshot : null, totalBytes: analysis.totalBytes, objects: analysis.reachable, retainers: analysis.retainers, classes: analysis.classes };
+      if (!heapSnapshotDir) await rm(snapshot, { force: true });
+    }
     await worker.stop();
 
     const stage = (key) => roundAll(summarize(samples.map((s) => s[key])));
@@ -310,6 +347,7 @@ async function measureWatcher(size, { changes, cpuProf, settleSeconds, progress 
         heapTotalAfterGc: collected.heapTotal,
         externalAfterGc: collected.external,
       },
+      ...(heapRetainers ? { heapRetainers } : {}),
       change: {
         total: stage('total'),
         beforeEvent: stage('beforeEvent'),
@@ -465,6 +503,31 @@ function watcherTables(results) {
     `per change, ms (${ok[0]?.change.total.n ?? 0} sequential changes per size, alternately add and delete one member)`,
     changeTable,
     ...failed.map((r) => `FAILED at ${r.size} members: ${r.error}`),
+    ...retainerLines(ok),
+  ];
+}
+
+function retainerLines(results) {
+  const withRetainers = results.filter((r) => r.heapRetainers);
+  return withRetainers.flatMap((r) => [
+    `   heap retainers at ${r.size} members (snapshot after a full GC at the end: ${mib(r.heapRetainers.totalBytes)} MiB live; dominator tree, 1 % of the heap and up)`,
+    ...r.heapRetainers.retainers.map((x) => `     ${mib(x.retainedBytes).padStart(7)} MiB  ${'  '.repeat(x.depth)}${x.holder}`),
+    `   made of (self size by kind): ${r.heapRetainers.classes
+      .slice(0, 6)
+      .map((c) => `${c.name} ${mib(c.selfBytes)} MiB`)
+      .join(', ')}`,
+  ]);
+}
+
+function idleWatchTable(idle) {
+  if (!idle) return [];
+  if (idle.error) return [`C. idle watch: FAILED: ${idle.error}`];
+  return [
+    `C. idle \`watch\` over ${idle.size} members (${idle.command}), next to an empty node; median VmRSS of ${idle.samples.watch.length} samples after ${idle.idleSeconds} s idle`,
+    table(
+      ['members', 'ready ms', 'watch RSS at ready MiB', 'watch RSS idle MiB', 'empty node RSS MiB', 'watch - empty MiB'],
+      [[String(idle.size), ms(idle.readyMs), mib(idle.rssAtReady.watch), mib(idle.watchRss), mib(idle.emptyRss), mib(idle.overEmpty)]],
+    ),
   ];
 }
 
@@ -520,7 +583,7 @@ function leaseTable(results) {
   ];
 }
 
-function evaluateTargets(watchers, registrations) {
+function evaluateTargets(watchers, registrations, idleWatch) {
   const list = [];
   const largest = watchers.filter((r) => !r.error).sort((a, b) => b.size - a.size)[0];
   const failedLargest = watchers.find((r) => r.error && (!largest || r.size > largest.size));
@@ -537,11 +600,18 @@ function evaluateTargets(watchers, registrations) {
     });
     if (Number.isFinite(largest.memory.rssSettled)) {
       list.push({
-        target: `${largest.size} members: watcher settled RSS <= ${targets.watcherRssBytes / MIB} MiB`,
+        target: `${largest.size} members: watcher settled RSS <= ${targets.watcherSettledRssBytes / MIB} MiB`,
         value: `${mib(largest.memory.rssSettled)} MiB (idle, after V8 gave memory back; live heap ${mib(largest.memory.heapUsedAfterGc)} MiB)`,
-        pass: largest.memory.rssSettled <= targets.watcherRssBytes,
+        pass: largest.memory.rssSettled <= targets.watcherSettledRssBytes,
       });
     }
+  }
+  if (idleWatch) {
+    list.push({
+      target: `idle \`watch\` of ${idleWatch.size ?? '?'} members: RSS <= empty node + ${targets.idleWatchOverEmptyBytes / MIB} MiB`,
+      value: idleWatch.error ? idleWatch.error.slice(0, 200) : `${mib(idleWatch.watchRss)} MiB, empty node ${mib(idleWatch.emptyRss)} MiB: +${mib(idleWatch.overEmpty)} MiB`,
+      pass: !idleWatch.error && idleWatch.overEmpty <= targets.idleWatchOverEmptyBytes,
+    });
   }
   for (const r of registrations) {
     if (r.error) {
@@ -561,7 +631,8 @@ function evaluateTargets(watchers, registrations) {
 // The suite
 
 /**
- * Runs both parts. options: { progress, sizes, leases, changes, windowSeconds, ttl, heartbeat,
+ * Runs the three parts. options: { progress, sizes, leases, changes, windowSeconds, ttl, heartbeat, retainers,
+ * heapSnapshotDir, idleWatchSize, idleSeconds,
  * settleSeconds, cpuProf (a directory: --cpu-prof for the child processes), diagNoEtcd3Reset
  * (DIAGNOSTIC: part B without etcd3's channel reset on errors) }.
  */
@@ -574,6 +645,9 @@ export async function run(options = {}) {
   const ttl = options.ttl ?? defaults.ttl;
   const heartbeat = options.heartbeat ?? defaults.heartbeat;
   const settleSeconds = options.settleSeconds ?? defaults.settleSeconds;
+  const retainers = options.retainers ?? defaults.retainers;
+  const idleWatchSize = options.idleWatchSize ?? defaults.idleWatchSize;
+  const idleSeconds = options.idleSeconds ?? defaults.idleSeconds;
   const started = performance.now();
   const startedAt = new Date();
 
@@ -582,10 +656,26 @@ export async function run(options = {}) {
   for (const size of sizes) {
     try {
       const settle = size === largestSize ? settleSeconds : 0;
-      watchers.push(await measureWatcher(size, { changes, cpuProf: options.cpuProf, settleSeconds: settle, progress }));
+      const largest = size === largestSize;
+      watchers.push(await measureWatcher(size, { changes, cpuProf: options.cpuProf, settleSeconds: settle, retainers: largest ? retainers : 0, heapSnapshotDir: options.heapSnapshotDir, progress }));
     } catch (err) {
       progress(`A ${size}: failed: ${err?.message ?? err}`);
       watchers.push({ size, error: String(err?.message ?? err) });
+    }
+  }
+  let idleWatch = null;
+  if (idleWatchSize > 0) {
+    const { etcd, client, release } = await freshEtcd(progress);
+    try {
+      const prefix = '/bench/scale/idle/';
+      progress(`C ${idleWatchSize}: filling ${prefix} with ${idleWatchSize} members`);
+      await fillPrefix(client, prefix, idleWatchSize);
+      idleWatch = await measureIdleWatch({ endpoint: etcd.endpoint, prefix, size: idleWatchSize, idleSeconds, samples: defaults.idleSamples, progress });
+    } catch (err) {
+      progress(`C ${idleWatchSize}: failed: ${err?.message ?? err}`);
+      idleWatch = { size: idleWatchSize, error: String(err?.message ?? err) };
+    } finally {
+      await release();
     }
   }
   const registrations = [];
@@ -598,13 +688,14 @@ export async function run(options = {}) {
     }
   }
 
-  const targetList = evaluateTargets(watchers, registrations);
+  const targetList = evaluateTargets(watchers, registrations, idleWatch);
   const durationSeconds = (performance.now() - started) / 1000;
   const host = machine();
   const diagnostic = options.diagNoEtcd3Reset ? "DIAGNOSTIC: etcd3's channel reset on errors disabled in the registrar (not a real configuration)" : null;
   const lines = [
     ...(diagnostic ? [`** ${diagnostic} **`, ''] : []),
     ...(sizes.length > 0 ? [...watcherTables(watchers), ''] : []),
+    ...(idleWatch ? [...idleWatchTable(idleWatch), ''] : []),
     ...(leases.length > 0 ? [...leaseTable(registrations), ''] : []),
     ...targetList.map((t) => `${t.pass ? 'PASS' : 'MISS'}  ${t.target} (${t.value})`),
     '',
@@ -622,11 +713,15 @@ export async function run(options = {}) {
     method: {
       watcher: `fresh etcd per size; N members ${memberName(0)}... with value ${MEMBER_VALUE} put in txns of ${TXN_OPS}; watcher in a child process (ClusterSync, json handler, atomic install with fsync); ${WARMUP_CHANGES} warm-up + ${changes} measured sequential changes alternately adding and deleting one member; put->installed measured in the parent up to the IPC message sent at onOutcome; render/install/event->render measured in the child; etcd+ipc = put->installed minus the child's event->installed; memory from /proc/<pid>/status (VmRSS after load, VmHWM at the end; for the largest size the lowest VmRSS while idle up to ${settleSeconds} s after the changes); live heap = heapUsed after one forced full GC at the end; the RSS target is checked against both VmHWM and the settled RSS`,
       leases: `fresh etcd per count; N Registrations (ttl ${ttl} s, heartbeat ${heartbeat} s) on one connectEtcd connection in a child process, all register() at once, then run(); settle heartbeat + 2 s, then a ${windowSeconds} s window; keepalives counted by wrapping connection.keepAlive; etcd counters from /metrics; CPU from /proc/<pid>/stat`,
+      idleWatch: `the built CLI's \`watch <cluster> 0\` (default configuration: status on, json handler, a real file) over ${idleWatchSize} members in a fresh etcd, and \`node -e "setInterval(() => {}, 1e9)"\`, started together; once the watch wrote every member, ${idleSeconds} s idle, then VmRSS of both once a second for ${defaults.idleSamples} s from /proc/<pid>/status; the figures are the medians`,
+      heapRetainers:
+        'largest size only, after every memory figure: v8.writeHeapSnapshot after a full GC in the child; dominator tree over strong edges (bench/lib/heap-retainers.mjs); retainers: objects of at least 1 % of the heap that are not V8 internals, with the edge path holding them; classes: self size per constructor/kind',
       noise: 'two cores shared with etcd and with whatever else runs on the machine: expect run-to-run spread',
     },
-    options: { sizes, leases, changes, windowSeconds, ttl, heartbeat, settleSeconds },
+    options: { sizes, leases, changes, windowSeconds, ttl, heartbeat, settleSeconds, retainers, idleWatchSize, idleSeconds },
     watchers,
     registrations,
+    idleWatch,
   };
   return { name: 'scale', title: 'Scale: large clusters and many leases', lines, result, targets: targetList };
 }
@@ -659,6 +754,10 @@ async function main() {
       ttl: { type: 'string', default: String(defaults.ttl) },
       heartbeat: { type: 'string', default: String(defaults.heartbeat) },
       settle: { type: 'string', default: String(defaults.settleSeconds) },
+      retainers: { type: 'string', default: String(defaults.retainers) },
+      'heap-snapshot-dir': { type: 'string' },
+      'idle-watch': { type: 'string', default: String(defaults.idleWatchSize) },
+      'idle-seconds': { type: 'string', default: String(defaults.idleSeconds) },
       'cpu-prof': { type: 'string' },
       'diag-no-etcd3-reset': { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -676,6 +775,12 @@ async function main() {
   --heartbeat S     keepalive interval (default ${defaults.heartbeat})
   --settle S        after the changes, wait up to S s for the largest watcher's RSS to settle
                     (default ${defaults.settleSeconds}; 0 skips)
+  --retainers N     heap snapshot of the largest watcher at the end: list its N largest
+                    retainers (default ${defaults.retainers}; 0 skips the snapshot)
+  --heap-snapshot-dir DIR  keep that snapshot in DIR (default: deleted once read)
+  --idle-watch N    part C: an idle \`cluster-control watch\` over N members vs an empty node
+                    (default ${defaults.idleWatchSize}; 0 skips part C)
+  --idle-seconds S  part C: idle time before sampling (default ${defaults.idleSeconds})
   --cpu-prof DIR    write a CPU profile of each child (watcher, registrar) into DIR
   --diag-no-etcd3-reset  DIAGNOSTIC ONLY: in part B, stop etcd3 from closing the whole gRPC
                     channel when one call fails; writes bench/results/diagnostic-scale-no-reset.json
@@ -693,11 +798,16 @@ async function main() {
     ttl: Math.round(positive(values.ttl, 'ttl')),
     heartbeat: positive(values.heartbeat, 'heartbeat'),
     settleSeconds: Number(values.settle) >= 0 ? Number(values.settle) : positive(values.settle, 'settle'),
+    retainers: Number(values.retainers) >= 0 ? Math.round(Number(values.retainers)) : positive(values.retainers, 'retainers'),
+    ...(values['heap-snapshot-dir'] ? { heapSnapshotDir: values['heap-snapshot-dir'] } : {}),
+    idleWatchSize: Number(values['idle-watch']) >= 0 ? Math.round(Number(values['idle-watch'])) : positive(values['idle-watch'], 'idle-watch'),
+    idleSeconds: positive(values['idle-seconds'], 'idle-seconds'),
     ...(values['cpu-prof'] ? { cpuProf: values['cpu-prof'] } : {}),
     diagNoEtcd3Reset: values['diag-no-etcd3-reset'],
     progress: values.quiet ? () => {} : (message) => process.stderr.write(`scale: ${message}\n`),
   };
   if (options.cpuProf) mkdirSync(options.cpuProf, { recursive: true });
+  if (options.heapSnapshotDir) mkdirSync(options.heapSnapshotDir, { recursive: true });
   const report = await run(options);
   process.stdout.write(`\n${report.title}\n\n${report.lines.join('\n')}\n`);
   // The whole report ({ name, title, lines, result, targets }): bench/run.mjs reads it back.
