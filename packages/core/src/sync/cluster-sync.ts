@@ -19,6 +19,7 @@ import { logDiagnostics, membershipQuarantine } from './prepare.js';
 import { reportQuarantine } from './quarantine-report.js';
 import { reloadEnvironment } from './reload-env.js';
 import { SafeInstaller } from './safe-install.js';
+import { renderedBytes } from './cluster-target.js';
 
 /** Quarantined members listed in a status record at most (the total is given beyond it). */
 const MAX_PUBLISHED_QUARANTINE = 100;
@@ -99,7 +100,8 @@ export class ClusterSync {
   private reloadCoversRevision = 0n;
   private reloadRunEpoch = 0;
   private reloadRunRevision = 0n;
-  private installed: { count: number; text: string | undefined; sha256: string | null; at: string | null } = { count: 0, text: undefined, sha256: null, at: null };
+  /** The file as last installed or found: its text, or for a render made as bytes those bytes (not decoded). */
+  private installed: { count: number; text: string | undefined; bytes?: Buffer | undefined; sha256: string | null; at: string | null } = { count: 0, text: undefined, sha256: null, at: null };
   private checkOutcome: RunOutcome | null = null;
   private reloadOutcome: RunOutcome | null = null;
 
@@ -284,13 +286,15 @@ export class ClusterSync {
     const now = new Date().toISOString();
     if (result.outcome === 'installed' || result.outcome === 'unchanged') {
       if (revision > this.fileRevision) this.fileRevision = revision;
+      const bytes = renderedBytes(result);
+      const content = bytes ? { text: undefined, bytes } : { text: result.text };
       if (result.outcome === 'installed') {
         this.installEpoch++;
-        this.installed = { count: result.installed.length, text: result.text, sha256: null, at: now };
+        this.installed = { count: result.installed.length, ...content, sha256: null, at: now };
         this.options.metrics?.set('cluster_control_last_install_timestamp_seconds', Date.now() / 1000, { cluster: this.options.target.name });
-      } else if (this.installed.text !== result.text || this.installed.at === null) {
+      } else if (!this.sameContent(content) || this.installed.at === null) {
         // The file as found (e.g. written by `prepare` just before): current since now.
-        this.installed = { count: result.installed.length, text: result.text, sha256: null, at: this.installed.at ?? now };
+        this.installed = { count: result.installed.length, ...content, sha256: null, at: this.installed.at ?? now };
         if (this.installed.at === now) this.options.metrics?.set('cluster_control_last_install_timestamp_seconds', Date.now() / 1000, { cluster: this.options.target.name });
       }
       if (this.options.target.check) this.checkOutcome = { ok: true };
@@ -300,6 +304,14 @@ export class ClusterSync {
     } else if (result.stage === 'check') {
       this.checkOutcome = { ok: false, output: result.reason, since: this.checkOutcome?.ok === false ? this.checkOutcome.since : now };
     }
+  }
+
+  /** Whether `content` is the file last installed or found (bytes against bytes, else as text). */
+  private sameContent(content: { text: string | undefined; bytes?: Buffer | undefined }): boolean {
+    const { installed } = this;
+    if (content.bytes && installed.bytes) return content.bytes.equals(installed.bytes);
+    const text = (c: { text: string | undefined; bytes?: Buffer | undefined }) => (c.bytes ? c.bytes.toString('utf8') : c.text);
+    return text(content) === text(installed);
   }
 
   private reloaded(outcome: ReloadOutcome): void {
@@ -319,7 +331,8 @@ export class ClusterSync {
     const { status } = this;
     const { target } = this.options;
     if (!status) return;
-    if (this.installed.sha256 === null && this.installed.text !== undefined) this.installed.sha256 = createHash('sha256').update(this.installed.text).digest('hex');
+    const content = this.installed.bytes ?? this.installed.text;
+    if (this.installed.sha256 === null && content !== undefined) this.installed.sha256 = createHash('sha256').update(content).digest('hex');
     status.update({
       cluster: { name: target.name, path: target.path },
       file: target.file,

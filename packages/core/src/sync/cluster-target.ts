@@ -31,8 +31,35 @@ export interface ClusterTarget {
 
 export type InstallOutcome = 'installed' | 'unchanged' | 'refused' | 'check-failed' | 'failed';
 
-/** A render's text, or why the handler could not produce one (one line). */
+/**
+ * A render's text, or why the handler could not produce one (one line). A render from a
+ * ListLayout comes as bytes (`renderedBytes`), its text decoded only if asked for.
+ */
 export type Rendered = { ok: true; text: string } | { ok: false; reason: string };
+
+/** The UTF-8 bytes of results whose text was rendered as bytes (a Rendered, DetailedOutcome or SafeInstallResult). */
+const bytesOf = new WeakMap<object, Buffer>();
+
+/** The file's bytes when `result`'s text was rendered as bytes (never written to: do not change them). */
+export function renderedBytes(result: object): Buffer | undefined {
+  return bytesOf.get(result);
+}
+
+/**
+ * `result` with `from`'s text: for a render made as bytes, a getter decoding them once on first
+ * use (nothing on the way to the file needs the text), and the same bytes.
+ */
+export function withTextOf<T extends object>(result: T, from: { text?: string | undefined }): T & { text?: string | undefined } {
+  const bytes = bytesOf.get(from);
+  return bytes ? withBytes(result, bytes) : Object.assign(result, { text: from.text });
+}
+
+function withBytes<T extends object>(result: T, bytes: Buffer): T & { text: string } {
+  let text: string | undefined;
+  Object.defineProperty(result, 'text', { get: () => (text ??= bytes.toString('utf8')), enumerable: true, configurable: true });
+  bytesOf.set(result, bytes);
+  return result as T & { text: string };
+}
 
 /** The handler's render, never throwing; what it reports is logged once per message. */
 export function renderMembers(target: ClusterTarget, members: readonly Member[], logger: Logger, once?: LogOnce): Rendered {
@@ -68,8 +95,8 @@ export function renderMembersIncrementally(target: ClusterTarget, members: reado
   }
   if (renderer) {
     try {
-      const text = renderer.render(members);
-      if (text !== undefined) return { ok: true, text };
+      const bytes = renderer.render(members);
+      if (bytes !== undefined) return withBytes({ ok: true as const }, bytes);
     } catch {
       // A layout that throws: `render` decides (and says why it fails, if it does).
       listRenderers.set(target, null);
@@ -128,16 +155,16 @@ export async function renderAndInstallDetailed(target: ClusterTarget, members: r
   }
   metrics?.inc('cluster_control_renders_total', labels);
   try {
-    const result = await installFile(target.file, rendered.text, installOptions(target, logger));
+    const result = await installFile(target.file, bytesOf.get(rendered) ?? rendered.text, installOptions(target, logger));
     if ('checkFailed' in result) {
       logger.error(`${target.name}: check failed; ${target.file} not replaced: ${result.output.trim() || '(no output)'}`);
       metrics?.inc('cluster_control_installs_total', { ...labels, result: 'check_failed' });
       return { outcome: 'check-failed', stage: 'check', reason: checkReason(result.output) };
     }
-    if (!result.changed) return { outcome: 'unchanged', text: rendered.text };
+    if (!result.changed) return withTextOf({ outcome: 'unchanged' as const }, rendered);
     logger.info(`${target.name}: wrote ${target.file} (${members.length} member(s))`);
     metrics?.inc('cluster_control_installs_total', { ...labels, result: 'ok' });
-    return { outcome: 'installed', text: rendered.text };
+    return withTextOf({ outcome: 'installed' as const }, rendered);
   } catch (err) {
     const reason = `could not write ${target.file}: ${describeError(err)}`;
     logger.error(`${target.name}: ${reason}`);

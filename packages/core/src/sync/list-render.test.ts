@@ -23,6 +23,7 @@ function layout(): ListLayout & { rendered: number } {
   return l;
 }
 
+const text = (renderer: ListRenderer, members: readonly Member[]) => renderer.render(members)?.toString('utf8');
 const whole = (l: ListLayout, members: readonly Member[]) => (members.length === 0 ? l.empty : l.head + members.map((m) => l.item(m)).join(l.separator) + l.tail);
 
 /** A small deterministic PRNG (mulberry32), so a failure replays. */
@@ -55,7 +56,7 @@ describe('ListRenderer', () => {
           else if (r < 0.95) list.reverse();
           else list = rnd() < 0.5 ? [] : list.slice(at);
         }
-        expect(renderer.render(list)).toBe(whole(l, list));
+        expect(text(renderer, list)).toBe(whole(l, list));
       }
     }
   });
@@ -64,34 +65,44 @@ describe('ListRenderer', () => {
     const l = layout();
     const renderer = new ListRenderer(l);
     const list = Array.from({ length: 1000 }, (_, i) => member(`m${i}`, 'a'));
-    renderer.render(list);
+    text(renderer, list);
     expect(l.rendered).toBe(1000);
     const next = [...list.slice(0, 500), member('new', 'a'), ...list.slice(501, 700), member('m700', 'b'), ...list.slice(701)];
     l.rendered = 0;
-    const text = renderer.render(next);
+    const out = text(renderer, next);
     expect(l.rendered).toBe(2);
-    expect(text).toBe(whole(l, next));
+    expect(out).toBe(whole(l, next));
   });
 
   it('declines a list with a member the layout has no item for, and starts again after it', () => {
     const l = layout();
     const renderer = new ListRenderer(l);
     const list = [member('a', '1'), member('b', '2')];
-    expect(renderer.render(list)).toBe('<<a=1, b=2>>\n');
-    expect(renderer.render([...list, member('c', 'refuse')])).toBeUndefined();
-    expect(renderer.render(list)).toBe('<<a=1, b=2>>\n');
-    expect(renderer.render([])).toBe('(none)\n');
-    expect(renderer.render(list)).toBe('<<a=1, b=2>>\n');
+    expect(text(renderer, list)).toBe('<<a=1, b=2>>\n');
+    expect(text(renderer, [...list, member('c', 'refuse')])).toBeUndefined();
+    expect(text(renderer, list)).toBe('<<a=1, b=2>>\n');
+    expect(text(renderer, [])).toBe('(none)\n');
+    expect(text(renderer, list)).toBe('<<a=1, b=2>>\n');
+  });
+
+  it('leaves items with characters outside the BMP to render (their halves cannot be encoded apart)', () => {
+    const l = layout();
+    const renderer = new ListRenderer(l);
+    const list = [member('a', '1'), member('b', '2')];
+    expect(text(renderer, list)).toBe('<<a=1, b=2>>\n');
+    expect(text(renderer, [...list, member('c', '\u{1F600}')])).toBeUndefined();
+    expect(text(renderer, [...list, member('c', 'é')])).toBe('<<a=1, b=2, c=é>>\n');
+    expect(renderer.render([...list, member('c', 'é')])?.length).toBe(Buffer.byteLength('<<a=1, b=2, c=é>>\n'));
   });
 
   it('is not misled by a caller changing its array after the call', () => {
     const l = layout();
     const renderer = new ListRenderer(l);
     const list = [member('a', '1'), member('b', '2'), member('c', '3')];
-    renderer.render(list);
+    text(renderer, list);
     const y = member('y', '9');
     list[1] = y; // had the renderer kept this array, it would take y for the member it rendered as b=2
     const again = [list[0]!, y, list[2]!];
-    expect(renderer.render(again)).toBe(whole(l, again));
+    expect(text(renderer, again)).toBe(whole(l, again));
   });
 });

@@ -5,105 +5,167 @@ import type { Member } from '../model/member.js';
 const MAX_EDITS = 64;
 
 /**
- * Renders a handler's file from its ListLayout, keeping the last list, its items and its text, so
- * the next render after a change re-renders only the members that are new or changed (Membership
- * hands out the same Member object until its value changes) and copies the rest of the text from
- * the last one. The text is always `head + items joined by separator + tail` (`empty` for no
- * members) of the members given, whatever the last list was: the last one only saves work.
+ * A piece of text encoded apart from the others: no surrogate at all, so no half of a pair at either
+ * end and no lone one inside (its UTF-8 bytes decode back to the same text). Items with characters
+ * outside the BMP (rare in a config file) leave the file to `render`.
+ */
+const splitSafe = (text: string): boolean => !/[\uD800-\uDFFF]/.test(text);
+
+/**
+ * Renders a handler's file from its ListLayout, as UTF-8 bytes, keeping the last list, the byte
+ * length of each item and the bytes, so the next render after a change renders only the members
+ * that are new or changed (Membership hands out the same Member object until its value changes)
+ * and copies the rest from the last file's bytes: no text of the whole file is built. The bytes are
+ * always those of `head + items joined by separator + tail` (`empty` for no members) of the members
+ * given, whatever the last list was: the last one only saves work.
  */
 export class ListRenderer {
   private members: readonly Member[] | undefined;
-  private items: string[] = [];
-  private text = '';
+  /** The array `members` is copied into. */
+  private ownMembers: Member[] = [];
+  private itemBytes: number[] = [];
+  private bytes: Buffer = Buffer.alloc(0);
+  private readonly head: Buffer;
+  private readonly separator: Buffer;
+  private readonly tail: Buffer;
+  /** The layout's fixed parts can be encoded apart from the items. */
+  private readonly usable: boolean;
 
-  constructor(private readonly layout: ListLayout) {}
-
-  /** The file's text for `members`, or undefined when an item is undefined (the handler's `render` decides then). */
-  render(members: readonly Member[]): string | undefined {
-    if (members.length === 0) {
-      this.keep([], [], this.layout.empty);
-      return this.layout.empty;
-    }
-    const last = this.members;
-    const text = last && last.length > 0 ? this.patch(last, members) : undefined;
-    return text ?? this.full(members);
+  constructor(private readonly layout: ListLayout) {
+    this.head = Buffer.from(layout.head, 'utf8');
+    this.separator = Buffer.from(layout.separator, 'utf8');
+    this.tail = Buffer.from(layout.tail, 'utf8');
+    this.usable = splitSafe(layout.head) && splitSafe(layout.separator) && splitSafe(layout.tail);
   }
 
-  private full(members: readonly Member[]): string | undefined {
-    const { layout } = this;
-    const items = new Array<string>(members.length);
-    for (let i = 0; i < members.length; i++) {
-      const item = layout.item(members[i]!);
-      if (item === undefined) return this.forget();
-      items[i] = item;
+  /** The file's bytes for `members`, or undefined when an item is undefined (the handler's `render` decides then). */
+  render(members: readonly Member[]): Buffer | undefined {
+    if (!this.usable) return undefined;
+    if (members.length === 0) {
+      const empty = Buffer.from(this.layout.empty, 'utf8');
+      return this.keep([], [], empty);
     }
-    return this.keep(members, items, [layout.head, items.join(layout.separator), layout.tail].join(''));
+    const last = this.members;
+    const bytes = last && last.length > 0 ? this.patch(last, members) : undefined;
+    return bytes ?? this.full(members);
+  }
+
+  /** One member's item as bytes, or undefined when the layout declines it. */
+  private item(member: Member): Buffer | undefined {
+    const text = this.layout.item(member);
+    return text !== undefined && splitSafe(text) ? Buffer.from(text, 'utf8') : undefined;
+  }
+
+  private full(members: readonly Member[]): Buffer | undefined {
+    const items: Buffer[] = [];
+    const lengths: number[] = [];
+    for (const member of members) {
+      const item = this.item(member);
+      if (!item) return this.forget();
+      if (items.length > 0) items.push(this.separator);
+      items.push(item);
+      lengths.push(item.length);
+    }
+    return this.keep(members, lengths, Buffer.concat([this.head, ...items, this.tail]));
   }
 
   /**
-   * Walks the last list and `next` in step: a member found at the same place keeps its item, and
-   * runs of kept items are copied from the last text in one slice each; anything else is an edit
-   * (a member left, one came, or one changed: its item is rendered). Any walk gives the right text
-   * (an edit can always be read as "the last one left, this one came"); a good one only makes
-   * fewer edits. Undefined past MAX_EDITS (render everything then) or for an undefined item.
+   * The members both lists start and end with (same objects) keep their items, copied from the last
+   * bytes in one piece each; between them, the two lists are walked in step: a member found at the
+   * same place keeps its item too (copied in runs), anything else is an edit (a member left, one
+   * came, or one changed: its item is rendered). Any walk gives the right bytes (an edit can always
+   * be read as "the last one left, this one came"); a good one only makes fewer edits. Undefined
+   * past MAX_EDITS (render everything then) or for a declined item.
    */
-  private patch(last: readonly Member[], next: readonly Member[]): string | undefined {
-    const { layout, items, text } = this;
-    const sep = layout.separator.length;
-    const nextItems: string[] = [];
-    // The new text's parts (runs copied from the last text, new items), joined at once: one flat string.
-    const parts: string[] = [layout.head];
-    /** Where the last text's item `i` starts. */
-    let at = layout.head.length;
+  private patch(last: readonly Member[], next: readonly Member[]): Buffer | undefined {
+    const { itemBytes, bytes, separator } = this;
+    const sep = separator.length;
+    // Same start and same end: a change costs a scan of the two lists, not a walk item by item.
+    const shorter = Math.min(last.length, next.length);
+    let from = 0;
+    while (from < shorter && last[from] === next[from]) from++;
+    let lastTo = last.length;
+    let nextTo = next.length;
+    while (lastTo > from && nextTo > from && last[lastTo - 1] === next[nextTo - 1]) {
+      lastTo--;
+      nextTo--;
+    }
+    /** Where the last file's item `from` starts (or where it would: past the last item, its end + sep). */
+    let start = this.head.length;
+    for (let i = 0; i < from; i++) start += itemBytes[i]! + sep;
+
+    const groups: Buffer[] = [];
+    if (from > 0) groups.push(bytes.subarray(this.head.length, start - sep));
+    const middle: number[] = [];
+    let at = start;
     let runFrom = -1;
     let runTo = 0;
     let edits = 0;
-    let i = 0;
-    for (let j = 0; j < next.length;) {
+    const endRun = () => {
+      if (runFrom >= 0) groups.push(bytes.subarray(runFrom, runTo));
+      runFrom = -1;
+    };
+    let i = from;
+    for (let j = from; j < nextTo;) {
       const member = next[j]!;
-      if (last[i] === member) {
+      if (i < lastTo && last[i] === member) {
         if (runFrom < 0) runFrom = at;
-        runTo = at + items[i]!.length;
-        nextItems.push(items[i++]!);
+        runTo = at + itemBytes[i]!;
+        middle.push(itemBytes[i++]!);
         j++;
         at = runTo + sep;
         continue;
       }
       if (++edits > MAX_EDITS) return undefined;
-      if (runFrom >= 0) {
-        parts.push(text.slice(runFrom, runTo), layout.separator);
-        runFrom = -1;
-      }
-      if (i < last.length && last[i + 1] === member) {
-        at += items[i++]!.length + sep; // last[i] left
+      endRun();
+      if (i + 1 < lastTo && last[i + 1] === member) {
+        at += itemBytes[i++]! + sep; // last[i] left
         continue;
       }
-      const item = layout.item(member);
-      if (item === undefined) return this.forget();
-      parts.push(item, layout.separator);
-      nextItems.push(item);
+      const item = this.item(member);
+      if (!item) return this.forget();
+      groups.push(item);
+      middle.push(item.length);
       // Came (the last one follows it), or else the last one changed or left and this one came.
-      if (next[j + 1] !== last[i] && i < last.length) at += items[i++]!.length + sep;
+      if (i < lastTo && next[j + 1] !== last[i]) at += itemBytes[i++]! + sep;
       j++;
     }
-    if (runFrom >= 0) parts.push(text.slice(runFrom, runTo));
-    else parts.pop(); // the separator after the last new item
-    parts.push(layout.tail);
-    return this.keep(next, nextItems, parts.join(''));
+    endRun();
+    // The members after the middle: the last file's items from lastTo on, up to the tail.
+    for (; i < lastTo; i++) at += itemBytes[i]! + sep;
+    if (lastTo < last.length) groups.push(bytes.subarray(at, bytes.length - this.tail.length));
+
+    const parts: Buffer[] = [this.head];
+    for (const group of groups) parts.push(group, separator);
+    parts[parts.length - 1] = this.tail;
+    itemBytes.splice(from, lastTo - from, ...middle);
+    return this.keep(next, itemBytes, Buffer.concat(parts));
   }
 
-  private keep(members: readonly Member[], items: string[], text: string): string {
-    // A copy: the caller's array may change after this call; the Member objects do not.
-    this.members = members.slice();
-    this.items = items;
-    this.text = text;
-    return text;
+  private keep(members: readonly Member[], itemBytes: number[], bytes: Buffer): Buffer {
+    // A copy (the caller's array may change after this call; the Member objects do not), into the
+    // same array each time: a new one per change is garbage the size of the cluster.
+    this.ownMembers = copyInto(this.ownMembers, members);
+    this.members = this.ownMembers;
+    this.itemBytes = itemBytes;
+    this.bytes = bytes;
+    // The caller gets its own copy-free view; the bytes are never written to after this.
+    return bytes;
   }
 
   private forget(): undefined {
     this.members = undefined;
-    this.items = [];
-    this.text = '';
+    this.ownMembers.length = 0;
+    this.itemBytes = [];
+    this.bytes = Buffer.alloc(0);
     return undefined;
   }
+}
+
+/** `target` made a copy of `source` (same length, same elements); returns it. */
+export function copyInto<T>(target: T[], source: readonly T[]): T[] {
+  if (target === source) return target;
+  target.length = source.length;
+  for (let i = 0; i < source.length; i++) target[i] = source[i]!;
+  return target;
 }

@@ -2,6 +2,7 @@ import { type AddressPolicy, addressVerdict } from '../model/address-policy.js';
 import type { Member } from '../model/member.js';
 import type { QuarantinedMember } from '../model/quarantine.js';
 import type { HostResolver } from './host-resolver.js';
+import { copyInto } from './list-render.js';
 
 export interface FilteredMembers {
   allowed: Member[];
@@ -28,12 +29,13 @@ export async function filterByAddress(
    * found in it by identity needs no lookup, so the usual render after one change costs a walk
    * over the list and one verdict, not a lookup per member.
    */
-  last?: { allowed: readonly Member[] | undefined },
+  last?: { allowed: readonly Member[] | undefined; own?: Member[] },
 ): Promise<FilteredMembers> {
   // Fast path: every member an IP literal judged allowed (the usual render).
   const judged = allowedPrefix(members, policy, verdicts, last?.allowed);
-  // A copy: the caller's array may change after this call; the Member objects do not.
-  if (last) last.allowed = judged === members.length ? members.slice() : undefined;
+  // A copy (the caller's array may change after this call; the Member objects do not), into the
+  // same array each time: a new one per change is garbage the size of the cluster.
+  if (last) last.allowed = judged === members.length ? copyInto((last.own ??= []), members) : undefined;
   if (judged === members.length) return { allowed: members.slice(), quarantined: [] };
 
   const allowed: Member[] = members.slice(0, judged);

@@ -4,7 +4,7 @@ import type { Member } from '../model/member.js';
 import type { QuarantinedMember } from '../model/quarantine.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
-import { type ClusterTarget, type DetailedOutcome, type InstallOutcome, renderAndInstallDetailed, trialRender } from './cluster-target.js';
+import { type ClusterTarget, type DetailedOutcome, type InstallOutcome, renderAndInstallDetailed, trialRender, withTextOf } from './cluster-target.js';
 import type { HostResolver } from './host-resolver.js';
 import { largestSafeSet } from './largest-safe-set.js';
 import { filterByAddress } from './member-filter.js';
@@ -119,7 +119,8 @@ export class SafeInstaller {
 
   private done(result: DetailedOutcome, installed: readonly Member[], quarantined: QuarantinedMember[]): SafeInstallResult {
     this.lastGood = installed;
-    return { outcome: result.outcome, installed, text: result.text, quarantined: this.withHeld(quarantined) };
+    // The text as the render made it: for a render made as bytes, decoded only if read.
+    return withTextOf({ outcome: result.outcome, installed, quarantined: this.withHeld(quarantined) }, result);
   }
 
   private withHeld(quarantined: QuarantinedMember[]): QuarantinedMember[] {
