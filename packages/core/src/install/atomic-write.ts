@@ -113,9 +113,10 @@ export async function installFile(target: string, content: string | Uint8Array, 
 
   const current = found ? readCurrent(target, path, found, size, encoded) : undefined;
   // The old file stays open until it was replaced and the rename is on disk: then its last close
-  // (freeing its blocks, which rename would otherwise do while we wait) runs on the thread pool.
+  // (freeing its blocks, which rename would otherwise do while we wait) runs on the thread pool,
+  // once the caller has had the result (setImmediate: after the promise callbacks run now).
   const releaseOld = () => {
-    if (current) close(current.fd, () => {});
+    if (current) setImmediate(() => close(current.fd, () => {}));
   };
   if ((options.checkOnly && !options.check) || (current?.same && !options.checkOnly)) {
     if (current) closeSync(current.fd);
