@@ -9,21 +9,24 @@ const Module = require('node:module');
 const path = require('node:path');
 const vm = require('node:vm');
 
-const file = path.join(__dirname, 'dist', 'bundle', 'cluster-control.cjs');
-const source = readFileSync(file, 'utf8');
-let cachedData;
-try {
-  cachedData = readFileSync(`${file}.cache`);
-  // The bundle ends with its build id, and the cache starts with it (V8 checks only the length).
-  const id = source.slice(source.lastIndexOf('\n//# build-id ') + 1).trim();
-  if (cachedData.subarray(0, id.length).toString() === id) cachedData = cachedData.subarray(id.length);
-  else cachedData = undefined;
-} catch {
-  cachedData = undefined;
+/** The bundle, compiled with its code cache when that matches (in a function: nothing here outlives the load). */
+function compileBundle(file) {
+  const source = readFileSync(file, 'utf8');
+  let cachedData;
+  try {
+    cachedData = readFileSync(`${file}.cache`);
+    // The bundle ends with its build id, and the cache starts with it (V8 checks only the length).
+    const id = source.slice(source.lastIndexOf('\n//# build-id ') + 1).trim();
+    cachedData = cachedData.subarray(0, id.length).toString() === id ? cachedData.subarray(id.length) : undefined;
+  } catch {
+    cachedData = undefined;
+  }
+  return new vm.Script(Module.wrap(source), { filename: file, cachedData }).runInThisContext();
 }
+
+const file = path.join(__dirname, 'dist', 'bundle', 'cluster-control.cjs');
 // import() inside code compiled by node:vm has no loader: custom handler modules are loaded with this one.
 globalThis[Symbol.for('cluster-control.importModule')] = (url) => import(url);
-const script = new vm.Script(Module.wrap(source), { filename: file, cachedData });
 const bundle = { exports: {} };
-script.runInThisContext()(bundle.exports, Module.createRequire(file), bundle, file, path.join(__dirname, 'dist', 'bundle'));
+compileBundle(file)(bundle.exports, Module.createRequire(file), bundle, file, path.dirname(file));
 bundle.exports.runCli(process.argv);

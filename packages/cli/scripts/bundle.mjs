@@ -40,7 +40,7 @@ const PROTOS_MODULE = 'cluster-control:etcd3-protos';
  * Node built-ins that only some commands use (child processes, TLS, DNS), required on first use
  * rather than when the bundle loads: together ~5 ms of a one-shot command's start.
  */
-const LAZY_BUILTINS = ['child_process', 'https', 'tls', 'dns/promises'];
+const LAZY_BUILTINS = ['child_process', 'https', 'tls', 'dns/promises', 'crypto', 'http', 'net', 'fs/promises', 'os'];
 /**
  * Helpers at the top of the bundle. `__importModule`: bin.cjs compiles the bundle with node:vm
  * (for the code cache), where `import()` has no loader; bin.cjs, a module Node loaded itself,
