@@ -10,7 +10,7 @@ export type { ClusterConfig, ClusterControlConfig, EtcdConfig, EtcdTransport, Se
 
 // The handler contract (the built-ins live in @cluster-control/handlers)
 export type { Member } from './model/member.js';
-export type { Handler, RenderContext, AnyHandler, OptionsContext } from './handler/handler.js';
+export type { Handler, RenderContext, AnyHandler, OptionsContext, ListLayout } from './handler/handler.js';
 export { HandlerOptionsError, isHandler } from './handler/handler.js';
 
 // etcd, as the configuration describes it
