@@ -4,7 +4,7 @@ import { describeError } from '../util/describe-error.js';
 import { singleKey } from '../etcd/key-range.js';
 import { type FleetWaitResult, waitForFleet } from '../status/fleet-wait.js';
 import { ResilientWatch } from '../watch/resilient-watch.js';
-import { Backoff, type BackoffOptions, aborted, sleep } from '../util/backoff.js';
+import { Backoff, type BackoffOptions, sleep } from '../util/backoff.js';
 import { ErrorCode } from '../util/error-codes.js';
 import type { Logger } from '../util/log.js';
 import type { Metrics } from '../util/metrics.js';
@@ -340,7 +340,14 @@ export async function registerKey(etcd: EtcdClient, options: RegisterKeyOptions)
   const timer = timeoutMs === undefined ? undefined : setTimeout(() => giveUp.abort(), timeoutMs);
   const call = <T>(promise: Promise<T>): Promise<T> => {
     promise.catch(() => {}); // abandoned when giving up
-    return Promise.race([promise, aborted(giveUp.signal).then(() => Promise.reject(new Error('registration stopped')))]);
+    if (giveUp.signal.aborted) return Promise.reject(new Error('registration stopped'));
+    // The abort listener goes once the call settles: a long wait for a held key makes a call a
+    // second, which would otherwise pile up listeners (Node warns past ten).
+    return new Promise<T>((resolve, reject) => {
+      const stop = () => reject(new Error('registration stopped'));
+      giveUp.signal.addEventListener('abort', stop, { once: true });
+      promise.then(resolve, reject).finally(() => giveUp.signal.removeEventListener('abort', stop));
+    });
   };
   /** A lease granted for this attempt and not (yet) carrying the key. */
   let lease: string | undefined;
