@@ -49,11 +49,49 @@ export interface MembershipReset {
   end(): MembershipDiagnostics;
 }
 
-interface Entry {
-  readonly member: Member;
-  /** Derived from the name alone, and unique per name: see `memberSortKey`. */
-  readonly sortKey: string;
+/**
+ * Where a name sorts, derived from the name alone and unique per name: an IPv4 name's address and
+ * port as one number (exact below 2^53), any other name's `memberSortKey`. Numbers sort before
+ * strings, as IPv4 sorts before IPv6 and host names; each kind in its own natural order.
+ */
+type SortKey = number | string;
+
+const compareSortKeys = (a: SortKey, b: SortKey): number => {
+  if (typeof a === 'number') return typeof b === 'number' ? a - b : -1;
+  if (typeof b === 'number') return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+};
+
+/**
+ * A member as Membership keeps it: the one object per key, handed out by `members()`, with its
+ * sort key in a private field (not a property: a handler spreading, listing or serialising the
+ * member sees the six fields of `Member` only).
+ */
+class Entry implements Member {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number | undefined;
+  readonly key: string;
+  readonly meta: Readonly<Record<string, unknown>>;
+  readonly value: string;
+  readonly #sortKey: SortKey;
+
+  constructor(parsed: ParsedKey, key: string, meta: Readonly<Record<string, unknown>>, value: string) {
+    this.name = parsed.name;
+    this.host = parsed.host;
+    this.port = parsed.port;
+    this.key = key;
+    this.meta = meta;
+    this.value = value;
+    this.#sortKey = parsed.sortKey;
+  }
+
+  static sortKeyOf(entry: Entry): SortKey {
+    return entry.#sortKey;
+  }
 }
+
+const sortKeyOf = (entry: Entry): SortKey => Entry.sortKeyOf(entry);
 
 /** The caps a value can be over; `spellings` is a property of a name, not of one key's value. */
 type ValueCap = 'valueBytes' | 'metaDepth' | 'metaKeys' | 'clusterBytes';
@@ -67,14 +105,14 @@ interface Verdict {
 /** A quarantined key: no value is kept for it, only what its listing needs. */
 interface Held extends Verdict {
   readonly name: string;
-  readonly sortKey: string;
+  readonly sortKey: SortKey;
 }
 
 interface ParsedKey {
   readonly name: string;
   readonly host: string;
   readonly port: number | undefined;
-  readonly sortKey: string;
+  readonly sortKey: SortKey;
 }
 
 /** One key of a reset: its value (undefined: not kept, see `verdict`) and, for a new key, its parsed name. */
@@ -84,7 +122,7 @@ interface Staged {
   readonly parsed: ParsedKey | undefined;
 }
 
-const bySortKey = (a: Entry, b: Entry): number => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0);
+const bySortKey = (a: Entry, b: Entry): number => compareSortKeys(sortKeyOf(a), sortKeyOf(b));
 const byteLength = (text: string): number => Buffer.byteLength(text, 'utf8');
 
 // Above this many changed names, re-sorting everything beats inserting one by one.
@@ -127,24 +165,27 @@ export class Membership {
    */
   private readonly others = new Map<string, Set<string>>();
   /** Names spelt by more than `limits.spellings` keys, with their sort keys. */
-  private readonly crowded = new Map<string, string>();
+  private readonly crowded = new Map<string, SortKey>();
   /** Keys with a valid name whose value is over a cap. */
   private readonly held = new Map<string, Held>();
   /** `quarantined()`'s answer, until `held` or `crowded` change. */
   private quarantineList: QuarantinedKey[] | undefined;
   /** UTF-8 bytes of the values of all entries (the budget `limits.clusterBytes` bounds). */
   private usedBytes = 0;
-  /** `winners` sorted, and their members (same indexes), as of the last `sorted()`. */
-  private order: Entry[] = [];
-  private list: Member[] = [];
+  /** `winners` sorted, as of the last `sort()`. */
+  private list: Entry[] = [];
   /** Names whose winner changed since the last `sort()`, with their sort keys... */
-  private readonly unsorted = new Map<string, string>();
+  private readonly unsorted = new Map<string, SortKey>();
   /** ...unless too many did: then everything is sorted again. */
   private resort = false;
   /** Names whose winner changed since the last `takeChanged()`, with their member back then... */
   private readonly untaken = new Map<string, Member | undefined>();
   /** ...unless that grew past the number of members (takeChanged not being called): then "changed". */
   private untakenOverflow = false;
+  /** A reset into an empty membership with nothing untaken: `end()` says "changed" at once if a member came. */
+  private untakenQuiet = false;
+  /** Meta objects (frozen) of recent values, shared by the members with that value, and the value itself. */
+  private readonly metas = new Map<string, { value: string; meta: Readonly<Record<string, unknown>> }>();
   private readonly limits: MemberLimits;
 
   constructor(
@@ -171,7 +212,8 @@ export class Membership {
    * Abandoning it (a read that failed) leaves the membership as it was.
    */
   beginReset(): MembershipReset {
-    const staged = new Map<string, string | Staged>();
+    /** A key's unchanged value, its new member (judged within the caps), or what a verdict needs. */
+    const staged = new Map<string, string | Entry | Staged>();
     const diagnostics = emptyDiagnostics();
     /** Budget spent by the values kept so far, in the order they were added. */
     let spent = 0;
@@ -180,7 +222,7 @@ export class Membership {
       if (ended) throw new Error('Membership reset already ended');
       for (const { key, value } of kvs) {
         const known = this.entries.get(key);
-        if (known && known.member.value === value) {
+        if (known && known.value === value) {
           // Unchanged (the usual case of a re-read): no parsing, no judging.
           const bytes = byteLength(value);
           if (spent + bytes <= this.limits.clusterBytes) {
@@ -202,18 +244,31 @@ export class Membership {
           if (spent + bytes <= this.limits.clusterBytes) spent += bytes;
           else verdict = { cap: 'clusterBytes', detail: 0 };
         }
-        staged.set(key, { value: verdict ? undefined : value, verdict, parsed });
+        // Within the caps: the member itself, made once (a held key's name is parsed again at `end()`).
+        const name = parsed ?? (known ? parsedOf(known) : undefined);
+        if (!verdict && name) staged.set(key, this.entry(name, key, value));
+        else staged.set(key, { value: verdict ? undefined : value, verdict, parsed });
       }
     };
     const end = () => {
       if (ended) throw new Error('Membership reset already ended');
       ended = true;
       // Keys gone first: they free their spellings and budget before the new values come in.
-      for (const key of [...this.entries.keys()]) if (!staged.has(key)) this.delete(key);
-      for (const key of [...this.held.keys()]) if (!staged.has(key)) this.delete(key);
-      for (const [key, item] of staged) {
-        if (typeof item === 'string') this.put(key, item, diagnostics);
-        else this.put(key, item.value ?? '', diagnostics, item);
+      // (Deleting the current key of a Map being iterated is safe: the walk goes on.)
+      for (const key of this.entries.keys()) if (!staged.has(key)) this.delete(key);
+      for (const key of this.held.keys()) if (!staged.has(key)) this.delete(key);
+      // From nothing (and nothing untaken), the member set changed iff a member came: no need to
+      // note each name for `takeChanged`.
+      this.untakenQuiet = this.winners.size === 0 && this.untaken.size === 0 && !this.untakenOverflow;
+      try {
+        for (const [key, item] of staged) {
+          if (typeof item === 'string') this.put(key, item, diagnostics);
+          else if (item instanceof Entry) this.putEntry(item, diagnostics);
+          else this.put(key, item.value ?? '', diagnostics, item);
+        }
+      } finally {
+        if (this.untakenQuiet && this.winners.size > 0) this.untakenOverflow = true;
+        this.untakenQuiet = false;
       }
       return diagnostics;
     };
@@ -245,10 +300,10 @@ export class Membership {
    */
   quarantined(): QuarantinedKey[] {
     if (!this.quarantineList) {
-      const items: { sortKey: string; item: QuarantinedKey }[] = [];
+      const items: { sortKey: SortKey; item: QuarantinedKey }[] = [];
       for (const [key, held] of this.held) items.push({ sortKey: held.sortKey, item: { name: held.name, key, reason: this.reason(held) } });
       for (const [name, sortKey] of this.crowded) items.push({ sortKey, item: this.crowdedItem(name) });
-      items.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : a.item.key < b.item.key ? -1 : a.item.key > b.item.key ? 1 : 0));
+      items.sort((a, b) => compareSortKeys(a.sortKey, b.sortKey) || (a.item.key < b.item.key ? -1 : a.item.key > b.item.key ? 1 : 0));
       this.quarantineList = items.map((x) => x.item);
     }
     return this.quarantineList.slice();
@@ -259,7 +314,7 @@ export class Membership {
     let changed = this.untakenOverflow;
     this.untakenOverflow = false;
     for (const [name, before] of this.untaken) {
-      const after = this.winners.get(name)?.member;
+      const after = this.winners.get(name);
       // Values are strings, so this also catches a member appearing or disappearing.
       if (before?.value !== after?.value) {
         changed = true;
@@ -273,36 +328,28 @@ export class Membership {
   private sort(): void {
     if (this.resort) {
       this.resort = false;
-      this.order = [...this.winners.values()].sort(bySortKey);
-      this.list = this.order.map((e) => e.member);
+      this.list = [...this.winners.values()].sort(bySortKey);
     } else {
       for (const [name, sortKey] of this.unsorted) this.patch(name, sortKey);
     }
     this.unsorted.clear();
   }
 
-  /** Bring `name`'s place in `order` and `list` up to date. */
-  private patch(name: string, sortKey: string): void {
-    const { order, list } = this;
+  /** Bring `name`'s place in `list` up to date. */
+  private patch(name: string, sortKey: SortKey): void {
+    const { list } = this;
     let lo = 0;
-    let hi = order.length;
+    let hi = list.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (order[mid]!.sortKey < sortKey) lo = mid + 1;
+      if (compareSortKeys(sortKeyOf(list[mid]!), sortKey) < 0) lo = mid + 1;
       else hi = mid;
     }
-    const present = lo < order.length && order[lo]!.sortKey === sortKey;
+    const present = lo < list.length && sortKeyOf(list[lo]!) === sortKey;
     const winner = this.winners.get(name);
-    if (winner && present) {
-      order[lo] = winner;
-      list[lo] = winner.member;
-    } else if (winner) {
-      order.splice(lo, 0, winner);
-      list.splice(lo, 0, winner.member);
-    } else if (present) {
-      order.splice(lo, 1);
-      list.splice(lo, 1);
-    }
+    if (winner && present) list[lo] = winner;
+    else if (winner) list.splice(lo, 0, winner);
+    else if (present) list.splice(lo, 1);
   }
 
   /** The name of a member key, or undefined (reported in `diagnostics`) when it has none. */
@@ -315,7 +362,18 @@ export class Membership {
       diagnostics?.rejected.push({ key, reason: parsed.reason });
       return undefined;
     }
-    return { name: flat(parsed.name), host: parsed.host, port: parsed.port, sortKey: flat(memberSortKey(parsed)) };
+    return { name: flat(parsed.name), host: parsed.host, port: parsed.port, sortKey: parsed.kind === 'ipv4' ? ipv4SortKey(parsed.host, parsed.port) : flat(memberSortKey(parsed)) };
+  }
+
+  /** A member for `key`, its meta (and value) shared with the members of the same value when recent. */
+  private entry(parsed: ParsedKey, key: string, value: string): Entry {
+    const known = this.metas.get(value);
+    if (known) return new Entry(parsed, key, known.meta, known.value);
+    const meta = parseMeta(value);
+    if (value.length > MAX_SHARED_VALUE_LENGTH) return new Entry(parsed, key, deepFreeze(meta), value);
+    if (this.metas.size >= MAX_SHARED_METAS) this.metas.clear();
+    this.metas.set(value, { value, meta: deepFreeze(meta) });
+    return new Entry(parsed, key, meta, value);
   }
 
   /**
@@ -356,26 +414,25 @@ export class Membership {
    */
   private put(key: string, value: string, diagnostics: MembershipDiagnostics, staged?: Staged): void {
     const previous = this.entries.get(key);
-    if (previous && previous.member.value === value && !staged?.verdict) return;
+    if (previous && previous.value === value && !staged?.verdict) return;
     const wasHeld = this.held.get(key);
     let parsed: ParsedKey | undefined;
     if (previous) {
-      const { name, host, port } = previous.member;
-      parsed = { name, host, port, sortKey: previous.sortKey };
+      parsed = parsedOf(previous);
     } else {
       // A held key's name was valid and reported already: parse it again without diagnostics.
       parsed = staged?.parsed ?? this.parseKey(key, wasHeld ? undefined : diagnostics);
       if (!parsed) return;
     }
     const bytes = byteLength(value);
-    const before = previous ? byteLength(previous.member.value) : 0;
+    const before = previous ? byteLength(previous.value) : 0;
     let verdict: Verdict | undefined;
     if (staged) verdict = staged.verdict;
     else {
       verdict = this.judge(value, bytes);
       if (!verdict && this.usedBytes - before + bytes > this.limits.clusterBytes) verdict = { cap: 'clusterBytes', detail: 0 };
     }
-    const { name, host, port, sortKey } = parsed;
+    const { name, sortKey } = parsed;
     if (verdict) {
       if (previous) this.removeEntry(previous);
       this.held.set(key, { cap: verdict.cap, detail: verdict.detail, name, sortKey });
@@ -383,12 +440,26 @@ export class Membership {
       if (wasHeld?.cap !== verdict.cap) diagnostics.quarantined.push({ name, key, reason: this.reason(verdict) });
       return;
     }
+    this.insert(this.entry(parsed, key, value), previous, wasHeld, bytes - before, diagnostics);
+  }
+
+  /** A reset's member, judged within the caps (budget included) when its read was added. */
+  private putEntry(entry: Entry, diagnostics: MembershipDiagnostics): void {
+    const previous = this.entries.get(entry.key);
+    if (previous && previous.value === entry.value) return;
+    const before = previous ? byteLength(previous.value) : 0;
+    this.insert(entry, previous, this.held.get(entry.key), byteLength(entry.value) - before, diagnostics);
+  }
+
+  /** Makes `entry` its key's entry (within the caps), in place of `previous` or of a held key. */
+  private insert(entry: Entry, previous: Entry | undefined, wasHeld: Held | undefined, addedBytes: number, diagnostics: MembershipDiagnostics): void {
+    const { key, name } = entry;
+    const sortKey = sortKeyOf(entry);
     if (wasHeld) {
       this.held.delete(key);
       this.quarantineList = undefined;
     }
-    this.usedBytes += bytes - before;
-    const entry: Entry = { member: { name, host, port, key, meta: parseMeta(value), value }, sortKey };
+    this.usedBytes += addedBytes;
     this.entries.set(key, entry);
     if (previous) {
       // Same key, new value: it keeps its place, winner or not (a crowded name's keys are all "others").
@@ -408,12 +479,12 @@ export class Membership {
   }
 
   private removeEntry(entry: Entry): void {
-    const { name, key } = entry.member;
+    const { name, key } = entry;
     this.entries.delete(key);
-    this.usedBytes -= byteLength(entry.member.value);
+    this.usedBytes -= byteLength(entry.value);
     const winner = this.winners.get(name);
     if (winner === entry) {
-      this.crown(name, entry.sortKey, this.takeHighestOther(name));
+      this.crown(name, sortKeyOf(entry), this.takeHighestOther(name));
       return;
     }
     const others = this.others.get(name)!;
@@ -422,15 +493,15 @@ export class Membership {
       // A crowded name back within the cap: the highest of its keys is the member again.
       this.crowded.delete(name);
       this.quarantineList = undefined;
-      this.crown(name, entry.sortKey, this.takeHighestOther(name));
+      this.crown(name, sortKeyOf(entry), this.takeHighestOther(name));
     } else if (others.size === 0) {
       this.others.delete(name);
     }
   }
 
   /** A new key for `name`: it may take over as the highest spelling, or crowd the name out. */
-  private addSpelling(name: string, sortKey: string, entry: Entry, diagnostics: MembershipDiagnostics): void {
-    const key = entry.member.key;
+  private addSpelling(name: string, sortKey: SortKey, entry: Entry, diagnostics: MembershipDiagnostics): void {
+    const key = entry.key;
     const winner = this.winners.get(name);
     const others = this.others.get(name);
     if (!winner) {
@@ -442,7 +513,7 @@ export class Membership {
     if (2 + (others?.size ?? 0) > this.limits.spellings) {
       // One key too many: the name is quarantined as a whole, whatever order its keys came in.
       const all = others ?? new Set<string>();
-      all.add(winner.member.key);
+      all.add(winner.key);
       all.add(key);
       this.others.set(name, all);
       this.crowded.set(name, sortKey);
@@ -451,8 +522,8 @@ export class Membership {
       diagnostics.quarantined.push(this.crowdedItem(name));
       return;
     }
-    if (key > winner.member.key) {
-      this.addOther(name, winner.member.key);
+    if (key > winner.key) {
+      this.addOther(name, winner.key);
       this.crown(name, sortKey, entry);
     } else {
       this.addOther(name, key);
@@ -460,9 +531,9 @@ export class Membership {
   }
 
   /** Makes `next` the effective entry of `name` (none: the name is gone), noting the change. */
-  private crown(name: string, sortKey: string, next: Entry | undefined): void {
-    if (!this.untakenOverflow && !this.untaken.has(name)) {
-      this.untaken.set(name, this.winners.get(name)?.member);
+  private crown(name: string, sortKey: SortKey, next: Entry | undefined): void {
+    if (!this.untakenOverflow && !this.untakenQuiet && !this.untaken.has(name)) {
+      this.untaken.set(name, this.winners.get(name));
       if (this.untaken.size > this.winners.size + MAX_INCREMENTAL) {
         this.untakenOverflow = true;
         this.untaken.clear();
@@ -509,6 +580,40 @@ export class Membership {
 function flat(text: string): string {
   const lower = text.toLowerCase();
   return lower === text ? lower : text;
+}
+
+/** A member's parsed name, as a new key's parse gives it. */
+function parsedOf(entry: Entry): ParsedKey {
+  return { name: entry.name, host: entry.host, port: entry.port, sortKey: sortKeyOf(entry) };
+}
+
+/** Address and port as one number: the order of `memberSortKey` among IPv4 names (a name is its address and port). */
+function ipv4SortKey(host: string, port: number | undefined): number {
+  let address = 0;
+  let octet = 0;
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (c === 0x2e /* . */) {
+      address = address * 256 + octet;
+      octet = 0;
+    } else octet = octet * 10 + (c - 0x30);
+  }
+  return (address * 256 + octet) * 65536 + (port ?? 0);
+}
+
+/** Distinct values whose meta is kept for sharing; past it the cache starts again. */
+const MAX_SHARED_METAS = 256;
+/** Longer values are not kept for sharing (the cache must stay small when their members leave). */
+const MAX_SHARED_VALUE_LENGTH = 1024;
+
+/** `meta` and every object in it made read-only (shared by members), with an explicit stack. */
+function deepFreeze(meta: Record<string, unknown>): Readonly<Record<string, unknown>> {
+  const stack: object[] = [meta];
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    Object.freeze(node);
+    for (const child of Object.values(node)) if (typeof child === 'object' && child !== null && !Object.isFrozen(child)) stack.push(child as object);
+  }
+  return meta;
 }
 
 function emptyDiagnostics(): MembershipDiagnostics {
