@@ -77,4 +77,26 @@ describe('filterByAddress', () => {
     const withDenied = [base[2]!, denied, base[3]!];
     expect(await filterByAddress(withDenied, DEFAULT_ADDRESS_POLICY, undefined, verdicts, last)).toEqual(await filterByAddress(withDenied, DEFAULT_ADDRESS_POLICY, undefined));
   });
+
+  it('keeps denials (not allowances) across lists that are not allowed whole: same answers as without them', async () => {
+    const verdicts = new WeakMap<Member, string | null>();
+    const last: { allowed: readonly Member[] | undefined } = { allowed: undefined };
+    const denied = member('169.254.169.254:80');
+    const named = member('web1:80');
+    const base = [...Array.from({ length: 20 }, (_, i) => member(`10.0.1.${i}:80`)), denied, named];
+    const lists = [
+      base,
+      base.filter((_, i) => i < 3 || i > 7), // five in a row gone
+      [member('10.0.0.200:80'), ...base.slice(10)], // one came, half gone
+      [...base.slice(12), denied, member('169.254.0.9:80')],
+      base,
+    ];
+    for (const list of lists) {
+      const withState = await filterByAddress(list, DEFAULT_ADDRESS_POLICY, resolver, verdicts, last);
+      expect(withState).toEqual(await filterByAddress(list, DEFAULT_ADDRESS_POLICY, resolver));
+      expect(withState.quarantined.map((q) => q.name)).toContain('169.254.169.254:80');
+    }
+    expect(verdicts.has(base[0]!)).toBe(false); // an allowed member: no entry of its own
+    expect(verdicts.get(denied)).toMatch(/169\.254/);
+  });
 });

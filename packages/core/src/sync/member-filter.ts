@@ -19,24 +19,36 @@ export async function filterByAddress(
   policy: AddressPolicy,
   resolver: HostResolver | undefined,
   /**
-   * Verdicts on IP-literal members, reused across calls with the same policy: Membership hands out
-   * the same Member object until its value changes, so a render of 100k members costs a lookup
-   * each, not a policy check each.
+   * Verdicts on IP-literal members that the policy denies (a caller's map may hold allowed ones
+   * too, as null), reused across calls with the same policy: Membership hands out the same Member
+   * object until its value changes. Allowed ones are not kept (a weak map entry per member of a
+   * large cluster): `last` tells them apart.
    */
   verdicts: WeakMap<Member, string | null> = new WeakMap(),
   /**
-   * The last list this policy allowed whole, for the next call (read and updated here): a member
-   * found in it by identity needs no lookup, so the usual render after one change costs a walk
-   * over the list and one verdict, not a lookup per member.
+   * The last list judged with this policy and these verdicts (`judged`), and whether it was
+   * allowed whole (`allowed`: the same list, or undefined), for the next call (read and updated
+   * here): a member found in it by identity was judged already (an IP literal not in `verdicts` was
+   * allowed), so the usual render after one change costs a walk over the list and one verdict,
+   * not a policy check per member.
    */
-  last?: { allowed: readonly Member[] | undefined; own?: Member[] },
+  last?: { allowed: readonly Member[] | undefined; own?: Member[]; judged?: readonly Member[] | undefined },
 ): Promise<FilteredMembers> {
+  const walk = new StepWalk(last?.judged);
   // Fast path: every member an IP literal judged allowed (the usual render).
-  const judged = allowedPrefix(members, policy, verdicts, last?.allowed);
-  // A copy (the caller's array may change after this call; the Member objects do not), into the
-  // same array each time: a new one per change is garbage the size of the cluster.
-  if (last) last.allowed = judged === members.length ? copyInto((last.own ??= []), members) : undefined;
-  if (judged === members.length) return { allowed: members.slice(), quarantined: [] };
+  const { judged, seen } = allowedPrefix(members, policy, verdicts, walk, last?.allowed !== undefined && last.allowed === last.judged);
+  /** Remember `members` as judged (whole: allowed too) for the next call. */
+  const keep = (whole: boolean) => {
+    if (!last) return;
+    // A copy (the caller's array may change after this call; the Member objects do not), into the
+    // same array each time: a new one per change is garbage the size of the cluster.
+    last.judged = copyInto((last.own ??= []), members);
+    last.allowed = whole ? last.judged : undefined;
+  };
+  if (judged === members.length) {
+    keep(true);
+    return { allowed: members.slice(), quarantined: [] };
+  }
 
   const allowed: Member[] = members.slice(0, judged);
   const quarantined: QuarantinedMember[] = [];
@@ -51,40 +63,68 @@ export async function filterByAddress(
   }
   for (let i = judged; i < members.length; i++) {
     const member = members[i]!;
-    const verdict = check(member, policy, resolved, resolver !== undefined, verdicts);
+    const verdict = check(member, policy, resolved, resolver !== undefined, verdicts, i === judged ? seen : walk.seen(member));
     if (verdict) quarantined.push({ name: member.name, key: member.key, ...verdict });
     else allowed.push(member);
   }
+  keep(false);
   return { allowed, quarantined };
 }
 
+/** How far ahead of its place a walk looks for a member of the last list (members that left since). */
+const LOOKAHEAD = 256;
+
 /**
- * How many members, from the first, are IP literals the policy allows: those found in `before`
- * (a list allowed whole, same policy) by walking both in step, the others by their verdict (judged
- * here if new). A member the walk does not find is looked up, so a walk that loses step costs
- * lookups, never a wrong answer.
+ * Walks the last list judged in step with the next one, telling whether each member of the next
+ * was in it (by identity): a sorted list after a change has the same members in the same order,
+ * give or take those that came (not found: judged now) and those that left (skipped, up to
+ * LOOKAHEAD in a row). A member the walk does not find is judged again: never a wrong answer.
  */
-function allowedPrefix(members: readonly Member[], policy: AddressPolicy, verdicts: WeakMap<Member, string | null>, before: readonly Member[] | undefined): number {
-  let j = 0;
-  const known = before ?? [];
+class StepWalk {
+  private at = 0;
+
+  constructor(private readonly known: readonly Member[] = []) {}
+
+  seen(member: Member): boolean {
+    const { known } = this;
+    if (known[this.at] === member) {
+      this.at++;
+      return true;
+    }
+    const end = Math.min(known.length, this.at + LOOKAHEAD);
+    for (let k = this.at + 1; k < end; k++) {
+      if (known[k] === member) {
+        this.at = k + 1;
+        return true;
+      }
+    }
+    return false;
+  }
+}
+
+/**
+ * How many members, from the first, are IP literals the policy allows (`judged`), and whether the
+ * first one that is not was seen by the walk: those the walk finds in the last list judged (when
+ * that list was allowed whole: `wholeBefore`) at once, the others by their verdict (judged here if
+ * new to the walk).
+ */
+function allowedPrefix(members: readonly Member[], policy: AddressPolicy, verdicts: WeakMap<Member, string | null>, walk: StepWalk, wholeBefore: boolean): { judged: number; seen: boolean } {
   for (let i = 0; i < members.length; i++) {
     const m = members[i]!;
-    if (known[j] === m) {
-      j++;
-      continue;
-    }
-    if (known[j + 1] === m) {
-      j += 2; // one member left since
-      continue;
-    }
+    const seen = walk.seen(m);
+    if (seen && wholeBefore) continue;
     let verdict = verdicts.get(m);
-    if (verdict === undefined && !isHostName(m.host)) {
-      verdict = addressVerdict(policy, m.host) ?? null;
-      verdicts.set(m, verdict);
-    }
-    if (verdict !== null) return i;
+    if (verdict === undefined && !isHostName(m.host)) verdict = seen ? null : judge(m, policy, verdicts);
+    if (verdict !== null) return { judged: i, seen };
   }
-  return members.length;
+  return { judged: members.length, seen: false };
+}
+
+/** An IP-literal member's verdict (null: allowed), kept in `verdicts` when it is a denial. */
+function judge(member: Member, policy: AddressPolicy, verdicts: WeakMap<Member, string | null>): string | null {
+  const why = addressVerdict(policy, member.host) ?? null;
+  if (why !== null) verdicts.set(member, why);
+  return why;
 }
 
 function check(
@@ -93,12 +133,13 @@ function check(
   resolved: Map<string, Awaited<ReturnType<HostResolver['resolve']>>>,
   resolving: boolean,
   verdicts: WeakMap<Member, string | null>,
+  /** The member was in the last list judged: an IP literal not in `verdicts` was allowed. */
+  seen: boolean,
 ): Pick<QuarantinedMember, 'kind' | 'reason'> | undefined {
   const known = verdicts.get(member);
   if (known !== undefined) return known === null ? undefined : { kind: 'address', reason: known };
   if (!isHostName(member.host)) {
-    const why = addressVerdict(policy, member.host) ?? null;
-    verdicts.set(member, why);
+    const why = seen ? null : judge(member, policy, verdicts);
     return why === null ? undefined : { kind: 'address', reason: why };
   }
   if (!policy.hostnames) return { kind: 'address', reason: 'host names are not allowed in this cluster (members.hostnames is false)' };

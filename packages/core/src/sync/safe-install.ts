@@ -45,10 +45,10 @@ export function resolves(target: ClusterTarget): boolean {
 export class SafeInstaller {
   /** The members in the last file that was installed (or found unchanged). */
   private lastGood: readonly Member[] = [];
-  /** Address verdicts of IP-literal members, for the target's (fixed) policy. */
+  /** Address verdicts of IP-literal members the target's (fixed) policy denies. */
   private readonly verdicts = new WeakMap<Member, string | null>();
-  /** The last member list the policy allowed whole (see filterByAddress). */
-  private readonly lastAllowed: { allowed: readonly Member[] | undefined } = { allowed: undefined };
+  /** The last member list judged by the policy, and whether it allowed it whole (see filterByAddress). */
+  private readonly lastAllowed: { allowed: readonly Member[] | undefined; judged?: readonly Member[] | undefined } = { allowed: undefined };
   /** Members that broke the render or the check, with the value they did it with. */
   private readonly held = new Map<string, { value: string; entry: QuarantinedMember }>();
 
