@@ -38,6 +38,17 @@ function random(seed: number): () => number {
 }
 
 describe('ListRenderer', () => {
+  it('renders a large list whole, multi-byte items included, as the layout joins it', () => {
+    const l = layout();
+    const renderer = new ListRenderer(l);
+    const members = Array.from({ length: 3000 }, (_, i) => member(`m${i}`, i % 7 === 0 ? 'é€ü' : 'x'.repeat(i % 50)));
+    expect(text(renderer, members)).toBe(whole(l, members));
+    // Smaller again, then larger than ever: the same bytes as the layout's text each time.
+    expect(text(new ListRenderer(l), members.slice(0, 5))).toBe(whole(l, members.slice(0, 5)));
+    const more = [...members, ...members.map((m) => member(`${m.name}b`, 'y'.repeat(200)))];
+    expect(text(renderer, more)).toBe(whole(l, more));
+  });
+
   it('gives the whole render of every list, whatever the one before was (random edits, shuffles, empty lists)', () => {
     for (let seed = 1; seed <= 40; seed++) {
       const rnd = random(seed);

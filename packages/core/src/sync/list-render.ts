@@ -56,17 +56,31 @@ export class ListRenderer {
     return text !== undefined && splitSafe(text) ? Buffer.from(text, 'utf8') : undefined;
   }
 
+  /**
+   * Every item rendered, encoded straight into one growing buffer (no Buffer per item: at 100k
+   * members that was 100k objects kept until the end), then copied to its exact size.
+   */
   private full(members: readonly Member[]): Buffer | undefined {
-    const items: Buffer[] = [];
+    const { head, separator, tail } = this;
     const lengths: number[] = [];
-    for (const member of members) {
-      const item = this.item(member);
-      if (!item) return this.forget();
-      if (items.length > 0) items.push(this.separator);
-      items.push(item);
-      lengths.push(item.length);
+    let out = Buffer.allocUnsafeSlow(Math.max(4096, head.length + tail.length + this.bytes.length + (this.bytes.length >>> 3)));
+    let at = head.copy(out, 0);
+    for (let i = 0; i < members.length; i++) {
+      const text = this.layout.item(members[i]!);
+      if (text === undefined || !splitSafe(text)) return this.forget();
+      const length = Buffer.byteLength(text, 'utf8');
+      const need = at + separator.length + length + tail.length;
+      if (need > out.length) {
+        const bigger = Buffer.allocUnsafeSlow(Math.max(need, out.length * 2));
+        out.copy(bigger, 0, 0, at);
+        out = bigger;
+      }
+      if (i > 0) at += separator.copy(out, at);
+      at += out.write(text, at, length, 'utf8');
+      lengths.push(length);
     }
-    return this.keep(members, lengths, Buffer.concat([this.head, ...items, this.tail]));
+    at += tail.copy(out, at);
+    return this.keep(members, lengths, at === out.length ? out : Buffer.from(out.subarray(0, at)));
   }
 
   /**
