@@ -266,7 +266,9 @@ class GatewayConnection implements EtcdClient {
   private post(member: Endpoint, path: string, body: Json, deadline: number, token?: string, reused = false): Promise<Json> {
     const payload = Buffer.from(JSON.stringify(body));
     const headers = { 'content-type': 'application/json', 'content-length': payload.length, ...(token ? { authorization: token } : {}) };
-    const send = member.agent instanceof HttpsAgent ? httpsRequest : httpRequest;
+    // By the flag, not `instanceof HttpsAgent`: that would load node:https (and TLS and crypto)
+    // for every plain-HTTP command too, a few ms of each start.
+    const send = this.secure ? httpsRequest : httpRequest;
     return new Promise<Json>((resolve, reject) => {
       let req: ClientRequest | undefined;
       const timer = setTimeout(
