@@ -37,8 +37,13 @@ export const DEFAULT_DENIED: readonly string[] = ['0.0.0.0/8', '169.254.0.0/16',
 
 export const DEFAULT_ADDRESS_POLICY: AddressPolicy = Object.freeze({ deny: [], hostnames: true });
 
-/** Parsed on first use, not at load: the first isIPv6 call compiles a large regular expression (~5 ms of every command's start). */
-let defaultDenied: Cidr[] | undefined;
+/**
+ * DEFAULT_DENIED's ranges of one family, parsed on first use of that family, not at load: the
+ * first isIPv6 call compiles a large regular expression (~5 ms), which a command whose members
+ * are all IPv4 addresses need never pay.
+ */
+const defaultDenied: { 4?: Cidr[]; 6?: Cidr[] } = {};
+const defaultDeniedFor = (family: 4 | 6): Cidr[] => (defaultDenied[family] ??= DEFAULT_DENIED.filter((text) => text.includes(':') === (family === 6)).map((text) => parseCidr(text)!));
 
 /** `10.0.0.0/8`, `fd00::/8`, or a bare address (a /32 or /128); undefined when it is none. */
 export function parseCidr(text: string): Cidr | undefined {
@@ -75,7 +80,7 @@ export function addressVerdict(policy: AddressPolicy, host: string): string | un
     if (!policy.allow.some(inside)) return 'address not in the allowed networks';
     return undefined;
   }
-  const reserved = (defaultDenied ??= DEFAULT_DENIED.map((text) => parseCidr(text)!)).find(inside);
+  const reserved = defaultDeniedFor(family).find(inside);
   if (reserved) return `address in ${reserved.text} (unspecified, link-local, multicast or reserved; allow it explicitly to use it)`;
   return undefined;
 }
