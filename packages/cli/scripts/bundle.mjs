@@ -2,7 +2,7 @@
 // Bundles the built CLI (dist/index.js and everything it imports: core, handlers, commander,
 // etcd3 with gRPC, liquidjs, prom-client) into CommonJS files in dist/bundle/.
 //
-// Why: a one-shot command used to load ~80 ES modules through Node's ESM loader, which cost more
+// Why: a one-shot command used to load 118 ES modules through Node's ESM loader, which cost more
 // than the command's own work (README: Performance). A CommonJS bundle is read and compiled in
 // one go, and V8 compiles only the functions that run.
 //
@@ -13,14 +13,17 @@
 // - `bundleCli({ single: true })` (scripts/build-exe.mjs): everything in one file, the main
 //   script of the single executable, which can load nothing from disk.
 //
-// Two rewrites make the modules bundleable; each is counted, so a dependency upgrade that changes
-// the text fails the build instead of shipping a bundle that breaks at run time:
+// Rewrites make the modules bundleable; each is counted, so a dependency upgrade that changes the
+// text fails the build instead of shipping a bundle that breaks at run time:
 // - `createRequire(import.meta.url)('x')` (how core and handlers load prom-client, liquidjs and
 //   their package.json lazily) and core's `await import('etcd3')` become plain `require('x')`,
 //   which esbuild bundles (or points at the split file) and which still runs only on first use.
 // - etcd3 reads its .proto files from disk when loaded. It gets the same definitions from
 //   etcd3-protos.json instead: generated here from those .proto files, parsed exactly as etcd3
 //   parses them, written beside the bundle and embedded as an asset in the single executable.
+// - core's `import()` of a custom handler module goes through `__importModule` (see PRELUDE).
+// Then the main bundle's built-in imports listed in LAZY_BUILTINS become lazy, and its code cache
+// is written (writeCodeCache).
 //
 //   node scripts/bundle.mjs [--metafile FILE]
 
@@ -39,8 +42,8 @@ export const CLI_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const PROTOS_FILE = 'etcd3-protos.json';
 const PROTOS_MODULE = 'cluster-control:etcd3-protos';
 /**
- * Node built-ins that only some commands use (child processes, TLS, DNS), required on first use
- * rather than when the bundle loads: together ~5 ms of a one-shot command's start.
+ * Node built-ins required on first use rather than when the bundle loads: some commands never use
+ * them (child processes, TLS, DNS, HTTP for `--help` and `check-config`); ~10 ms of a start.
  */
 const LAZY_BUILTINS = ['child_process', 'https', 'tls', 'dns/promises', 'crypto', 'http', 'net', 'fs/promises', 'os'];
 /**
