@@ -7,6 +7,12 @@ export function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
+/** The median of the finite values (the lower one of the middle two); NaN when there are none. */
+export function median(values) {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  return sorted.length === 0 ? NaN : sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
 /** n, min, p50, p90, p99, max, mean of a list of numbers. */
 export function summarize(values) {
   const sorted = [...values].sort((a, b) => a - b);

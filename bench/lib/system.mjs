@@ -5,6 +5,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
+import { median } from './stats.mjs';
+
 export function tryExec(cmd, args) {
   try {
     return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
@@ -49,8 +51,7 @@ function clockTicks() {
 /** Resident set size of a process in bytes, from /proc; undefined when it is gone. */
 export function rssBytes(pid) {
   try {
-    const status = execFileSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' });
-    const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
     return kb === undefined ? undefined : Number(kb) * 1024;
   } catch {
     return undefined;
@@ -69,8 +70,8 @@ export function emptyNodeRss({ runs = 3, settleMs = 300 } = {}) {
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 1e9)'], { stdio: 'ignore' });
     try {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, settleMs);
-      const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1];
-      if (kb !== undefined) samples.push(Number(kb) * 1024);
+      const bytes = child.pid === undefined ? undefined : rssBytes(child.pid);
+      if (bytes !== undefined) samples.push(bytes);
     } catch {
       // no /proc (or the child died): no sample
     } finally {
@@ -78,6 +79,5 @@ export function emptyNodeRss({ runs = 3, settleMs = 300 } = {}) {
     }
   }
   if (samples.length === 0) return undefined;
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { bytes: sorted[Math.floor((sorted.length - 1) / 2)], samples, settleMs, node: process.version };
+  return { bytes: median(samples), samples, settleMs, node: process.version };
 }

@@ -20,7 +20,9 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
-import { trackDir, trackProcess } from '../lib/resources.mjs';
+import { stopProcess, trackDir, trackProcess } from '../lib/resources.mjs';
+import { median } from '../lib/stats.mjs';
+import { rssBytes } from '../lib/system.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CLI_DIR = join(HERE, '..', '..', 'packages', 'cli');
@@ -38,29 +40,7 @@ export const IDLE_WATCH_OVER_EMPTY_BYTES = 15 * MIB;
 const sleep = (msecs) => new Promise((r) => setTimeout(r, msecs));
 
 /** VmRSS of a process in bytes (NaN when it is gone). */
-function rssOf(pid) {
-  try {
-    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb === undefined ? NaN : Number(kb) * 1024;
-  } catch {
-    return NaN;
-  }
-}
-
-function median(values) {
-  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  return sorted.length === 0 ? NaN : sorted[Math.floor((sorted.length - 1) / 2)];
-}
-
-/** Waits for a child to exit, SIGTERM first, SIGKILL after `timeoutMs`. */
-async function stop(child, timeoutMs = 5_000) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  await exited;
-  clearTimeout(timer);
-}
+const rssOf = (pid) => rssBytes(pid) ?? NaN;
 
 /**
  * Measures one idle `watch` over the `size` members already under `prefix` in the etcd at
@@ -121,7 +101,7 @@ export async function measureIdleWatch({ endpoint, prefix, size, idleSeconds, sa
         .slice(0, 10),
     };
   } finally {
-    await Promise.all([stop(watch), stop(empty)]);
+    await Promise.all([stopProcess(watch, 5_000), stopProcess(empty, 5_000)]);
     await rm(dir, { recursive: true, force: true });
   }
 }
