@@ -23,9 +23,9 @@
 //     put itself (nothing else writes to this etcd), divided by the watchers; cross-checked with
 //     the status put events the parent's watch received;
 //   - etcd CPU (utime+stime from /proc/<pid>/stat, % of one core) and the watcher processes' CPU:
-//     over an idle window (`idle` s without changes: lease keepalives, and the progress-only
-//     status writes — each watcher publishes the newer etcd revision its watch's progress
-//     notifications tell it, at most once per 5 s) and over the measured changes;
+//     over an idle window (`idle` s without changes: lease keepalives only — a quiet watcher
+//     writes no status; readers tell from etcd's history that nothing changed since what it
+//     applied) and over the measured changes;
 //   - at the end every child stops its watchers and revokes its leases: every status key must be gone.
 //
 //   node bench/suites/fleet.mjs [--sizes 1,100,1000] [--changes 20] [--interval 2000] [--idle 5]
@@ -260,10 +260,8 @@ async function fleetRun({ size, changes, intervalMs, idleSeconds, perProcess, tt
     const childPids = children.map((c) => c.proc.pid);
     const childCpu = () => childPids.reduce((t, pid) => t + (cpuTimeMs(pid) ?? NaN), 0);
 
-    // Idle: no change in the cluster (wait out the start-up's writes first). Lease keepalives, and
-    // the progress-only writes: each watcher learns etcd's newer revision (moved on by the others'
-    // status writes) from its watch's progress notifications and publishes it, at most once per
-    // the publisher's progressIntervalMs (5 s).
+    // Idle: no change in the cluster (wait out the start-up's writes first). Lease keepalives; the
+    // idle status writes column shows that a quiet watcher writes none.
     await new Promise((r) => setTimeout(r, 1_500));
     const idle0 = { at: clock(), etcd: cpuTimeMs(etcd.pid), kids: childCpu(), puts: watch.puts.length, rev: (await conn.range(prefixRange(keyPrefix), { limit: 1 })).revision };
     await new Promise((r) => setTimeout(r, idleSeconds * 1000));
@@ -403,7 +401,7 @@ export async function run(options = {}) {
       ]),
     ),
     '',
-    'CPU (% of one core) and status writes, idle (no change: lease keepalives and progress-only writes) and during the changes:',
+    'CPU (% of one core) and status writes, idle (no change: lease keepalives only) and during the changes:',
     table(
       ['watchers', 'idle etcd %', 'idle watchers %', 'idle status writes', 'changes etcd %', 'changes watchers %', 'keys left after stop'],
       rows.map((r) => [

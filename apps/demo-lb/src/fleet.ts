@@ -1,5 +1,15 @@
 import type { EtcdClient } from '@cluster-control/core';
-import { type WatcherStatus, DEFAULT_STATUS_PREFIX, hashMismatches, parseWatcherStatus, readClusterStatuses, runOutcomeCell, watcherState } from '@cluster-control/core/status';
+import {
+  type MembersNow,
+  type WatcherStatus,
+  DEFAULT_STATUS_PREFIX,
+  MemberHistory,
+  hashMismatches,
+  parseWatcherStatus,
+  readClusterStatuses,
+  runOutcomeCell,
+  watcherState,
+} from '@cluster-control/core/status';
 import { describeError } from '@cluster-control/core/util';
 
 // The fleet table of the load balancer's page (README: Is the fleet in step?): every watcher of the
@@ -29,7 +39,7 @@ export interface FleetCluster {
   /** The newest change under the cluster's prefix (decimal; 0: no members). */
   revision: string;
   watchers: FleetWatcher[];
-  /** Watchers at the same revision with different files. */
+  /** Groups of watchers that should have the same file and do not (see core's hashMismatches). */
   mismatches: number;
 }
 
@@ -50,21 +60,26 @@ export interface FleetSource {
 const MAX_TEXT = 200;
 const clip = (text: string) => (text.length <= MAX_TEXT ? text : `${text.slice(0, MAX_TEXT - 1)}…`);
 
-/** One cluster's table from its newest revision and the raw status values under its status prefix. Pure. */
-export function fleetCluster(source: FleetSource, newestRevision: bigint, values: readonly string[]): FleetCluster {
+/**
+ * One cluster's table from what is known of its members now (the newest change's revision, and
+ * which applied revisions still have those members) and the raw status values under its status
+ * prefix. Pure.
+ */
+export function fleetCluster(source: FleetSource, now: MembersNow | bigint, values: readonly string[]): FleetCluster {
   return fleetClusterOf(
     source,
-    newestRevision,
+    now,
     values.map(parseWatcherStatus).filter((s) => s !== undefined),
   );
 }
 
-/** One cluster's table from its newest revision and its watchers' (parsed) statuses. Pure. */
-function fleetClusterOf(source: FleetSource, newestRevision: bigint, parsed: readonly WatcherStatus[]): FleetCluster {
+/** One cluster's table from what is known of its members now and its watchers' (parsed) statuses. Pure. */
+function fleetClusterOf(source: FleetSource, now: MembersNow | bigint, parsed: readonly WatcherStatus[]): FleetCluster {
+  const newestRevision = typeof now === 'bigint' ? now : now.newestRevision;
   const statuses = [...parsed];
   statuses.sort((a, b) => (a.watcher.id < b.watcher.id ? -1 : a.watcher.id > b.watcher.id ? 1 : 0));
   const watchers = statuses.map((s): FleetWatcher => {
-    const { state, reason } = watcherState(s, newestRevision);
+    const { state, reason } = watcherState(s, now);
     return {
       id: clip(s.watcher.id),
       command: clip(String(s.watcher.command ?? '')),
@@ -77,7 +92,7 @@ function fleetClusterOf(source: FleetSource, newestRevision: bigint, parsed: rea
       hash: typeof s.sha256 === 'string' ? s.sha256.slice(0, 12) : '-',
     };
   });
-  return { name: source.name, path: source.path, revision: newestRevision.toString(), watchers, mismatches: hashMismatches(statuses).length };
+  return { name: source.name, path: source.path, revision: newestRevision.toString(), watchers, mismatches: hashMismatches(statuses, now).length };
 }
 
 /** Equal keys = the same table. */
@@ -85,8 +100,11 @@ export function fleetKey(report: FleetReport): string {
   return JSON.stringify(report);
 }
 
-/** Reads the status records of `sources` from etcd: one newest-revision read and one range per cluster. */
+/** Reads the status records of `sources` from etcd: the member prefix's summary and one range per cluster. */
 export class FleetReader {
+  /** Per cluster path, kept across reads: what etcd said of past revisions does not change. */
+  private readonly histories = new Map<string, MemberHistory>();
+
   constructor(
     private readonly etcd: EtcdClient,
     private readonly sources: readonly FleetSource[],
@@ -96,8 +114,10 @@ export class FleetReader {
   async read(): Promise<FleetCluster[]> {
     return Promise.all(
       this.sources.map(async (source) => {
-        const { newestRevision, statuses } = await readClusterStatuses(this.etcd, this.statusPrefix, source.path);
-        return fleetClusterOf(source, newestRevision, statuses);
+        let history = this.histories.get(source.path);
+        if (!history) this.histories.set(source.path, (history = new MemberHistory(this.etcd, source.path)));
+        const read = await readClusterStatuses(this.etcd, this.statusPrefix, source.path, history);
+        return fleetClusterOf(source, read, read.statuses);
       }),
     );
   }

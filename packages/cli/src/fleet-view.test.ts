@@ -30,12 +30,13 @@ describe('viewCluster', () => {
     const view = viewCluster(
       reading([
         status('lb3:3:c', { reload: { ok: false, exitCode: 3, output: 'nginx: [emerg]' } }),
-        status('lb2:123:ab', { appliedRevision: '812', updatedAt: '2026-12-04T00:00:48.000Z' }),
-        status('lb1:1:a'),
+        status('lb2:123:ab', { appliedRevision: '812', updatedAt: '2026-12-04T00:00:30.000Z' }),
+        status('lb1:1:a', { updatedAt: '2026-12-04T00:00:48.000Z' }),
       ]),
       now,
     );
     expect(view.revision).toBe('815');
+    // Behind since lb1 first reported 815 (00:00:48), not since lb2's own last report.
     expect(view.watchers.map((w) => [w.id, w.state, w.lagRevisions, w.lagSeconds])).toEqual([
       ['lb1:1:a', 'SYNCED', 0, 0],
       ['lb2:123:ab', 'BEHIND', 3, 12],
@@ -62,12 +63,36 @@ describe('viewCluster', () => {
     ]);
   });
 
-  it('a watcher past the newest change (progress) has no lag; a clock ahead of ours none below 0', () => {
-    const view = viewCluster(reading([status('a', { appliedRevision: '900' }), status('b', { appliedRevision: '1', updatedAt: '2026-12-04T00:02:00.000Z' })]), now);
+  it('a watcher past the newest change has no lag; a clock ahead of ours none below 0', () => {
+    const view = viewCluster(reading([status('a', { appliedRevision: '900', updatedAt: '2026-12-04T00:02:00.000Z' }), status('b', { appliedRevision: '1' })]), now);
     expect(view.watchers.map((w) => [w.state, w.lagRevisions, w.lagSeconds])).toEqual([
       ['SYNCED', 0, 0],
       ['BEHIND', 814, 0],
     ]);
+  });
+
+  it('no watcher applied the newest change yet: behind since its own last report', () => {
+    const view = viewCluster(reading([status('a', { appliedRevision: '812', updatedAt: '2026-12-04T00:00:50.000Z' })]), now);
+    expect(view.watchers.map((w) => [w.state, w.lagRevisions, w.lagSeconds])).toEqual([['BEHIND', 3, 10]]);
+  });
+
+  it('in step by etcd history: a quiet watcher below the newest change is SYNCED; one that missed a removal is BEHIND', () => {
+    // The reader found the members at 700 to be those of now (a member added at 720 and removed
+    // at 815), and those at 810 not (it still had the one removed).
+    const view = viewCluster(
+      {
+        ...reading([status('quiet', { appliedRevision: '700' }), status('missed', { appliedRevision: '810', sha256: 'b'.repeat(64) }), status('new', { sha256: 'c'.repeat(64) })]),
+        inStep: new Set(['700', '815']),
+      },
+      now,
+    );
+    expect(view.watchers.map((w) => [w.id, w.state, w.lagRevisions])).toEqual([
+      ['missed', 'BEHIND', 5],
+      ['new', 'SYNCED', 0],
+      ['quiet', 'SYNCED', 0],
+    ]);
+    // The two in step should have the same file, whatever their applied revisions: flagged.
+    expect(view.hashMismatches).toEqual([{ revision: '815', hashes: { ['c'.repeat(64)]: ['new'], ['a'.repeat(64)]: ['quiet'] } }]);
   });
 });
 
@@ -77,8 +102,8 @@ describe('clusterTable', () => {
       reading([
         status('lb1:1:a'),
         status('lb2:2:b', { sha256: 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb' }),
-        status('lb3:3:c', { appliedRevision: '812', updatedAt: '2026-12-04T00:00:48.000Z' }),
-        status('lb4:4:d', { reload: { ok: false, exitCode: 3 } }),
+        status('lb3:3:c', { appliedRevision: '812', updatedAt: '2026-12-04T00:00:30.000Z' }),
+        status('lb4:4:d', { reload: { ok: false, exitCode: 3 }, updatedAt: '2026-12-04T00:00:48.000Z' }),
       ]),
       now,
     );
@@ -121,10 +146,14 @@ describe('holdUps (--wait)', () => {
     expect(holdUps([viewCluster(reading([status('a'), status('b')]), now)], { revision: 815n, expect: 3 })).toEqual(['web: only 2 of 3 expected watchers']);
   });
 
-  it('a SYNCED watcher below the goal (a delete leaves no newer key) is still waited for', () => {
+  it('a watcher below the goal is waited for unless its members are those at the goal', () => {
     const view = viewCluster(reading([status('a', { appliedRevision: '815' })], 815n), now);
     expect(view.watchers[0]!.state).toBe('SYNCED');
     expect(holdUps([view], { revision: 816n })).toEqual(['web: waiting for a (BEHIND at 815 < 816)']);
+    // Nothing changed under the prefix from 815 to 820 (a status write moved etcd on): there.
+    expect(holdUps([view], { revision: 820n, unchanged: new Map([['/clusters/web', new Set(['815'])]]) })).toEqual([]);
+    // Another cluster's set does not count.
+    expect(holdUps([view], { revision: 820n, unchanged: new Map([['/clusters/db', new Set(['815'])]]) })).toEqual(['web: waiting for a (BEHIND at 815 < 820)']);
   });
 
   it('one line per cluster held up', () => {

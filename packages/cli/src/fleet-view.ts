@@ -1,18 +1,20 @@
-import { type RunOutcome, type WatcherState, type WatcherStatus, hashMismatches, runOutcomeCell, watcherState } from '@cluster-control/core/status';
+import { type MembersNow, type RunOutcome, type WatcherState, type WatcherStatus, hashMismatches, inStep, runOutcomeCell, watcherState } from '@cluster-control/core/status';
 
 /**
  * The fleet view behind `cluster-control status` (README: Is the fleet in step?), pure: what was
  * read from etcd in, rows, the table, the JSON and the `--wait` verdict out.
  */
 
-/** One cluster as read: its newest change and every live watcher's status. */
-export interface ClusterReading {
+/** One cluster as read: its newest change, which applied revisions still have its members, and every live watcher's status. */
+export interface ClusterReading extends MembersNow {
   name: string;
   /** The cluster's path as configured (members live under `path + '/'`). */
   path: string;
-  /** The newest mod revision of any member key (0: no members). */
+  /** The revision of the newest change under the member prefix, a put or a removal (0: none yet). */
   newestRevision: bigint;
   statuses: readonly WatcherStatus[];
+  /** etcd's revision when the member prefix was read. */
+  membersRevision?: bigint | undefined;
 }
 
 export interface WatcherRow {
@@ -20,9 +22,9 @@ export interface WatcherRow {
   state: WatcherState;
   reason?: string;
   appliedRevision: string;
-  /** Revisions between what the watcher applied and the newest change under the prefix (0 when not behind). */
+  /** Revisions between what the watcher applied and the newest change under the prefix (0 when in step). */
   lagRevisions: number;
-  /** BEHIND: seconds since the watcher last reported (its `updatedAt`); 0 otherwise. */
+  /** BEHIND: seconds since a watcher first reported the newest change (else since this one last reported); 0 otherwise. */
   lagSeconds: number;
   members: number;
   sha256: string | null;
@@ -37,7 +39,7 @@ export interface WatcherRow {
 export interface ClusterView {
   name: string;
   path: string;
-  /** The newest mod revision under the cluster prefix (decimal). */
+  /** The revision of the newest change under the cluster prefix, a put or a removal (decimal). */
   revision: string;
   watchers: WatcherRow[];
   hashMismatches: { revision: string; hashes: Record<string, string[]> }[];
@@ -46,11 +48,13 @@ export interface ClusterView {
 /** The rows of one cluster at time `now` (ms), sorted by watcher id. */
 export function viewCluster(reading: ClusterReading, now: number): ClusterView {
   const statuses = [...reading.statuses].sort((a, b) => (a.watcher.id < b.watcher.id ? -1 : a.watcher.id > b.watcher.id ? 1 : 0));
+  const changedAt = newestChangeSeenAt(reading);
   const watchers = statuses.map((s): WatcherRow => {
-    const { state, reason } = watcherState(s, reading.newestRevision);
-    const behindBy = reading.newestRevision - BigInt(s.appliedRevision);
-    const updated = Date.parse(s.updatedAt);
-    const silentFor = Number.isFinite(updated) ? Math.max(0, now - updated) / 1000 : 0;
+    const { state, reason } = watcherState(s, reading);
+    const behindBy = inStep(s, reading) ? 0n : reading.newestRevision - BigInt(s.appliedRevision);
+    // Behind since the newest change, as far as the fleet saw it; else since it last reported.
+    const since = changedAt ?? Date.parse(s.updatedAt);
+    const silentFor = Number.isFinite(since) ? Math.max(0, now - since) / 1000 : 0;
     return {
       id: s.watcher.id,
       state,
@@ -68,7 +72,17 @@ export function viewCluster(reading: ClusterReading, now: number): ClusterView {
       quarantined: s.quarantined,
     };
   });
-  return { name: reading.name, path: reading.path, revision: reading.newestRevision.toString(), watchers, hashMismatches: hashMismatches(statuses) };
+  return { name: reading.name, path: reading.path, revision: reading.newestRevision.toString(), watchers, hashMismatches: hashMismatches(statuses, reading) };
+}
+
+/**
+ * When the newest change was first applied by a watcher (ms; its report's time): etcd keeps no
+ * times, and the first watcher to apply it reports within moments. Undefined while none has.
+ */
+function newestChangeSeenAt(reading: ClusterReading): number | undefined {
+  const times = reading.statuses.filter((s) => BigInt(s.appliedRevision) >= reading.newestRevision).map((s) => Date.parse(s.updatedAt));
+  const known = times.filter(Number.isFinite);
+  return known.length > 0 && reading.newestRevision > 0n ? Math.min(...known) : undefined;
 }
 
 /** `--json`'s document. */
@@ -116,8 +130,10 @@ export function fleetTable(views: readonly ClusterView[]): string {
 }
 
 export interface WaitGoal {
-  /** Every live watcher must have applied at least this revision. */
+  /** Every live watcher must have applied at least this revision (or have nothing to apply up to it). */
   revision: bigint;
+  /** Per cluster path: applied revisions below `revision` whose members are those at `revision`. */
+  unchanged?: ReadonlyMap<string, ReadonlySet<string>> | undefined;
   /** At least this many live watchers per cluster. */
   expect?: number | undefined;
 }
@@ -128,9 +144,10 @@ export interface WaitGoal {
  */
 export function holdUp(view: ClusterView, goal: WaitGoal): string | undefined {
   const waiting: string[] = [];
+  const unchanged = goal.unchanged?.get(view.path);
   for (const w of view.watchers) {
     if (w.state === 'ERROR') waiting.push(`${w.id} (ERROR: ${w.reason ?? 'failing'})`);
-    else if (BigInt(w.appliedRevision) < goal.revision) waiting.push(`${w.id} (BEHIND at ${w.appliedRevision} < ${goal.revision})`);
+    else if (BigInt(w.appliedRevision) < goal.revision && !unchanged?.has(w.appliedRevision)) waiting.push(`${w.id} (BEHIND at ${w.appliedRevision} < ${goal.revision})`);
   }
   const parts: string[] = [];
   if (waiting.length > 0) parts.push(`waiting for ${waiting.join(', ')}`);

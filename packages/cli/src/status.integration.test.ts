@@ -81,8 +81,9 @@ describe.skipIf(!haveEtcd)('status: reading published records', () => {
 
   it('shows each cluster, its watchers with their states, and says when there are none', async () => {
     const rev = await client.put('/clusters/web/10.0.0.1:80', '');
-    await put('/clusters/web', record('lb1:1:a', '/clusters/web', { appliedRevision: String(rev), members: 1 }));
-    await put('/clusters/web', record('lb2:2:b', '/clusters/web', { appliedRevision: String(rev - 1n), updatedAt: new Date(Date.now() - 5000).toISOString() }));
+    // lb1 reported the change 6 s ago: lb2 has been behind it since then.
+    await put('/clusters/web', record('lb1:1:a', '/clusters/web', { appliedRevision: String(rev), members: 1, updatedAt: new Date(Date.now() - 6000).toISOString() }));
+    await put('/clusters/web', record('lb2:2:b', '/clusters/web', { appliedRevision: String(rev - 1n), updatedAt: new Date(Date.now() - 20_000).toISOString() }));
     await put('/clusters/web', record('lb3:3:c', '/clusters/web', { appliedRevision: String(rev), reload: { ok: false, exitCode: 3, output: 'boom' } }));
     // Not a status: ignored.
     await client.put(`${PREFIX}/${encodeURIComponent('/clusters/web')}/junk`, 'not json');
@@ -231,6 +232,7 @@ describe.skipIf(!haveEtcd)('status: a fleet of real watchers', () => {
       { name: 'fleet', path: '/clusters/fleet', handler: 'json', handlerConfig: join(dir, 'fleet.json'), ...overrides.fleet },
       { name: 'failing', path: '/clusters/failing', handler: 'json', handlerConfig: join(dir, 'failing.json'), reload: ['sh', '-c', 'echo "reload says no"; exit 3'], ...overrides.failing },
       { name: 'mixed', path: '/clusters/mixed', handler: 'json', handlerConfig: { file: join(dir, 'mixed.json'), format: 'names' }, ...overrides.mixed },
+      { name: 'removal', path: '/clusters/removal', handler: 'json', handlerConfig: join(dir, 'removal.json') },
     ];
   }
 
@@ -288,9 +290,7 @@ describe.skipIf(!haveEtcd)('status: a fleet of real watchers', () => {
     console.log(table.stdout);
     expect(table.stdout).toMatch(new RegExp(`${behind.id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+BEHIND`));
     const started = Date.now();
-    // --revision: the change itself. (By default --wait waits for etcd's revision when it started,
-    // which the watchers' own status writes keep moving; a quiet watcher confirms it through
-    // etcd's progress notifications, every 5 s, which a 3 s timeout may not see.)
+    // --revision: the change itself.
     const stuck = await runCli(['--conf', viewer, 'status', 'fleet', '--wait', '--revision', String(changed), '--timeout', '3']);
     expect(stuck.code).toBe(1);
     expect(Date.now() - started).toBeLessThan(8000);
@@ -312,6 +312,50 @@ describe.skipIf(!haveEtcd)('status: a fleet of real watchers', () => {
     expect(goneAfter).toBeLessThan(5_500);
     console.log(`killed watcher gone from status after ${goneAfter} ms (status TTL 3 s)`);
     expect((await status('fleet'))[0]!.watchers).toHaveLength(2);
+  });
+
+  it('a frozen watcher that missed a removal is BEHIND (a removal leaves no newer key); --wait names it; a quiet fleet is SYNCED without writing', async () => {
+    await client.put('/clusters/removal/10.2.0.1:80', '');
+    await client.put('/clusters/removal/10.2.0.2:80', '');
+    const frozen = await watcher('removal', { ttl: 30 });
+    const other = await watcher('removal');
+    await waitFor(async () => (await status('removal'))[0]!.watchers.filter((w) => w.state === 'SYNCED' && w.members === 2).length === 2, { timeoutMs: 20_000, what: 'two SYNCED watchers' });
+    // Quiet: writes elsewhere move etcd's revision on; the watchers write nothing, and --wait
+    // (etcd's revision when it started) finds them there from etcd's history.
+    const before = (await status('removal'))[0]!.watchers.map((w) => w.appliedRevision);
+    for (let i = 0; i < 5; i++) await client.put('/elsewhere/noise', String(i));
+    const quiet = await runCli(['--conf', viewer, 'status', 'removal', '--wait', '--expect', '2', '--json', '--timeout', '3']);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect((JSON.parse(quiet.stdout) as StatusJson).clusters[0]!.watchers.map((w) => w.appliedRevision)).toEqual(before);
+
+    frozen.kill('SIGSTOP');
+    const removed = (await client.deleteAt('/clusters/removal/10.2.0.2:80')).revision;
+    const [view] = (await waitFor(
+      async () => {
+        const clusters = await status('removal');
+        const rows = clusters[0]!.watchers;
+        return rowOf(rows, other)?.members === 1 ? clusters : undefined;
+      },
+      { timeoutMs: 20_000, what: 'the other watcher applying the removal' },
+    ))!;
+    expect(view!.revision).toBe(String(removed));
+    expect(rowOf(view!.watchers, other)).toMatchObject({ state: 'SYNCED', appliedRevision: String(removed), lagRevisions: 0 });
+    const behind = rowOf(view!.watchers, frozen)!;
+    expect(behind).toMatchObject({ state: 'BEHIND', members: 2 });
+    expect(behind.lagRevisions).toBe(Number(removed - BigInt(behind.appliedRevision)));
+    const stuck = await runCli(['--conf', viewer, 'status', 'removal', '--wait', '--timeout', '2']);
+    expect(stuck.code).toBe(1);
+    expect(stuck.stderr).toContain(`removal: waiting for ${behind.id} (BEHIND at ${behind.appliedRevision} < `);
+
+    frozen.kill('SIGCONT');
+    const thawed = await runCli(['--conf', viewer, 'status', 'removal', '--wait', '--revision', String(removed), '--expect', '2', '--json', '--timeout', '20'], { timeoutMs: 30_000 });
+    expect(thawed.code, thawed.stderr).toBe(0);
+    expect((JSON.parse(thawed.stdout) as StatusJson).clusters[0]!.watchers.map((w) => [w.state, w.members])).toEqual([
+      ['SYNCED', 1],
+      ['SYNCED', 1],
+    ]);
+    frozen.kill('SIGTERM');
+    other.kill('SIGTERM');
   });
 
   it('a reload command that exits 3: ERROR with "exit 3"', async () => {
@@ -349,7 +393,7 @@ describe.skipIf(!haveEtcd)('status: a fleet of real watchers', () => {
     const table = await runCli(['--conf', viewer, 'status', 'mixed']);
     expect(table.stdout).toMatch(/! hash mismatch at revision \d+: \S+ vs \S+/);
 
-    // A quiet cluster: the watchers confirm etcd's current revision by progress notifications.
+    // A quiet cluster: etcd's history shows that nothing changed since what the watchers applied.
     const started = Date.now();
     const quiet = await runCli(['--conf', viewer, 'status', 'mixed', '--wait', '--expect', '2', '--timeout', '20'], { timeoutMs: 30_000 });
     expect(quiet.code, quiet.stderr).toBe(0);

@@ -1,6 +1,6 @@
 import { type ClusterConfig, type EtcdClient, ConfigError, findCluster } from '@cluster-control/core';
 import { retryUntil } from '@cluster-control/core/etcd';
-import { readClusterStatuses } from '@cluster-control/core/status';
+import { MemberHistory, readClusterStatuses } from '@cluster-control/core/status';
 import { sleep } from '@cluster-control/core/util';
 import type { CommandContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -32,7 +32,9 @@ export async function status(ctx: CommandContext, names: readonly string[], opti
   const etcd = ctx.etcdClient();
   const started = Date.now();
   const deadline = started + options.timeout;
-  const read = () => retryUntil('status', () => readFleet(etcd, statusConfig.prefix, clusters), { timeoutMs: Math.max(0, deadline - Date.now()), logger: ctx.logger });
+  // Kept across the reads of --wait: etcd's past revisions, once summarised, never change.
+  const histories = new Map(clusters.map((c) => [c.path, new MemberHistory(etcd, c.path)]));
+  const read = () => retryUntil('status', () => readFleet(etcd, statusConfig.prefix, clusters, histories), { timeoutMs: Math.max(0, deadline - Date.now()), logger: ctx.logger });
 
   const first = await read();
   let readings = first.readings;
@@ -41,11 +43,12 @@ export async function status(ctx: CommandContext, names: readonly string[], opti
     print(readings.map((r) => viewCluster(r, Date.now())));
     return 0;
   }
-  const goal = { revision: options.revision ?? first.revision, expect: options.expect };
-  ctx.logger.debug(`status: waiting until every watcher of ${clusters.map((c) => c.name).join(', ')} applied revision ${goal.revision}`);
+  const revision = options.revision ?? first.revision;
+  ctx.logger.debug(`status: waiting until every watcher of ${clusters.map((c) => c.name).join(', ')} applied revision ${revision}`);
   for (;;) {
     const views = readings.map((r) => viewCluster(r, Date.now()));
-    const waiting = holdUps(views, goal);
+    const unchanged = await retryUntil('status', () => unchangedUpTo(readings, revision, histories), { timeoutMs: Math.max(0, deadline - Date.now()), logger: ctx.logger });
+    const waiting = holdUps(views, { revision, expect: options.expect, unchanged });
     if (waiting.length === 0) {
       print(views);
       return 0;
@@ -60,14 +63,40 @@ export async function status(ctx: CommandContext, names: readonly string[], opti
   }
 }
 
-/** Each cluster's newest change and its watchers' statuses; `revision`: etcd's revision at the first read. */
-async function readFleet(etcd: EtcdClient, prefix: string, clusters: readonly ClusterConfig[]): Promise<{ readings: ClusterReading[]; revision: bigint }> {
+/**
+ * Each cluster's newest change and its watchers' statuses; `revision`: etcd's revision at the
+ * first read (the default of `--wait`).
+ */
+async function readFleet(
+  etcd: EtcdClient,
+  prefix: string,
+  clusters: readonly ClusterConfig[],
+  histories: ReadonlyMap<string, MemberHistory>,
+): Promise<{ readings: ClusterReading[]; revision: bigint }> {
   let revision: bigint | undefined;
   const readings: ClusterReading[] = [];
   for (const cluster of clusters) {
-    const read = await readClusterStatuses(etcd, prefix, cluster.path);
-    revision ??= read.revision;
-    readings.push({ name: cluster.name, path: cluster.path, newestRevision: read.newestRevision, statuses: read.statuses });
+    const read = await readClusterStatuses(etcd, prefix, cluster.path, histories.get(cluster.path));
+    revision ??= read.members.revision;
+    readings.push({ name: cluster.name, path: cluster.path, newestRevision: read.newestRevision, inStep: read.inStep, statuses: read.statuses, membersRevision: read.members.revision });
   }
   return { readings, revision: revision ?? 0n };
+}
+
+/**
+ * Per cluster: the applied revisions below `revision` whose members are those at `revision`, so
+ * that a watcher with nothing to apply up to it counts as there (it writes nothing while its
+ * cluster is quiet). A `revision` etcd has not reached yet has no such members.
+ */
+async function unchangedUpTo(readings: readonly ClusterReading[], revision: bigint, histories: ReadonlyMap<string, MemberHistory>): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>();
+  for (const reading of readings) {
+    const history = histories.get(reading.path);
+    if (!history || reading.membersRevision === undefined || revision > reading.membersRevision) continue;
+    const at = await history.summaryAt(revision);
+    if (!at) continue;
+    const below = reading.statuses.map((s) => s.appliedRevision).filter((a) => BigInt(a) < revision);
+    out.set(reading.path, await history.inStep(below, at));
+  }
+  return out;
 }

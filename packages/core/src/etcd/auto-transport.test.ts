@@ -19,6 +19,7 @@ function standIn(name: string, fail?: () => Error) {
     endpoints: ['http://127.0.0.1:2379'],
     range: async () => (fail ? answer('range') : (calls.push('range'), { kvs: [], revision: name === 'grpc' ? 2n : 1n })),
     newestModRevision: async () => (fail ? answer('newestModRevision') : (calls.push('newestModRevision'), 0n)),
+    summarize: async () => (fail ? answer('summarize') : (calls.push('summarize'), { count: 0, newestModRevision: 0n, revision: 1n })),
     put: async () => (fail ? answer('put') : (calls.push('put'), name === 'grpc' ? 2n : 1n)),
     putIfFree: async () => (fail ? answer('putIfFree') : (calls.push('putIfFree'), { ok: true as const, revision: 1n })),
     delete: async () => (fail ? answer('delete') : (calls.push('delete'), 1)),

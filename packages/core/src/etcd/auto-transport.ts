@@ -6,7 +6,7 @@
  * first call, so that creating the client stays cheap.
  */
 import type { Logger } from '../util/log.js';
-import type { EtcdClient, PutIfFreeResult, RangeOptions, RangeResult } from './types.js';
+import type { EtcdClient, PutIfFreeResult, RangeOptions, RangeResult, RangeSummary } from './types.js';
 import { EtcdUnavailableError, GatewayMissingError } from './errors.js';
 import type { KeyRange } from './key-range.js';
 
@@ -59,6 +59,9 @@ class TransportClient implements EtcdClient {
 
   newestModRevision(range: KeyRange): Promise<bigint> {
     return this.via((c) => c.newestModRevision(range));
+  }
+  summarize(range: KeyRange, options?: { revision?: bigint | undefined }): Promise<RangeSummary> {
+    return this.via((c) => c.summarize(range, options));
   }
 
   put(key: string, value: string, options?: { lease?: string }): Promise<bigint> {

@@ -27,7 +27,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { ErrorCode } from '../util/error-codes.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
-import { type EtcdClient, type EtcdConnectionOptions, type KeyValue, MAX_ANSWER_BYTES, type PutIfFreeResult, type RangeOptions, type RangeResult } from './types.js';
+import { type EtcdClient, type EtcdConnectionOptions, type KeyValue, MAX_ANSWER_BYTES, type PutIfFreeResult, type RangeOptions, type RangeResult, type RangeSummary } from './types.js';
 import { checkEndpoint } from './endpoint-check.js';
 import { CompactedError, EtcdAccessError, EtcdEndpointError, EtcdUnavailableError, GatewayMissingError } from './errors.js';
 import { describeError } from '../util/describe-error.js';
@@ -138,16 +138,22 @@ class GatewayConnection implements EtcdClient {
   }
 
   async newestModRevision(range: KeyRange): Promise<bigint> {
+    return (await this.summarize(range)).newestModRevision;
+  }
+
+  async summarize(range: KeyRange, options: { revision?: bigint | undefined } = {}): Promise<RangeSummary> {
     const res = await this.call('read', '/v3/kv/range', {
       key: base64(range.key),
       ...(range.prefix ? { range_end: rangeEnd(range)!.toString('base64') } : {}),
+      ...(options.revision !== undefined ? { revision: options.revision.toString() } : {}),
       sort_order: 'DESCEND',
       sort_target: 'MOD',
       limit: '1',
       keys_only: true,
     });
     const kv = ((res.kvs ?? []) as Json[])[0];
-    return kv ? BigInt((kv.mod_revision as string | undefined) ?? '0') : 0n;
+    // int64s are strings in the gateway's JSON, and zero fields are left out.
+    return { count: Number(fieldText(res.count, '0')), newestModRevision: kv ? BigInt((kv.mod_revision as string | undefined) ?? '0') : 0n, revision: options.revision ?? revisionOf(res) };
   }
 
   async put(key: string, value: string, options: { lease?: string } = {}): Promise<bigint> {

@@ -22,6 +22,7 @@ import {
   type PutIfFreeResult,
   type RangeOptions,
   type RangeResult,
+  type RangeSummary,
   type WatchEvent,
   type WatchHandle,
   type WatchListener,
@@ -197,11 +198,16 @@ class Etcd3Connection implements EtcdConnection {
   }
 
   async newestModRevision(range: KeyRange): Promise<bigint> {
+    return (await this.summarize(range)).newestModRevision;
+  }
+
+  async summarize(range: KeyRange, options: { revision?: bigint | undefined } = {}): Promise<RangeSummary> {
     const res = await this.unary('read', (client) =>
       client.kv.range(
         {
           key: Buffer.from(range.key, 'utf8'),
           ...(range.prefix ? { range_end: rangeEnd(range) } : {}),
+          ...(options.revision !== undefined ? { revision: options.revision.toString() } : {}),
           sort_target: 'Mod',
           sort_order: 'Descend',
           limit: 1,
@@ -211,7 +217,7 @@ class Etcd3Connection implements EtcdConnection {
         this.deadline(),
       ),
     );
-    return res.kvs[0] ? BigInt(res.kvs[0].mod_revision) : 0n;
+    return { count: Number(res.count), newestModRevision: res.kvs[0] ? BigInt(res.kvs[0].mod_revision) : 0n, revision: options.revision ?? BigInt(res.header.revision) };
   }
 
   async put(key: string, value: string, options: { lease?: string } = {}): Promise<bigint> {

@@ -12,6 +12,7 @@ export type {
   PutIfFreeResult,
   RangeOptions,
   RangeResult,
+  RangeSummary,
   WatchEvent,
   WatchHandle,
   WatchListener,

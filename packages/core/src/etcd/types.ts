@@ -44,6 +44,15 @@ export interface RangeResult {
   lastKey?: Buffer | undefined;
 }
 
+export interface RangeSummary {
+  /** Keys in the range. */
+  count: number;
+  /** The highest mod revision of any of them (0 when the range is empty). */
+  newestModRevision: bigint;
+  /** The store revision the summary describes (the one asked for, else etcd's when it answered). */
+  revision: bigint;
+}
+
 export interface RangeOptions {
   /** Read at this revision (CompactedError when it was compacted). */
   revision?: bigint;
@@ -91,6 +100,12 @@ export interface EtcdClient {
    * watch delivered proves that the watch is behind. One key, no values: cheap at any size.
    */
   newestModRevision(range: KeyRange): Promise<bigint>;
+  /**
+   * How many keys `range` holds and the newest mod revision among them, at `revision` (default:
+   * now; CompactedError when it was compacted). One key, no values. Two summaries tell whether
+   * anything changed in between (README: Is the fleet in step?).
+   */
+  summarize(range: KeyRange, options?: { revision?: bigint | undefined }): Promise<RangeSummary>;
   put(key: string, value: string, options?: { lease?: string }): Promise<bigint>;
   /**
    * Puts `key` on `lease` only if the key is absent or already on that lease, in one transaction

@@ -11,6 +11,7 @@ import { prefixRange } from '../etcd/key-range.js';
 import { pagedRange } from '../etcd/paged-range.js';
 import { sleep } from '../util/backoff.js';
 import type { Logger } from '../util/log.js';
+import { MemberHistory } from './member-history.js';
 import { type WatcherStatus, parseWatcherStatus, statusClusterPrefix } from './status-record.js';
 
 export interface FleetWaitOptions {
@@ -73,14 +74,17 @@ export function clusterContains(path: string, key: string): boolean {
   return name.length > 0 && !name.includes('/');
 }
 
-/** Why a watcher has not (yet) applied `revision` with everything ok; undefined when it has. */
-export function notDoneReason(status: WatcherStatus, revision: bigint): string | undefined {
+/**
+ * Why a watcher has not (yet) applied `revision` with everything ok; undefined when it has.
+ * `unchangedSince`: the members at its applied revision are those at `revision` (nothing to apply).
+ */
+export function notDoneReason(status: WatcherStatus, revision: bigint, unchangedSince = false): string | undefined {
   if (!status.fileCurrent) return `file not current${status.problem ? ` (${status.problem})` : ''}`;
   if (status.reload && !status.reload.ok) {
     const detail = [status.reload.exitCode !== undefined ? `exit ${status.reload.exitCode}` : undefined, status.reload.output].filter(Boolean).join('; ');
     return `reload failing${detail ? ` (${detail})` : ''}`;
   }
-  if (BigInt(status.appliedRevision) < revision) return `applied ${status.appliedRevision} < ${revision}`;
+  if (BigInt(status.appliedRevision) < revision && !unchangedSince) return `applied ${status.appliedRevision} < ${revision}`;
   return undefined;
 }
 
@@ -92,7 +96,7 @@ const watcherKey = (s: WatcherStatus) => `${s.cluster.path}\u0000${s.watcher.id}
  * passes, or `signal` aborts. Never throws: an etcd that does not answer just makes it time out
  * (logged). Logs who it waited for and how long, and names who missed the bound.
  */
-export async function waitForFleet(etcd: Pick<EtcdClient, 'range'>, options: FleetWaitOptions): Promise<FleetWaitResult> {
+export async function waitForFleet(etcd: Pick<EtcdClient, 'range' | 'summarize'>, options: FleetWaitOptions): Promise<FleetWaitResult> {
   const { key, revision, maxMs, logger, signal } = options;
   const label = options.label ?? 'drain';
   const prefix = options.statusPrefix.replace(/\/+$/, '');
@@ -102,6 +106,10 @@ export async function waitForFleet(etcd: Pick<EtcdClient, 'range'>, options: Fle
   const seen = new Map<string, FleetWatcher>();
   const clusters = new Map<string, string>();
   let live: WatcherStatus[] | undefined;
+  /** Per cluster path: etcd's history of its members, to tell a watcher with nothing left to apply. */
+  const histories = new Map<string, MemberHistory>();
+  /** Watchers (watcherKey) whose applied members are those at `revision`. */
+  let unchanged = new Set<string>();
   let lastError: string | undefined;
   let first = true;
 
@@ -127,6 +135,7 @@ export async function waitForFleet(etcd: Pick<EtcdClient, 'range'>, options: Fle
         // The first read covers every cluster; later ones only those containing the key.
         const ranges = first ? [`${prefix}/`] : [...clusters.keys()].map((path) => statusClusterPrefix(prefix, path));
         live = await withinMs(readStatuses(etcd, ranges, key), Math.max(remaining, 250), bound.signal);
+        unchanged = await withinMs(unchangedSince(live), Math.max(deadline - Date.now(), 250), bound.signal);
         lastError = undefined;
       } catch (err) {
         const text = describeError(err);
@@ -149,6 +158,27 @@ export async function waitForFleet(etcd: Pick<EtcdClient, 'range'>, options: Fle
     bound.abort();
   }
 
+  /**
+   * The watchers behind `revision` with nothing to apply: their cluster's members did not change
+   * since what they applied (the key was gone before, say). A watcher writes nothing while its
+   * cluster is quiet, so its applied revision alone would keep it pending.
+   */
+  async function unchangedSince(statuses: WatcherStatus[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const s of statuses) {
+      if (BigInt(s.appliedRevision) >= revision) continue;
+      let history = histories.get(s.cluster.path);
+      if (!history) histories.set(s.cluster.path, (history = new MemberHistory(etcd, s.cluster.path)));
+      try {
+        const at = await history.summaryAt(revision);
+        if (at && (await history.unchanged(BigInt(s.appliedRevision), at))) out.add(watcherKey(s));
+      } catch {
+        // Not known now (etcd away, or R not reached yet): it stays pending until it reports R.
+      }
+    }
+    return out;
+  }
+
   function note(statuses: WatcherStatus[]): void {
     const now = Date.now() - started;
     const present = new Set<string>();
@@ -160,7 +190,7 @@ export async function waitForFleet(etcd: Pick<EtcdClient, 'range'>, options: Fle
       seen.set(id, w);
       w.appliedRevision = s.appliedRevision;
       w.gone = undefined;
-      const reason = notDoneReason(s, revision);
+      const reason = notDoneReason(s, revision, unchanged.has(id));
       if (reason === undefined) {
         w.readyAfterMs ??= now;
         w.reason = undefined;

@@ -63,8 +63,18 @@ describe.skipIf(!haveEtcd)('StatusPublisher with ClusterSync against a real etcd
     // Coalesced: five changes in quick succession are not five writes each.
     expect(metrics.get('cluster_control_status_writes_total', { cluster: 'web' })).toBeLessThan(12);
 
-    // A change that leaves the file as it is still counts as applied (progress / caught up).
-    await conn.put('/clusters/status-a-other/x', '');
+    // Quiet: progress notifications (every 300 ms here) and other writes moving etcd's revision
+    // on make no status writes.
+    await waitFor(async () => metrics.get('cluster_control_status_writes_total', { cluster: 'web' }) >= 2 && (await statuses(path))[0]!.reload?.ok === true, { what: 'the reload reported' });
+    const settled = metrics.get('cluster_control_status_writes_total', { cluster: 'web' });
+    for (let i = 0; i < 6; i++) {
+      await conn.put('/clusters/status-a-other/x', String(i));
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(metrics.get('cluster_control_status_writes_total', { cluster: 'web' })).toBe(settled);
+    // A change under the prefix that leaves the file as it is still counts as applied.
+    const same = await conn.put(`${path}/10.0.0.6:80`, '');
+    await waitFor(async () => BigInt((await statuses(path))[0]!.appliedRevision) >= same, { what: 'the unchanged file reported at the no-op put' });
     await publisher.close();
     await sync.stop();
     expect(await statuses(path)).toEqual([]);

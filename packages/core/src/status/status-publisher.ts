@@ -31,14 +31,6 @@ export interface StatusPublisherOptions {
    * reload after it), then one per interval.
    */
   minIntervalMs?: number;
-  /**
-   * Least time between two writes that only move `appliedRevision` on (the watcher learnt a newer
-   * etcd revision from a progress notification, nothing else changed), after the first such write
-   * since the status last changed otherwise (the reload after an install). Default 5000. Every
-   * status write moves etcd's revision on, which every watcher learns from its next progress
-   * notification: without this bound each of them would write again for that alone.
-   */
-  progressIntervalMs?: number;
 }
 
 const version = (() => {
@@ -58,8 +50,8 @@ const version = (() => {
  */
 const BURST = 2;
 
-/** Everything but the applied revision: equal for two statuses that differ only by progress. */
-const contentOf = (s: WatcherStatus) => JSON.stringify({ ...s, appliedRevision: '', updatedAt: '' });
+/** What a write would say, but for when: equal statuses need no second write. */
+const contentOf = (s: WatcherStatus) => JSON.stringify({ ...s, updatedAt: '' });
 
 /** The parts of a status whose change is a state transition: written at once, not coalesced. */
 const stateOf = (s: WatcherStatus) => `${s.fileCurrent}|${s.check?.ok}|${s.reload?.ok}|${s.quarantined.length}`;
@@ -81,13 +73,8 @@ export class StatusPublisher {
   private readonly latest = new Map<string, WatcherStatus>();
   /** Per key: writes that may go now (up to BURST) as of `at`; taken when a write is started. */
   private readonly budget = new Map<string, { tokens: number; at: number }>();
-  /**
-   * Per key: the last write started — its content and state, when, and how many progress-only
-   * writes since its content last changed.
-   */
-  private readonly sent = new Map<string, { content: string; state: string; at: number; advances: number }>();
-  /** Keys whose scheduled write is a progress-only one (a change of content replaces it). */
-  private readonly progressTimers = new Set<string>();
+  /** Per key: the last write started, its content and state. */
+  private readonly sent = new Map<string, { content: string; state: string }>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly writing = new Map<string, Promise<void>>();
   private keepAliveTimer: NodeJS.Timeout | undefined;
@@ -114,19 +101,9 @@ export class StatusPublisher {
     const key = this.keyFor(status.cluster.path);
     const full: WatcherStatus = { v: 1, watcher: this.identity, ...status, updatedAt: '' };
     this.latest.set(key, full);
+    if (this.timers.has(key)) return; // the scheduled write takes the latest
     const sent = this.sent.get(key);
-    const progressOnly = sent !== undefined && sent.content === contentOf(full);
-    if (this.timers.has(key)) {
-      // A scheduled write takes the latest; a progress-only one gives way to a real change.
-      if (progressOnly || !this.progressTimers.has(key)) return;
-      clearTimeout(this.timers.get(key));
-      this.timers.delete(key);
-      this.progressTimers.delete(key);
-    }
-    if (progressOnly && sent.advances >= 1) {
-      this.schedule(key, Math.max(0, sent.at + (this.options.progressIntervalMs ?? 5000) - Date.now()), true);
-      return;
-    }
+    if (sent?.content === contentOf(full)) return; // nothing new to say
     const interval = this.options.minIntervalMs ?? 1000;
     const tokens = this.tokens(key, interval);
     const transition = !sent || sent.state !== stateOf(full);
@@ -150,10 +127,7 @@ export class StatusPublisher {
     const now = Date.now();
     this.budget.set(key, { tokens: Math.max(0, tokens - 1), at: now });
     const status = this.latest.get(key);
-    if (!status) return;
-    const content = contentOf(status);
-    const sent = this.sent.get(key);
-    this.sent.set(key, { content, state: stateOf(status), at: now, advances: sent?.content === content ? sent.advances + 1 : 0 });
+    if (status) this.sent.set(key, { content: contentOf(status), state: stateOf(status) });
   }
 
   /** Writes every pending status now (e.g. before a drain reads them). */
@@ -161,7 +135,6 @@ export class StatusPublisher {
     for (const [key, timer] of this.timers) {
       clearTimeout(timer);
       this.timers.delete(key);
-      this.progressTimers.delete(key);
       this.take(key);
       void this.write(key);
     }
@@ -176,7 +149,6 @@ export class StatusPublisher {
     const key = this.keyFor(clusterPath);
     clearTimeout(this.timers.get(key));
     this.timers.delete(key);
-    this.progressTimers.delete(key);
     this.latest.delete(key);
     await this.writing.get(key);
     this.sent.delete(key);
@@ -190,7 +162,6 @@ export class StatusPublisher {
     this.closed = true;
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
-    this.progressTimers.clear();
     clearInterval(this.keepAliveTimer);
     await Promise.allSettled(this.writing.values());
     const lease = this.lease ?? (await this.granting?.catch(() => undefined));
@@ -198,12 +169,9 @@ export class StatusPublisher {
     if (lease) await this.etcd.revokeLease(lease).catch(() => {});
   }
 
-  private schedule(key: string, ms: number, progressOnly = false): void {
-    if (progressOnly) this.progressTimers.add(key);
-    else this.progressTimers.delete(key);
+  private schedule(key: string, ms: number): void {
     const timer = setTimeout(() => {
       this.timers.delete(key);
-      this.progressTimers.delete(key);
       this.take(key);
       void this.write(key);
     }, ms);

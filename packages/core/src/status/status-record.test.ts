@@ -40,6 +40,14 @@ describe('watcherState', () => {
     expect(watcherState(base, 101n)).toEqual({ state: 'BEHIND' });
   });
 
+  it('with what the reader learnt from etcd: in step by the applied revision, whatever the newest change', () => {
+    // 100's members are those of now although a member was added and removed since (newest change 120).
+    expect(watcherState(base, { newestRevision: 120n, inStep: new Set(['100']) })).toEqual({ state: 'SYNCED' });
+    // Past the newest mod revision but missing a removal after it.
+    expect(watcherState(base, { newestRevision: 90n, inStep: new Set(['130']) })).toEqual({ state: 'BEHIND' });
+    expect(watcherState(base, { newestRevision: 90n })).toEqual({ state: 'SYNCED' });
+  });
+
   it('ERROR with the reason when the file, the check or the reload is failing', () => {
     expect(watcherState({ ...base, fileCurrent: false, problem: 'could not write x' }, 0n)).toEqual({ state: 'ERROR', reason: 'could not write x' });
     expect(watcherState({ ...base, reload: { ok: false, exitCode: 3, output: 'boom', since: 'T' } }, 0n)).toEqual({ state: 'ERROR', reason: 'reload failing (exit 3; boom; since T)' });
@@ -54,5 +62,14 @@ describe('hashMismatches', () => {
     const c = { ...base, watcher: { ...base.watcher, id: 'c' }, appliedRevision: '99', sha256: 'cc' };
     expect(hashMismatches([a, b, c])).toEqual([{ revision: '100', hashes: { aa: ['a'], bb: ['b'] } }]);
     expect(hashMismatches([a, c])).toEqual([]);
+  });
+
+  it('with what the reader learnt from etcd: every watcher in step is one group, whatever its applied revision', () => {
+    const a = { ...base, watcher: { ...base.watcher, id: 'a' } };
+    const c = { ...base, watcher: { ...base.watcher, id: 'c' }, appliedRevision: '99', sha256: 'cc' };
+    const d = { ...base, watcher: { ...base.watcher, id: 'd' }, appliedRevision: '98', sha256: 'dd' };
+    expect(hashMismatches([a, c, d], { newestRevision: 100n, inStep: new Set(['100', '99']) })).toEqual([{ revision: '100', hashes: { aa: ['a'], cc: ['c'] } }]);
+    // A behind watcher at the newest change's number is not taken for one in step.
+    expect(hashMismatches([a, { ...d, appliedRevision: '100' }], { newestRevision: 100n, inStep: new Set(['99']) })).toEqual([{ revision: '100', hashes: { aa: ['a'], dd: ['d'] } }]);
   });
 });

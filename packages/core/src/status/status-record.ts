@@ -81,16 +81,37 @@ export function parseWatcherStatus(value: string): WatcherStatus | undefined {
 }
 
 /**
- * SYNCED: applied at least `newestRevision` (the newest mod revision under the cluster prefix)
- * with the file current and the last check and reload ok; ERROR: installing, the check or the
- * reload failing (`reason` says which, with the exit code); BEHIND otherwise.
+ * What a reader learnt about a cluster's members from etcd, to judge its watchers by: the newest
+ * change, and which applied revisions still show the members of now.
  */
-export function watcherState(status: WatcherStatus, newestRevision: bigint): { state: WatcherState; reason?: string } {
+export interface MembersNow {
+  /** The revision of the newest change under the member prefix: a put, or a removal (0: none yet). */
+  newestRevision: bigint;
+  /**
+   * Applied revisions (decimal) whose members are those of now: a watcher reports the last change
+   * it applied and writes nothing while its cluster is quiet (see member-history.ts). Absent: in
+   * step means applied at least `newestRevision`.
+   */
+  inStep?: ReadonlySet<string> | undefined;
+}
+
+/**
+ * SYNCED: the installed file has the members of now (the watcher applied the newest change, or
+ * nothing changed since what it applied), the file current and the last check and reload ok;
+ * ERROR: installing, the check or the reload failing (`reason` says which, with the exit code);
+ * BEHIND otherwise. `now` as a bigint: the newest change's revision alone.
+ */
+export function watcherState(status: WatcherStatus, now: MembersNow | bigint): { state: WatcherState; reason?: string } {
   if (!status.fileCurrent) return { state: 'ERROR', reason: status.problem ?? 'file not current' };
   if (status.check && !status.check.ok) return { state: 'ERROR', reason: `check failing${describeRun(status.check)}` };
   if (status.reload && !status.reload.ok) return { state: 'ERROR', reason: `reload failing${describeRun(status.reload)}` };
-  if (BigInt(status.appliedRevision) < newestRevision) return { state: 'BEHIND' };
-  return { state: 'SYNCED' };
+  return inStep(status, now) ? { state: 'SYNCED' } : { state: 'BEHIND' };
+}
+
+/** Whether the watcher's file has the members of now (whatever its check and reload did). */
+export function inStep(status: WatcherStatus, now: MembersNow | bigint): boolean {
+  const { newestRevision, inStep } = typeof now === 'bigint' ? { newestRevision: now, inStep: undefined } : now;
+  return inStep ? inStep.has(status.appliedRevision) : BigInt(status.appliedRevision) >= newestRevision;
 }
 
 function describeRun(run: RunOutcome): string {
@@ -105,16 +126,23 @@ export function runOutcomeCell(run: RunOutcome | null): string {
   return run.exitCode !== undefined ? `exit ${run.exitCode}` : 'failed';
 }
 
-/** Watchers at the same applied revision whose files differ: one group per revision with more than one hash. */
-export function hashMismatches(statuses: readonly WatcherStatus[]): { revision: string; hashes: Record<string, string[]> }[] {
-  const byRevision = new Map<string, Map<string, string[]>>();
+/**
+ * Watchers that should have the same file and do not: those in step with the members of now (one
+ * group, labelled with the newest change's revision), and the others by applied revision. One entry
+ * per group with more than one hash.
+ */
+export function hashMismatches(statuses: readonly WatcherStatus[], now?: MembersNow | bigint): { revision: string; hashes: Record<string, string[]> }[] {
+  const groups = new Map<string, { revision: string; hashes: Map<string, string[]> }>();
+  const newest = now === undefined ? undefined : (typeof now === 'bigint' ? now : now.newestRevision).toString();
   for (const s of statuses) {
     if (s.sha256 === null) continue;
-    const hashes = byRevision.get(s.appliedRevision) ?? new Map<string, string[]>();
-    byRevision.set(s.appliedRevision, hashes);
-    hashes.set(s.sha256, [...(hashes.get(s.sha256) ?? []), s.watcher.id]);
+    const current = now !== undefined && inStep(s, now);
+    const key = current ? 'now' : `at ${s.appliedRevision}`;
+    const group = groups.get(key) ?? { revision: current ? newest! : s.appliedRevision, hashes: new Map<string, string[]>() };
+    groups.set(key, group);
+    group.hashes.set(s.sha256, [...(group.hashes.get(s.sha256) ?? []), s.watcher.id]);
   }
-  return [...byRevision].filter(([, hashes]) => hashes.size > 1).map(([revision, hashes]) => ({ revision, hashes: Object.fromEntries(hashes) }));
+  return [...groups.values()].filter((g) => g.hashes.size > 1).map((g) => ({ revision: g.revision, hashes: Object.fromEntries(g.hashes) }));
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

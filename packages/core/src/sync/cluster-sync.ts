@@ -175,9 +175,11 @@ export class ClusterSync {
           this.report(this.membership.apply(events));
           this.changed();
         },
+        // No status write for a progress notification: readers tell from etcd's history that
+        // nothing changed since what a quiet watcher applied (member-history.ts), and a write
+        // here would move etcd's revision on for every other watcher to notice in turn.
         progress: (revision) => {
           if (revision > this.applied) this.applied = revision;
-          this.caughtUp();
         },
       },
       { logger, metrics, label: target.name, startRevision: options.startRevision, ...options.watch },
