@@ -202,7 +202,7 @@ Example (the PHP version's apache startup script in one line):
     .command('members')
     .description('print the current members of a cluster')
     .argument('<cluster>', 'cluster name from the configuration')
-    .option('--json', 'print JSON: {cluster, revision, members: [{name, host, port, meta}]}')
+    .option('--json', 'print JSON: {cluster, revision, members: [{name, host, port, meta}], quarantined: [{name, key, kind, reason, reportedBy?}]}')
     .addOption(timeoutOption())
     .action((cluster: string, opts: { json?: boolean; timeout: number }, cmd: Command) => dispatch(globals(cmd), (ctx) => members(ctx, cluster, opts)));
 

@@ -55,7 +55,7 @@ describe.skipIf(!haveEtcd)('quarantine through the CLI', () => {
     const listed = await runCli(['--conf', conf, 'members', 'web', '--json']);
     expect(listed.code).toBe(0);
     const json = JSON.parse(listed.stdout) as { members: { name: string }[]; quarantined: { name: string; kind: string; reason: string }[] };
-    // The check runs only in watchers: members --json shows what it can know without one.
+    // The check runs only in watchers (prepare publishes no status): members --json shows what it can know without one.
     expect(json.members.map((m) => m.name)).toEqual(['10.0.0.1:80', '10.0.0.2:80', '10.0.0.4:6666', '10.0.0.5:6666']);
     expect(json.quarantined.map((q) => [q.name, q.kind])).toEqual([
       ['10.0.0.3:80', 'limits'],
@@ -79,6 +79,21 @@ describe.skipIf(!haveEtcd)('quarantine through the CLI', () => {
     await etcd.ctl('put', `${path}/10.0.1.4:80`, '');
     await waitFor(async () => JSON.stringify(await names()) === JSON.stringify(['10.0.1.2:80', '10.0.1.4:80']), { what: 'the removal and the good add' });
     await watch.waitForLog(/member 10\.0\.1\.3:80 quarantined \(check\)/);
+    // The check runs in the watcher; members --json learns its verdict from the watcher's status.
+    type Listed = { members: { name: string }[]; quarantined: { name: string; kind: string; reason: string; reportedBy?: string[] }[] };
+    const listed = (await waitFor(
+      async () => {
+        const res = await runCli(['--conf', conf, 'members', 'web', '--json']);
+        const json = JSON.parse(res.stdout) as Listed;
+        return json.quarantined.some((q) => q.kind === 'check') ? json : undefined;
+      },
+      { what: "members --json showing the watcher's check quarantine" },
+    ))!;
+    expect(listed.quarantined).toEqual([
+      { name: '10.0.1.3:80', key: `${path}/10.0.1.3:80`, kind: 'check', reason: expect.stringMatching(/check exited with code 1/), reportedBy: [expect.stringMatching(/:\d+:[0-9a-f]{4}$/)] },
+    ]);
+    expect(listed.members.map((m) => m.name)).toEqual(['10.0.1.2:80', '10.0.1.4:80']);
+    expect((await runCli(['--conf', conf, 'members', 'web'])).stdout).toBe('10.0.1.2:80\n10.0.1.4:80\n');
 
     // Other changes do not bring it back or log it again...
     await etcd.ctl('put', `${path}/10.0.1.5:80`, '');
