@@ -13,6 +13,8 @@ import type { EtcdClient, RangeSummary } from '../etcd/types.js';
 
 /** Summaries of past revisions never change; this many are kept per cluster. */
 const KEEP = 1024;
+/** Applied revisions newestChange looks at, newest first (each costs up to two summaries). */
+const MAX_APPLIED_LOOKS = 32;
 
 export class MemberHistory {
   /** Past revisions' summaries; null: compacted away. */
@@ -83,12 +85,16 @@ export class MemberHistory {
   async newestChange(to: RangeSummary, applied: Iterable<string> = []): Promise<bigint> {
     let newest = to.newestModRevision;
     if ((await this.unchanged(newest, to)) === false) newest = await this.changeAfter(newest, to);
-    const revisions = [...new Set(applied)].map(BigInt).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    // Newest first, and the first change found ends it: a fleet's many revisions cost a few reads.
+    const revisions = [...new Set(applied)]
+      .map(BigInt)
+      .filter((r) => r > newest && r < to.revision)
+      .sort((a, b) => (a > b ? -1 : a < b ? 1 : 0))
+      .slice(0, MAX_APPLIED_LOOKS);
     for (const revision of revisions) {
-      if (revision <= newest || revision >= to.revision) continue;
       const same = await this.unchanged(revision, to);
-      if (same === false) newest = await this.changeAfter(revision, to);
-      else if (same === true && (await this.unchanged(revision - 1n, to)) === false) newest = revision;
+      if (same === false) return this.changeAfter(revision, to);
+      if (same === true && (await this.unchanged(revision - 1n, to)) === false) return revision;
     }
     return newest;
   }
