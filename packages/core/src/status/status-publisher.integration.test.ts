@@ -32,11 +32,11 @@ describe.skipIf(!haveEtcd)('StatusPublisher with ClusterSync against a real etcd
   }
   const newest = async (path: string) => conn.newestModRevision(prefixRange(path + '/'));
 
-  async function watcher(path: string, reload: string[]) {
+  async function watcher(path: string, reload: string[], minMembers = 0) {
     const dir = await mkdtemp(join(tmpdir(), 'cc-status-'));
     const metrics = createMetrics();
     const publisher = new StatusPublisher(conn, { prefix: PREFIX, ttl: 5, command: 'test', logger: silentLogger, metrics });
-    const target = { name: 'web', path, file: join(dir, 'web.txt'), handler: lines, handlerOptions: {}, checkTimeoutMs: 1000, minMembers: 0 };
+    const target = { name: 'web', path, file: join(dir, 'web.txt'), handler: lines, handlerOptions: {}, checkTimeoutMs: 1000, minMembers };
     const sync = new ClusterSync(conn, { target, reload, reloadMinIntervalMs: 0, logger: silentLogger, metrics, status: publisher, watch: { progressIntervalMs: 300 } });
     await sync.start();
     return { sync, publisher, metrics };
@@ -78,6 +78,27 @@ describe.skipIf(!haveEtcd)('StatusPublisher with ClusterSync against a real etcd
     await publisher.close();
     await sync.stop();
     expect(await statuses(path)).toEqual([]);
+  });
+
+  it('a file held at minMembers on purpose counts as applied: a removal it refuses still moves appliedRevision on (a drain need not wait for it)', async () => {
+    const path = '/clusters/status-min';
+    await conn.put(`${path}/10.0.2.1:80`, '');
+    await conn.put(`${path}/10.0.2.2:80`, '');
+    const { sync, publisher } = await watcher(path, ['true'], 2);
+    await waitFor(async () => (await statuses(path))[0]?.members === 2, { what: 'the first status' });
+    const removed = (await conn.deleteAt(`${path}/10.0.2.2:80`)).revision;
+    const s = (await waitFor(
+      async () => {
+        const [s] = await statuses(path);
+        return s && BigInt(s.appliedRevision) >= removed ? s : undefined;
+      },
+      { what: 'the refused removal reported as applied' },
+    ))!;
+    // The file still has both members (held), and nothing is failing.
+    expect(s).toMatchObject({ members: 2, fileCurrent: true });
+    expect(watcherState(s, removed).state).toBe('SYNCED');
+    await publisher.close();
+    await sync.stop();
   });
 
   it('a failing reload is published as ERROR with its exit code, and the applied revision waits for a reload that works', async () => {

@@ -300,9 +300,14 @@ export class ClusterSync {
         if (this.installed.at === now) this.options.metrics?.set('cluster_control_last_install_timestamp_seconds', Date.now() / 1000, { cluster: this.options.target.name });
       }
       if (this.options.target.check) this.checkOutcome = { ok: true };
-    } else if (result.wroteEmpty) {
-      this.installEpoch++;
-      this.installed = { count: 0, text: result.text, sha256: null, at: now };
+    } else if (result.outcome === 'refused') {
+      // Held at minMembers on purpose (or written empty at first start): this is the file this
+      // watcher keeps for that revision, so it counts as applied (a drain need not wait for it).
+      if (revision > this.fileRevision) this.fileRevision = revision;
+      if (result.wroteEmpty) {
+        this.installEpoch++;
+        this.installed = { count: 0, text: result.text, sha256: null, at: now };
+      }
     } else if (result.stage === 'check') {
       this.checkOutcome = { ok: false, output: result.reason, since: this.checkOutcome?.ok === false ? this.checkOutcome.since : now };
     }
