@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { superviseHttpServer } from '@cluster-control/core';
-import { SUPERVISION, runApp } from '@cluster-control/demo-shared';
+import { runApp, supervision } from '@cluster-control/demo-shared';
 import { USAGE, parseDbArgs } from './cli.js';
 import { dbHandler } from './app.js';
 
@@ -10,7 +10,7 @@ await runApp('demo-db', USAGE, parseDbArgs, async (args, logger) => {
     etcd: { endpoints: args.etcd },
     self: { key: `${args.prefix}/dbserver/${args.name}`, value: JSON.stringify({ id: args.id }), ttl: args.ttl },
     server: { host: args.host, port: args.port, handler: dbHandler(args.id, args.name) },
-    ...SUPERVISION,
+    ...supervision(args),
     logger,
   });
   return exitCode;

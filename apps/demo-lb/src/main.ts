@@ -4,7 +4,7 @@ import { type EtcdConnection, superviseHttpServer } from '@cluster-control/core'
 import { connectEtcd } from '@cluster-control/core/etcd';
 import { DEFAULT_STATUS_PREFIX } from '@cluster-control/core/status';
 import { json } from '@cluster-control/handlers';
-import { SUPERVISION, dataDir, runApp } from '@cluster-control/demo-shared';
+import { dataDir, runApp, supervision } from '@cluster-control/demo-shared';
 import { USAGE, parseLbArgs } from './cli.js';
 import { LbApp } from './app.js';
 import { FleetReader } from './fleet.js';
@@ -36,7 +36,7 @@ await runApp('demo-lb', USAGE, parseLbArgs, async (args, logger) => {
         { target: { name: 'webservers', path: `${args.prefix}/webserver`, file, handler: json, handlerOptions: json.parseOptions({ format: 'objects' }), checkTimeoutMs: 10_000, minMembers: 0 } },
       ],
       server: { host: args.host, port: args.port, handler: app.handler, onStart: () => app.start(), onStop: () => app.stop(), onReload: () => app.load() },
-      ...SUPERVISION,
+      ...supervision(args),
       logger,
     });
     return exitCode;

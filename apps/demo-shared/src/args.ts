@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Logger, createLogger } from '@cluster-control/core';
 import { parseMemberName } from '@cluster-control/core/model';
+import { DEFAULT_STATUS_PREFIX } from '@cluster-control/core/status';
 import { describeError } from '@cluster-control/core/util';
 
 // The command line every demo app takes, the data dir it names, and the process around an app.
@@ -158,15 +159,20 @@ export async function dataDir(args: CommonArgs, app: string): Promise<{ dir: str
 
 /**
  * How every demo app runs under superviseHttpServer: registered once GET /healthz answers (within
- * 15 s), 300 ms of drain between deregistering and closing, and one `ready <url>` line on stderr
- * once registered and watching (the demo runner waits for it).
+ * 15 s), 300 ms of drain between deregistering and closing, one `ready <url>` line on stderr once
+ * registered and watching (the demo runner waits for it), and its watchers' status records on a
+ * lease of the same `--ttl` as its key: a killed app's watchers leave the fleet view (and stop
+ * holding other apps' drains) as soon as its key leaves the cluster.
  */
-export const SUPERVISION = {
-  readyPath: '/healthz',
-  readyTimeoutMs: 15_000,
-  drainMs: 300,
-  onReady: (url: string) => void process.stderr.write(`ready ${url}\n`),
-};
+export function supervision(args: Pick<CommonArgs, 'ttl'>) {
+  return {
+    readyPath: '/healthz',
+    readyTimeoutMs: 15_000,
+    drainMs: 300,
+    onReady: (url: string) => void process.stderr.write(`ready ${url}\n`),
+    status: { prefix: DEFAULT_STATUS_PREFIX, ttl: args.ttl },
+  };
+}
 
 /**
  * Runs an app as the process: parses the command line (--help prints `usage`: exit 0; a usage

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { superviseHttpServer } from '@cluster-control/core';
 import { json } from '@cluster-control/handlers';
-import { SUPERVISION, dataDir, runApp } from '@cluster-control/demo-shared';
+import { dataDir, runApp, supervision } from '@cluster-control/demo-shared';
 import { USAGE, parseWebArgs } from './cli.js';
 import { WebApp } from './app.js';
 
@@ -20,7 +20,7 @@ await runApp('demo-web', USAGE, parseWebArgs, async (args, logger) => {
         { target: { name: 'dbservers', path: `${args.prefix}/dbserver`, file, handler: json, handlerOptions: json.parseOptions({ format: 'objects' }), checkTimeoutMs: 10_000, minMembers: 0 } },
       ],
       server: { host: args.host, port: args.port, handler: app.handler, onStart: () => app.load(), onReload: () => app.load() },
-      ...SUPERVISION,
+      ...supervision(args),
       logger,
     });
     return exitCode;
