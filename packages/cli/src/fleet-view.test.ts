@@ -50,6 +50,7 @@ describe('viewCluster', () => {
       'id',
       'state',
       'appliedRevision',
+      'installedRevision',
       'lagRevisions',
       'lagSeconds',
       'members',
@@ -152,6 +153,9 @@ describe('holdUps (--wait)', () => {
     expect(holdUps([view], { revision: 816n })).toEqual(['web: waiting for a (BEHIND at 815 < 816)']);
     // Nothing changed under the prefix from 815 to 820 (a status write moved etcd on): there.
     expect(holdUps([view], { revision: 820n, unchanged: new Map([['/clusters/web', new Set(['815'])]]) })).toEqual([]);
+    // About to load a newer file (installed at 818, its reload pending): not there yet.
+    const applyingView = viewCluster(reading([status('a', { appliedRevision: '815', installedRevision: '818' })], 815n), now);
+    expect(holdUps([applyingView], { revision: 820n, unchanged: new Map([['/clusters/web', new Set(['815'])]]) })).toEqual(['web: waiting for a (BEHIND at 815 < 820)']);
     // Another cluster's set does not count.
     expect(holdUps([view], { revision: 820n, unchanged: new Map([['/clusters/db', new Set(['815'])]]) })).toEqual(['web: waiting for a (BEHIND at 815 < 820)']);
   });

@@ -1,4 +1,4 @@
-import { type MembersNow, type RunOutcome, type WatcherState, type WatcherStatus, hashMismatches, inStep, runOutcomeCell, watcherState } from '@cluster-control/core/status';
+import { type MembersNow, type RunOutcome, type WatcherState, type WatcherStatus, applying, hashMismatches, inStep, runOutcomeCell, watcherState } from '@cluster-control/core/status';
 
 /**
  * The fleet view behind `cluster-control status` (README: Is the fleet in step?), pure: what was
@@ -22,6 +22,8 @@ export interface WatcherRow {
   state: WatcherState;
   reason?: string;
   appliedRevision: string;
+  /** The revision its installed file is for: ahead of `appliedRevision` while that file's reload is pending (null: not reported). */
+  installedRevision: string | null;
   /** Revisions between what the watcher applied and the newest change under the prefix (0 when in step). */
   lagRevisions: number;
   /** BEHIND: seconds since a watcher first reported the newest change (else since this one last reported); 0 otherwise. */
@@ -60,6 +62,7 @@ export function viewCluster(reading: ClusterReading, now: number): ClusterView {
       state,
       ...(reason !== undefined ? { reason } : {}),
       appliedRevision: s.appliedRevision,
+      installedRevision: s.installedRevision ?? null,
       lagRevisions: behindBy > 0n ? Number(behindBy) : 0,
       lagSeconds: state === 'BEHIND' ? Math.round(silentFor * 10) / 10 : 0,
       members: s.members,
@@ -146,8 +149,10 @@ export function holdUp(view: ClusterView, goal: WaitGoal): string | undefined {
   const waiting: string[] = [];
   const unchanged = goal.unchanged?.get(view.path);
   for (const w of view.watchers) {
+    // Unchanged members since its revision count, unless it is about to load a newer file.
+    const nothingToApply = unchanged?.has(w.appliedRevision) === true && !applying({ appliedRevision: w.appliedRevision, installedRevision: w.installedRevision ?? undefined });
     if (w.state === 'ERROR') waiting.push(`${w.id} (ERROR: ${w.reason ?? 'failing'})`);
-    else if (BigInt(w.appliedRevision) < goal.revision && !unchanged?.has(w.appliedRevision)) waiting.push(`${w.id} (BEHIND at ${w.appliedRevision} < ${goal.revision})`);
+    else if (BigInt(w.appliedRevision) < goal.revision && !nothingToApply) waiting.push(`${w.id} (BEHIND at ${w.appliedRevision} < ${goal.revision})`);
   }
   const parts: string[] = [];
   if (waiting.length > 0) parts.push(`waiting for ${waiting.join(', ')}`);

@@ -106,6 +106,20 @@ describe.skipIf(!haveEtcd)('waitForFleet against a real etcd', () => {
     expect(result.missed.map((w) => [w.id, w.reason])).toEqual([['still-has-it', `applied ${added} < ${R}`]]);
   });
 
+  it("a watcher frozen before the key's registration is not waited for, unless it installed a file with the key and has not reloaded it yet", async () => {
+    const { path, prefix } = fresh();
+    const before = await conn.put(`${path}/10.0.0.7:80`, '');
+    const key = `${path}/10.0.0.6:80`;
+    const registered = await conn.put(key, '');
+    const R = (await conn.deleteAt(key)).revision;
+    await publish(prefix, record(path, 'never-had-it', before));
+    await publish(prefix, record(path, 'about-to-load-it', before, { installedRevision: String(registered) }));
+    const result = await waitForFleet(conn, { statusPrefix: prefix, key, revision: R, maxMs: 600, logger: capture(), pollMs: 100 });
+    expect(result.outcome).toBe('timed-out');
+    expect(result.watchers.find((w) => w.id === 'never-had-it')!.readyAfterMs).toBeLessThan(300);
+    expect(result.missed.map((w) => w.id)).toEqual(['about-to-load-it']);
+  });
+
   it('a failing reload or a file not current holds the wait; a reload that never ran counts as ok; the bound names who missed it', async () => {
     const { path, prefix } = fresh();
     const key = `${path}/10.0.0.2:80`;

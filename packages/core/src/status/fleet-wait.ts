@@ -12,7 +12,7 @@ import { pagedRange } from '../etcd/paged-range.js';
 import { sleep } from '../util/backoff.js';
 import type { Logger } from '../util/log.js';
 import { MemberHistory } from './member-history.js';
-import { type WatcherStatus, parseWatcherStatus, statusClusterPrefix } from './status-record.js';
+import { type WatcherStatus, applying, parseWatcherStatus, statusClusterPrefix } from './status-record.js';
 
 export interface FleetWaitOptions {
   /** The status prefix the watchers publish under (config `status.prefix`). */
@@ -84,7 +84,9 @@ export function notDoneReason(status: WatcherStatus, revision: bigint, unchanged
     const detail = [status.reload.exitCode !== undefined ? `exit ${status.reload.exitCode}` : undefined, status.reload.output].filter(Boolean).join('; ');
     return `reload failing${detail ? ` (${detail})` : ''}`;
   }
-  if (BigInt(status.appliedRevision) < revision && !unchangedSince) return `applied ${status.appliedRevision} < ${revision}`;
+  // Members unchanged since what it applied, but a newer file installed and not reloaded yet:
+  // that file may still list the key, so it is not done until it applies `revision`.
+  if (BigInt(status.appliedRevision) < revision && !(unchangedSince && !applying(status))) return `applied ${status.appliedRevision} < ${revision}`;
   return undefined;
 }
 

@@ -28,7 +28,16 @@ describe('status keys', () => {
 describe('parseWatcherStatus', () => {
   it('reads a record and refuses anything else', () => {
     expect(parseWatcherStatus(JSON.stringify(base))).toEqual(base);
-    for (const bad of ['', 'x', '[]', '{}', JSON.stringify({ ...base, v: 2 }), JSON.stringify({ ...base, appliedRevision: 100 }), JSON.stringify({ ...base, watcher: null })]) {
+    for (const bad of [
+      '',
+      'x',
+      '[]',
+      '{}',
+      JSON.stringify({ ...base, v: 2 }),
+      JSON.stringify({ ...base, appliedRevision: 100 }),
+      JSON.stringify({ ...base, watcher: null }),
+      JSON.stringify({ ...base, installedRevision: 7 }),
+    ]) {
       expect(parseWatcherStatus(bad), bad).toBeUndefined();
     }
   });
@@ -46,6 +55,16 @@ describe('watcherState', () => {
     // Past the newest mod revision but missing a removal after it.
     expect(watcherState(base, { newestRevision: 90n, inStep: new Set(['130']) })).toEqual({ state: 'BEHIND' });
     expect(watcherState(base, { newestRevision: 90n })).toEqual({ state: 'SYNCED' });
+  });
+
+  it('a watcher about to load a newer file (installed, not yet reloaded) is in step only by its applied revision', () => {
+    const applyingOne = { ...base, installedRevision: '110' };
+    // Members at 100 are those of now (a member added at 110 and removed at 120), but the file it
+    // is about to load is 110's, with that member: not in step.
+    expect(watcherState(applyingOne, { newestRevision: 120n, inStep: new Set(['100']) })).toEqual({ state: 'BEHIND' });
+    expect(watcherState({ ...applyingOne, installedRevision: '100' }, { newestRevision: 120n, inStep: new Set(['100']) })).toEqual({ state: 'SYNCED' });
+    // Past the newest change: the file it is about to load has the same members.
+    expect(watcherState(applyingOne, { newestRevision: 100n, inStep: new Set(['100']) })).toEqual({ state: 'SYNCED' });
   });
 
   it('ERROR with the reason when the file, the check or the reload is failing', () => {

@@ -30,6 +30,12 @@ export interface WatcherStatus {
   file: string;
   /** Every change up to this etcd revision is in the installed file (decimal string: revisions are int64). */
   appliedRevision: string;
+  /**
+   * The revision the installed file is rendered for; ahead of `appliedRevision` while the reload
+   * after an install has not succeeded yet (the server still runs the older file). Absent in
+   * records of older versions.
+   */
+  installedRevision?: string | undefined;
   /** Members in the installed file. */
   members: number;
   /** sha256 (hex) of the installed file's bytes; null before the first install. */
@@ -75,6 +81,7 @@ export function parseWatcherStatus(value: string): WatcherStatus | undefined {
   if (!isObject(w) || typeof w.id !== 'string' || typeof w.host !== 'string' || typeof w.pid !== 'number') return undefined;
   if (!isObject(c) || typeof c.name !== 'string' || typeof c.path !== 'string') return undefined;
   if (typeof data.appliedRevision !== 'string' || !/^\d{1,20}$/.test(data.appliedRevision)) return undefined;
+  if (data.installedRevision !== undefined && (typeof data.installedRevision !== 'string' || !/^\d{1,20}$/.test(data.installedRevision))) return undefined;
   if (typeof data.members !== 'number' || typeof data.fileCurrent !== 'boolean') return undefined;
   if (!Array.isArray(data.quarantined)) return undefined;
   return data as unknown as WatcherStatus;
@@ -108,10 +115,21 @@ export function watcherState(status: WatcherStatus, now: MembersNow | bigint): {
   return inStep(status, now) ? { state: 'SYNCED' } : { state: 'BEHIND' };
 }
 
-/** Whether the watcher's file has the members of now (whatever its check and reload did). */
+/**
+ * Whether the watcher's file has the members of now (whatever its check and reload did). A watcher
+ * that installed a newer file and has not reloaded it yet is in step only by its applied revision:
+ * the members at that revision being those of now says nothing of the file it is about to load.
+ */
 export function inStep(status: WatcherStatus, now: MembersNow | bigint): boolean {
   const { newestRevision, inStep } = typeof now === 'bigint' ? { newestRevision: now, inStep: undefined } : now;
-  return inStep ? inStep.has(status.appliedRevision) : BigInt(status.appliedRevision) >= newestRevision;
+  const caughtUp = BigInt(status.appliedRevision) >= newestRevision;
+  if (inStep === undefined) return caughtUp;
+  return inStep.has(status.appliedRevision) && (caughtUp || !applying(status));
+}
+
+/** Installed a file newer than what it applied, and its reload has not succeeded yet. */
+export function applying(status: Pick<WatcherStatus, 'appliedRevision' | 'installedRevision'>): boolean {
+  return status.installedRevision !== undefined && BigInt(status.installedRevision) > BigInt(status.appliedRevision);
 }
 
 function describeRun(run: RunOutcome): string {

@@ -344,6 +344,7 @@ export class ClusterSync {
       cluster: { name: target.name, path: target.path },
       file: target.file,
       appliedRevision: this.appliedRevision.toString(),
+      installedRevision: this.fileRevision.toString(),
       members: this.installed.count,
       sha256: this.installed.sha256,
       installedAt: this.installed.at,
