@@ -88,38 +88,6 @@ describe.skipIf(!haveEtcd)('waitForFleet against a real etcd', () => {
     expect(logger.lines.join('\n')).toMatch(/info: drain: waited \d+\.\d s for 2 watchers of fw\d+ to apply revision \d+; applied: .*fast \(watch\) after .*slow \(watch\) after/);
   });
 
-  it('a watcher with nothing to apply up to R is not waited for: its members then are those at R (it writes nothing while quiet)', async () => {
-    const { path, prefix } = fresh();
-    const key = `${path}/10.0.0.9:80`;
-    await conn.put(`${path}/10.0.0.8:80`, '');
-    const added = await conn.put(key, '');
-    const removed = (await conn.deleteAt(key)).revision; // the key was gone before the drain (its lease expired, say)
-    for (let i = 0; i < 5; i++) await conn.put(`${prefix}-elsewhere`, String(i)); // other writes move etcd on
-    const R = (await conn.deleteAt(key)).revision; // deleted nothing: etcd's revision now
-    expect(R).toBeGreaterThan(removed);
-    await publish(prefix, record(path, 'quiet', removed));
-    await publish(prefix, record(path, 'still-has-it', added));
-    const logger = capture();
-    const result = await waitForFleet(conn, { statusPrefix: prefix, key, revision: R, maxMs: 600, logger, pollMs: 100 });
-    expect(result.outcome).toBe('timed-out');
-    expect(result.watchers.find((w) => w.id === 'quiet')!.readyAfterMs).toBeLessThan(300);
-    expect(result.missed.map((w) => [w.id, w.reason])).toEqual([['still-has-it', `applied ${added} < ${R}`]]);
-  });
-
-  it("a watcher frozen before the key's registration is not waited for, unless it installed a file with the key and has not reloaded it yet", async () => {
-    const { path, prefix } = fresh();
-    const before = await conn.put(`${path}/10.0.0.7:80`, '');
-    const key = `${path}/10.0.0.6:80`;
-    const registered = await conn.put(key, '');
-    const R = (await conn.deleteAt(key)).revision;
-    await publish(prefix, record(path, 'never-had-it', before));
-    await publish(prefix, record(path, 'about-to-load-it', before, { installedRevision: String(registered) }));
-    const result = await waitForFleet(conn, { statusPrefix: prefix, key, revision: R, maxMs: 600, logger: capture(), pollMs: 100 });
-    expect(result.outcome).toBe('timed-out');
-    expect(result.watchers.find((w) => w.id === 'never-had-it')!.readyAfterMs).toBeLessThan(300);
-    expect(result.missed.map((w) => w.id)).toEqual(['about-to-load-it']);
-  });
-
   it('a failing reload or a file not current holds the wait; a reload that never ran counts as ok; the bound names who missed it', async () => {
     const { path, prefix } = fresh();
     const key = `${path}/10.0.0.2:80`;

@@ -3,7 +3,10 @@
  * wait until every live watcher of every cluster whose prefix contains the key reports that it
  * applied R with the file current and its reload ok, bounded. Reads the watchers' status records
  * (see status-record.ts); a watcher whose record is gone (its lease expired: dead or frozen past
- * its TTL) is no longer waited for.
+ * its TTL) is no longer waited for. R is the key's own deletion, an event every watcher of those
+ * clusters applies and reports, so the applied revision alone decides; etcd's history (what
+ * `status` uses for quiet watchers) is not consulted: a watcher frozen between installing a file
+ * and reporting it could look done by it.
  */
 import type { EtcdClient, KeyValue } from '../etcd/types.js';
 import { describeError } from '../util/describe-error.js';
@@ -11,8 +14,7 @@ import { prefixRange } from '../etcd/key-range.js';
 import { pagedRange } from '../etcd/paged-range.js';
 import { sleep } from '../util/backoff.js';
 import type { Logger } from '../util/log.js';
-import { MemberHistory } from './member-history.js';
-import { type WatcherStatus, applying, parseWatcherStatus, statusClusterPrefix } from './status-record.js';
+import { type WatcherStatus, parseWatcherStatus, statusClusterPrefix } from './status-record.js';
 
 export interface FleetWaitOptions {
   /** The status prefix the watchers publish under (config `status.prefix`). */
@@ -74,19 +76,14 @@ export function clusterContains(path: string, key: string): boolean {
   return name.length > 0 && !name.includes('/');
 }
 
-/**
- * Why a watcher has not (yet) applied `revision` with everything ok; undefined when it has.
- * `unchangedSince`: the members at its applied revision are those at `revision` (nothing to apply).
- */
-export function notDoneReason(status: WatcherStatus, revision: bigint, unchangedSince = false): string | undefined {
+/** Why a watcher has not (yet) applied `revision` with everything ok; undefined when it has. */
+export function notDoneReason(status: WatcherStatus, revision: bigint): string | undefined {
   if (!status.fileCurrent) return `file not current${status.problem ? ` (${status.problem})` : ''}`;
   if (status.reload && !status.reload.ok) {
     const detail = [status.reload.exitCode !== undefined ? `exit ${status.reload.exitCode}` : undefined, status.reload.output].filter(Boolean).join('; ');
     return `reload failing${detail ? ` (${detail})` : ''}`;
   }
-  // Members unchanged since what it applied, but a newer file installed and not reloaded yet:
-  // that file may still list the key, so it is not done until it applies `revision`.
-  if (BigInt(status.appliedRevision) < revision && !(unchangedSince && !applying(status))) return `applied ${status.appliedRevision} < ${revision}`;
+  if (BigInt(status.appliedRevision) < revision) return `applied ${status.appliedRevision} < ${revision}`;
   return undefined;
 }
 
@@ -98,7 +95,7 @@ const watcherKey = (s: WatcherStatus) => `${s.cluster.path}\u0000${s.watcher.id}
  * passes, or `signal` aborts. Never throws: an etcd that does not answer just makes it time out
  * (logged). Logs who it waited for and how long, and names who missed the bound.
  */
-export async function waitForFleet(etcd: Pick<EtcdClient, 'range' | 'summarize'>, options: FleetWaitOptions): Promise<FleetWaitResult> {
+export async function waitForFleet(etcd: Pick<EtcdClient, 'range'>, options: FleetWaitOptions): Promise<FleetWaitResult> {
   const { key, revision, maxMs, logger, signal } = options;
   const label = options.label ?? 'drain';
   const prefix = options.statusPrefix.replace(/\/+$/, '');
@@ -108,10 +105,6 @@ export async function waitForFleet(etcd: Pick<EtcdClient, 'range' | 'summarize'>
   const seen = new Map<string, FleetWatcher>();
   const clusters = new Map<string, string>();
   let live: WatcherStatus[] | undefined;
-  /** Per cluster path: etcd's history of its members, to tell a watcher with nothing left to apply. */
-  const histories = new Map<string, MemberHistory>();
-  /** Watchers (watcherKey) whose applied members are those at `revision`. */
-  let unchanged = new Set<string>();
   let lastError: string | undefined;
   let first = true;
 
@@ -137,7 +130,6 @@ export async function waitForFleet(etcd: Pick<EtcdClient, 'range' | 'summarize'>
         // The first read covers every cluster; later ones only those containing the key.
         const ranges = first ? [`${prefix}/`] : [...clusters.keys()].map((path) => statusClusterPrefix(prefix, path));
         live = await withinMs(readStatuses(etcd, ranges, key), Math.max(remaining, 250), bound.signal);
-        unchanged = await withinMs(unchangedSince(live), Math.max(deadline - Date.now(), 250), bound.signal);
         lastError = undefined;
       } catch (err) {
         const text = describeError(err);
@@ -160,27 +152,6 @@ export async function waitForFleet(etcd: Pick<EtcdClient, 'range' | 'summarize'>
     bound.abort();
   }
 
-  /**
-   * The watchers behind `revision` with nothing to apply: their cluster's members did not change
-   * since what they applied (the key was gone before, say). A watcher writes nothing while its
-   * cluster is quiet, so its applied revision alone would keep it pending.
-   */
-  async function unchangedSince(statuses: WatcherStatus[]): Promise<Set<string>> {
-    const out = new Set<string>();
-    for (const s of statuses) {
-      if (BigInt(s.appliedRevision) >= revision) continue;
-      let history = histories.get(s.cluster.path);
-      if (!history) histories.set(s.cluster.path, (history = new MemberHistory(etcd, s.cluster.path)));
-      try {
-        const at = await history.summaryAt(revision);
-        if (at && (await history.unchanged(BigInt(s.appliedRevision), at))) out.add(watcherKey(s));
-      } catch {
-        // Not known now (etcd away, or R not reached yet): it stays pending until it reports R.
-      }
-    }
-    return out;
-  }
-
   function note(statuses: WatcherStatus[]): void {
     const now = Date.now() - started;
     const present = new Set<string>();
@@ -192,7 +163,7 @@ export async function waitForFleet(etcd: Pick<EtcdClient, 'range' | 'summarize'>
       seen.set(id, w);
       w.appliedRevision = s.appliedRevision;
       w.gone = undefined;
-      const reason = notDoneReason(s, revision, unchanged.has(id));
+      const reason = notDoneReason(s, revision);
       if (reason === undefined) {
         w.readyAfterMs ??= now;
         w.reason = undefined;
