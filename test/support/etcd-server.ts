@@ -67,10 +67,15 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdSer
   if (!existsSync(ETCD_BIN)) throw new Error(`etcd not found at ${ETCD_BIN}: install Debian's etcd-server (scripts/bootstrap.sh --servers)`);
   const host = options.host ?? '127.0.0.1';
   const dataDir = await mkdtemp(join(tmpdir(), 'cc-etcd-'));
-  const clientPort = await freePort(host);
-  const peerPort = await freePort(host);
   const tls = options.tls;
-  const endpoint = `${tls ? 'https' : 'http'}://${host}:${clientPort}`;
+  // Free when asked, but another process may take a port before etcd binds it: then new ports (below).
+  let peerPort = 0;
+  let endpoint = '';
+  const pickPorts = async () => {
+    endpoint = `${tls ? 'https' : 'http'}://${host}:${await freePort(host)}`;
+    peerPort = await freePort(host);
+  };
+  await pickPorts();
   const ctlTls = tls ? [`--cacert=${tls.ca}`, `--cert=${tls.clientCert}`, `--key=${tls.clientKey}`] : [];
   const tlsArgs = tls ? ['--cert-file', tls.cert, '--key-file', tls.key, '--client-cert-auth', '--trusted-ca-file', tls.ca] : [];
   let child: ChildProcess | undefined;
@@ -148,7 +153,16 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdSer
     await exited;
   };
 
-  await start();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/.test(output)) throw err;
+      await rm(join(dataDir, 'member'), { recursive: true, force: true });
+      await pickPorts();
+    }
+  }
   return {
     endpoint,
     dataDir,
