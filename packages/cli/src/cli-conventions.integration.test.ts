@@ -86,6 +86,16 @@ describe('check-config and run --check-config', () => {
       expect(res.stderr).toMatch(/--log-format <format>' argument 'xml' is invalid/);
     }
   });
+
+  it('a reader that went away (`--help | head -1`) is no error: exit 0, nothing on stderr', async () => {
+    for (const args of [['--help'], ['status', '--help']]) {
+      const cli = spawnCli(args);
+      // Closed before the CLI has started: its first write meets a closed pipe (EPIPE).
+      cli.child.stdout!.destroy();
+      const res = await cli.exited();
+      expect({ args, code: res.code, stderr: res.stderr }).toEqual({ args, code: 0, stderr: '' });
+    }
+  });
 });
 
 describe.skipIf(!haveEtcd)('global options after the subcommand, render', () => {

@@ -88,12 +88,26 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 /**
+ * A reader that went away (`cluster-control --help | head -1`) is no error of the command: further
+ * output is dropped and the command ends as it would have, rather than dying on an unhandled EPIPE.
+ * `run` in particular must not lose its child because a log pipe closed.
+ */
+function ignoreClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+    });
+  }
+}
+
+/**
  * The process entry: runs the CLI with `argv` and sets the exit code. Calls still waiting on an
  * unresponsive etcd (each until its deadline) must not hold the exit: `run` passes its child's
  * exit code on promptly (README: One process instead of the startup script: `run`). The timer
  * is unref'd, so it never delays an exit that would happen anyway.
  */
 export async function runCli(argv: readonly string[]): Promise<void> {
+  ignoreClosedOutput();
   process.exitCode = await main(argv);
   setTimeout(() => process.exit(), 200).unref();
 }
