@@ -107,18 +107,35 @@ describe.skipIf(!haveEtcd)('signals', () => {
     });
   }
 
-  it('SIGQUIT to heartbeat deregisters and exits 0 (its default action would leave the lease)', async () => {
+  // Each of these would otherwise kill the process with its lease left behind for a TTL.
+  for (const signal of ['SIGQUIT', 'SIGUSR2', 'SIGALRM', 'SIGPWR'] as const) {
+    it(`${signal} to heartbeat deregisters and exits 0 (its default action would leave the lease)`, async () => {
+      const dir = await tempDir();
+      const key = `/sig/${signal}/10.0.1.2:80`;
+      const conf = await writeJson(join(dir, 'cc.conf'), { etcd: { endpoints: [etcd.endpoint] }, self: { key, ttl: 30, heartbeat: 1 }, clusters: [] });
+      const hb = spawn(['--conf', conf, 'heartbeat']);
+      await waitFor(async () => (await etcd.ctl('get', key, '--keys-only')).trim() !== '', { what: 'registration' });
+      hb.kill(signal);
+      expect(await hb.exited()).toMatchObject({ code: 0, signal: null });
+      expect(await etcd.ctl('get', key)).toBe('');
+    });
+  }
+
+  it('SIGALRM to watch: its status record goes at once and it exits 0', async () => {
     const dir = await tempDir();
-    const key = '/sig/quit/10.0.1.2:80';
-    const conf = await writeJson(join(dir, 'cc.conf'), { etcd: { endpoints: [etcd.endpoint] }, self: { key, ttl: 30, heartbeat: 1 }, clusters: [] });
-    const hb = spawn(['--conf', conf, 'heartbeat']);
-    await waitFor(async () => (await etcd.ctl('get', key, '--keys-only')).trim() !== '', { what: 'registration' });
-    hb.kill('SIGQUIT');
-    expect((await hb.exited()).code).toBe(0);
-    expect(await etcd.ctl('get', key)).toBe('');
+    const conf = await writeJson(join(dir, 'cc.conf'), {
+      etcd: { endpoints: [etcd.endpoint] },
+      status: { prefix: '/sig-status/', ttl: 30 },
+      clusters: [{ name: 'web', path: '/sig/alrm-web', handler: 'json', handlerConfig: 'web.json' }],
+    });
+    const w = spawn(['--conf', conf, 'watch', 'web', '0']);
+    await waitFor(async () => (await etcd.ctl('get', '/sig-status/', '--prefix', '--keys-only')).trim() !== '', { what: 'the status record' });
+    w.kill('SIGALRM');
+    expect(await w.exited()).toMatchObject({ code: 0, signal: null });
+    expect(await etcd.ctl('get', '/sig-status/', '--prefix', '--keys-only')).toBe('');
   });
 
-  it('run forwards SIGHUP to the server and keeps running', async () => {
+  it('run forwards SIGHUP and SIGUSR2 to the server and keeps running; SIGALRM stops it cleanly', async () => {
     const dir = await tempDir();
     const port = await freePort();
     const key = `/sig/run/127.0.0.1:${port}`;
@@ -132,12 +149,15 @@ describe.skipIf(!haveEtcd)('signals', () => {
       env: { HOST: '127.0.0.1', PORT: String(port), LOG: log, ETCD: etcd.endpoint, KEY: key },
     });
     await waitFor(async () => (await etcd.ctl('get', key, '--keys-only')).trim() !== '', { what: 'registration' });
-    run.kill('SIGHUP');
-    await waitFor(async () => (await lines(log)).some((l) => (JSON.parse(l) as { signal?: string }).signal === 'SIGHUP'), { what: 'SIGHUP at the server' });
+    for (const signal of ['SIGHUP', 'SIGUSR2'] as const) {
+      run.kill(signal);
+      await waitFor(async () => (await lines(log)).some((l) => (JSON.parse(l) as { signal?: string }).signal === signal), { what: `${signal} at the server` });
+    }
     expect(run.child.exitCode).toBeNull();
     expect((await etcd.ctl('get', key, '--keys-only')).trim()).toBe(key);
-    run.kill('SIGTERM');
-    expect((await run.exited()).code).toBe(0);
+    // A signal that means nothing to run stops it as SIGTERM does, rather than killing it.
+    run.kill('SIGALRM');
+    expect(await run.exited()).toMatchObject({ code: 0, signal: null });
     expect(await etcd.ctl('get', key)).toBe('');
   });
 

@@ -1,14 +1,23 @@
 import type { Logger } from './log.js';
 
 /**
- * Signals that mean "stop" to a long-running command: it deregisters what it registered (lease
- * revoked, status records gone) and exits 0. SIGQUIT is among them because its default action
- * would kill the process with its lease left behind for a TTL.
+ * The other signals whose default action ends a Node process, and that mean nothing else here:
+ * they stop as SIGTERM does, because dying of them would leave the lease and the status records
+ * behind for a TTL. Not among them: SIGKILL (cannot be caught; the TTL is the answer), SIGPROF
+ * (V8's profiler's own), SIGSYS, SIGTRAP and the faults (a real one cannot be cleaned up after),
+ * SIGUSR1 (Node's inspector; it does not end the process), SIGPIPE and SIGXFSZ (Node ignores them).
  */
-export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGQUIT'];
+const OTHER_ENDING_SIGNALS: readonly NodeJS.Signals[] = ['SIGALRM', 'SIGVTALRM', 'SIGIO', 'SIGPWR', 'SIGXCPU', 'SIGSTKFLT'];
 
-/** A supervisor's stop signals: SIGQUIT is left to the supervised server (see FORWARDED_SIGNALS). */
-export const SUPERVISOR_STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
+/**
+ * Signals that mean "stop" to a long-running command: it deregisters what it registered (lease
+ * revoked, status records gone) and exits 0. SIGQUIT and SIGUSR2 are among them because their
+ * default action would kill the process with its lease left behind for a TTL.
+ */
+export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGUSR2', ...OTHER_ENDING_SIGNALS];
+
+/** A supervisor's stop signals: SIGQUIT and SIGUSR2 are left to the supervised server (see FORWARDED_SIGNALS). */
+export const SUPERVISOR_STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', ...OTHER_ENDING_SIGNALS];
 
 /**
  * Signals `cluster-control run` passes on to its server as they are: SIGHUP included (the server
