@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type EtcdServer, haveEtcd } from '#test-support/etcd-server.js';
 import { useEtcdConnection } from '#test-support/etcd-fixture.js';
 import type { EtcdConnection, WatchEvent } from './types.js';
@@ -60,5 +60,28 @@ describe.skipIf(!haveEtcd)('EtcdConnection with large responses against a real e
     handle.close();
     expect(broken).toBeUndefined();
     expect(events.map((e) => e.key)).toEqual(['/big/0', '/big/1', '/big/2', '/big/3', '/big/4']);
+  });
+});
+
+describe.skipIf(!haveEtcd)('an idle gRPC connection to a real etcd', () => {
+  let conn: EtcdConnection;
+  useEtcdConnection(
+    (endpoint) => connectEtcd({ endpoints: [endpoint] }),
+    (started) => (conn = started.conn),
+  );
+
+  // etcd refuses keepalive pings on a connection with no call in flight: after three it sends
+  // GOAWAY "too many pings", the connection drops, and grpc-js prints an error line of its own on
+  // stderr (not in our log format). Pings go only while a call (a watch, a keepalive) is open.
+  it('is not sent away for pinging while no call is in flight (45 s idle)', { timeout: 70_000 }, async () => {
+    const errors = vi.spyOn(console, 'error');
+    try {
+      await conn.put('/idle/a', '1');
+      await new Promise((r) => setTimeout(r, 45_000));
+      expect((await conn.range({ key: '/idle/a' })).kvs).toHaveLength(1);
+      expect(errors.mock.calls.map((args) => args.join(' '))).not.toContainEqual(expect.stringMatching(/excess pings/));
+    } finally {
+      errors.mockRestore();
+    }
   });
 });

@@ -31,10 +31,13 @@ import {
 type Etcd3Module = typeof etcd3Module;
 
 const grpcChannelOptions = {
-  // Detect dead connections (a frozen or partitioned member) even when no call is in flight.
+  // Detect dead connections (a frozen or partitioned member) under a watch or keepalive stream.
+  // Not while no call is in flight: etcd's policy refuses those pings, and after three it sends
+  // GOAWAY "too many pings" (the connection drops; grpc-js prints a line of its own on stderr). A
+  // call on an idle connection has its own deadline.
   'grpc.keepalive_time_ms': 10_000,
   'grpc.keepalive_timeout_ms': 5_000,
-  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.keepalive_permit_without_calls': 0,
   'grpc.initial_reconnect_backoff_ms': 200,
   'grpc.max_reconnect_backoff_ms': 5_000,
   // Reads come in pages (paged-range.ts) and watches in fragments, so no answer needs to be large;
