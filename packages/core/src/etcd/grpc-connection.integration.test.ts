@@ -3,7 +3,7 @@ import { type EtcdServer, haveEtcd } from '#test-support/etcd-server.js';
 import { useEtcdConnection } from '#test-support/etcd-fixture.js';
 import type { EtcdConnection, WatchEvent } from './types.js';
 import { connectEtcd } from './grpc-connection.js';
-import { prefixRange } from './key-range.js';
+import { prefixRange, singleKey } from './key-range.js';
 
 describe.skipIf(!haveEtcd)('EtcdConnection.newestModRevision against a real etcd', () => {
   let conn: EtcdConnection;
@@ -78,7 +78,7 @@ describe.skipIf(!haveEtcd)('an idle gRPC connection to a real etcd', () => {
     try {
       await conn.put('/idle/a', '1');
       await new Promise((r) => setTimeout(r, 45_000));
-      expect((await conn.range({ key: '/idle/a' })).kvs).toHaveLength(1);
+      expect((await conn.range(singleKey('/idle/a'))).kvs).toHaveLength(1);
       expect(errors.mock.calls.map((args) => args.join(' '))).not.toContainEqual(expect.stringMatching(/excess pings/));
     } finally {
       errors.mockRestore();
